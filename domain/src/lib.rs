@@ -1,0 +1,12 @@
+//! careflow-domain: the pure heart of careflow.
+//!
+//! Value objects ([`NhsNumber`], ids), and per bounded context its commands, one event enum,
+//! state, `decide` and `evolve`, and a `thiserror` error. Pure: no I/O, no clock, no random ids —
+//! time and ids are inputs. Depends on nothing of ours.
+
+pub mod beds;
+pub mod ids;
+pub mod nhs;
+
+pub use ids::{BedId, IdError, SiteId, StayId, WardId};
+pub use nhs::{NhsNumber, NhsNumberError};
