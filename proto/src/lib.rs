@@ -1,0 +1,13 @@
+//! careflow-proto: the gRPC contracts (`careflow.<context>.v1`) and their generated code.
+
+/// `careflow.beds.v1`: the beds context's commands.
+pub mod beds {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.beds.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

@@ -1,0 +1,134 @@
+//! The services' error, and its one mapping to a gRPC status.
+
+use careflow_auth::AuthError;
+use careflow_domain::beds::BedError;
+use careflow_eventstore::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A field that failed validation, named as in the request message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// The request field, e.g. `nhs_number`.
+    pub field: String,
+    /// What is wrong with it.
+    pub description: String,
+}
+
+/// Why a command was not carried out. Nothing was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed.
+    #[error("invalid request: {}", .0.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// No valid token.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
+    /// The caller's role may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The beds context refused the command.
+    #[error(transparent)]
+    Beds(#[from] BedError),
+    /// Concurrent writers kept changing the streams after every retry.
+    #[error("stream {stream} kept changing concurrently; gave up after {attempts} attempts")]
+    Contention {
+        /// The contested stream.
+        stream: String,
+        /// How many times the command was decided.
+        attempts: usize,
+    },
+    /// The command id was already used for a different command.
+    #[error("command id reused for a different command")]
+    CommandIdReused,
+    /// The event store failed.
+    #[error("event store failure")]
+    Store(#[source] StoreError),
+    /// Stored data could not be read back.
+    #[error("corrupt stored event: {0}")]
+    Corrupt(String),
+}
+
+impl ServiceError {
+    /// A single invalid field.
+    pub fn invalid(field: &str, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation { field: field.into(), description: description.into() }])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::EventIdConflict { .. } => Self::CommandIdReused,
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let message = ServiceError::InvalidArgument(violations.clone()).to_string();
+                let details = ErrorDetails::with_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServiceError::Unauthenticated(e) => Status::unauthenticated(e.to_string()),
+            ServiceError::PermissionDenied(message) => Status::permission_denied(message),
+            ServiceError::Beds(e) => Status::new(bed_error_code(&e), e.to_string()),
+            e @ ServiceError::Contention { .. } => Status::aborted(e.to_string()),
+            e @ ServiceError::CommandIdReused => Status::already_exists(e.to_string()),
+            ServiceError::Store(StoreError::Unavailable(message)) => {
+                tracing::warn!(%message, "event store unavailable");
+                Status::unavailable("the event store is unavailable; retry with the same command id")
+            }
+            ServiceError::Store(
+                e @ (StoreError::WrongExpectedVersion { .. }
+                | StoreError::EventIdConflict { .. }
+                | StoreError::InvalidAppend(_)
+                | StoreError::InvalidStreamName { .. }
+                | StoreError::Encode(_)
+                | StoreError::Decode { .. }
+                | StoreError::Backend(_)),
+            ) => internal(&e),
+            e @ ServiceError::Corrupt(_) => internal(&e),
+        }
+    }
+}
+
+fn bed_error_code(error: &BedError) -> Code {
+    match error {
+        BedError::SiteNotFound { .. }
+        | BedError::WardNotFound { .. }
+        | BedError::BedNotFound { .. }
+        | BedError::StayNotFound { .. } => Code::NotFound,
+        BedError::SiteAlreadyRegistered { .. }
+        | BedError::WardAlreadyConfigured { .. }
+        | BedError::BedAlreadyExists { .. }
+        | BedError::StayAlreadyExists { .. } => Code::AlreadyExists,
+        BedError::InvalidBedState { .. }
+        | BedError::ReservedForAnotherPatient { .. }
+        | BedError::PatientAlreadyAdmitted { .. }
+        | BedError::StayEnded { .. }
+        | BedError::AlreadyInBed { .. }
+        | BedError::DateBeforeAdmission { .. } => Code::FailedPrecondition,
+    }
+}
+
+/// An opaque INTERNAL status; the cause chain is logged, not sent.
+fn internal(error: &(dyn std::error::Error + 'static)) -> Status {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "internal error");
+    Status::internal("internal error")
+}
