@@ -1,0 +1,69 @@
+//! Queries: sites, wards, the bed board and capacity.
+
+use async_graphql::{Context, ID, Object};
+
+use super::types::{Bed, Capacity, Site, Ward, reader};
+use super::viewer;
+use crate::error::{ApiError, GqlError};
+
+/// The root query.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// Every hospital site.
+    async fn sites(&self, ctx: &Context<'_>) -> Result<Vec<Site>, GqlError> {
+        viewer(ctx)?;
+        Ok(reader(ctx)?.sites().await?.into_iter().map(Site).collect())
+    }
+
+    /// One site.
+    async fn site(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Site>, GqlError> {
+        viewer(ctx)?;
+        Ok(reader(ctx)?.sites().await?.into_iter().find(|s| s.site_id == *id).map(Site))
+    }
+
+    /// Every ward, or those of one site.
+    async fn wards(&self, ctx: &Context<'_>, site_id: Option<ID>) -> Result<Vec<Ward>, GqlError> {
+        viewer(ctx)?;
+        Ok(reader(ctx)?.wards(site_id.as_ref().map(|id| id.as_str())).await?.into_iter().map(Ward).collect())
+    }
+
+    /// One ward.
+    async fn ward(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Ward>, GqlError> {
+        viewer(ctx)?;
+        Ok(reader(ctx)?.ward(&id).await?.map(Ward))
+    }
+
+    /// A ward's bed board: every bed with its state and patient.
+    async fn bed_board(&self, ctx: &Context<'_>, ward_id: ID) -> Result<Vec<Bed>, GqlError> {
+        viewer(ctx)?;
+        let beds = reader(ctx)?.bed_board(&ward_id).await?;
+        let beds = beds.ok_or_else(|| ApiError::NotFound(format!("ward {} does not exist", *ward_id)))?;
+        Ok(beds.into_iter().map(Bed).collect())
+    }
+
+    /// One bed.
+    async fn bed(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Bed>, GqlError> {
+        viewer(ctx)?;
+        Ok(reader(ctx)?.bed(&id).await?.map(Bed))
+    }
+
+    /// A ward's capacity.
+    async fn ward_capacity(&self, ctx: &Context<'_>, ward_id: ID) -> Result<Capacity, GqlError> {
+        viewer(ctx)?;
+        let capacity = reader(ctx)?.ward_capacity(&ward_id).await?;
+        Ok(capacity
+            .map(Into::into)
+            .ok_or_else(|| ApiError::NotFound(format!("ward {} does not exist", *ward_id)))?)
+    }
+
+    /// A site's capacity.
+    async fn site_capacity(&self, ctx: &Context<'_>, site_id: ID) -> Result<Capacity, GqlError> {
+        viewer(ctx)?;
+        let capacity = reader(ctx)?.site_capacity(&site_id).await?;
+        Ok(capacity
+            .map(Into::into)
+            .ok_or_else(|| ApiError::NotFound(format!("site {} does not exist", *site_id)))?)
+    }
+}
