@@ -1,0 +1,140 @@
+//! `careflow bench`: the figures in BENCHMARKS.md. Each part runs on fresh stores in a temporary
+//! folder and prints one line per measure.
+//!
+//! - `append`: durable appends/s on SQLite with 1, 8 and 64 concurrent writers, 1 event per append
+//!   (~200 B data, ~150 B metadata) over 10,000 streams, expected version checked.
+//! - `replay`: `$all` read from position 1 with every payload decoded, events/s.
+//! - `subscribe`: append → live subscriber latency, p50/p99, at a steady rate.
+//! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
+//!   through the real gateway, gRPC service, event store and projection.
+
+mod push;
+mod store;
+mod ws;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use hdrhistogram::Histogram;
+
+/// The parts of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Part {
+    /// Durable appends/s.
+    Append,
+    /// `$all` replay events/s.
+    Replay,
+    /// Append → live subscriber latency.
+    Subscribe,
+    /// GraphQL mutation → subscription push latency.
+    Push,
+}
+
+/// Flags of `careflow bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Which parts to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push])]
+    pub only: Vec<Part>,
+    /// Folder for the temporary stores (default: the system temp folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Concurrent writers for `append` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
+    pub writers: Vec<usize>,
+    /// Seconds each `append` run lasts.
+    #[arg(long, default_value_t = 5)]
+    pub append_seconds: u64,
+    /// Streams the appends spread over.
+    #[arg(long, default_value_t = 10_000)]
+    pub streams: usize,
+    /// Events written, then replayed, by `replay`.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub replay_events: usize,
+    /// Appends (for `subscribe`) or commands (for `push`) sent per second.
+    #[arg(long, default_value_t = 500)]
+    pub rate: u32,
+    /// Samples for the latency parts.
+    #[arg(long, default_value_t = 5_000)]
+    pub samples: usize,
+}
+
+/// Runs the selected parts.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new().prefix("careflow-bench-").tempdir_in(parent)?;
+    println!(
+        "careflow bench: {} cores; stores in {}",
+        std::thread::available_parallelism()?,
+        dir.path().display()
+    );
+    for part in &args.only {
+        match part {
+            Part::Append => {
+                for &writers in &args.writers {
+                    let report = store::append(
+                        dir.path(),
+                        writers,
+                        args.streams,
+                        Duration::from_secs(args.append_seconds),
+                    )
+                    .await?;
+                    println!(
+                        "append  sqlite writers={writers:<3} appends={:<8} {:>10.0} appends/s",
+                        report.count,
+                        report.per_second()
+                    );
+                }
+            }
+            Part::Replay => {
+                let report = store::replay(dir.path(), args.replay_events).await?;
+                println!(
+                    "replay  sqlite events={:<8} {:>10.0} events/s (payload decoded)",
+                    report.count,
+                    report.per_second()
+                );
+            }
+            Part::Subscribe => {
+                let histogram = store::subscribe_latency(dir.path(), args.rate, args.samples).await?;
+                print_latency("subscribe sqlite append→live subscriber", args.rate, &histogram);
+            }
+            Part::Push => {
+                let histogram = push::latency(dir.path(), args.rate, args.samples).await?;
+                print_latency("push    GraphQL mutation→subscription push", args.rate, &histogram);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A count over a duration.
+pub struct Throughput {
+    /// How many.
+    pub count: u64,
+    /// How long.
+    pub elapsed: Duration,
+}
+
+impl Throughput {
+    /// Per second.
+    pub fn per_second(&self) -> f64 {
+        self.count as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// A histogram of microseconds, 1 µs to 60 s.
+pub fn micros_histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 60_000_000, 3)?)
+}
+
+fn print_latency(what: &str, rate: u32, histogram: &Histogram<u64>) {
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "{what}: rate={rate}/s samples={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+        histogram.len(),
+        ms(0.5),
+        ms(0.99),
+        histogram.max() as f64 / 1000.0
+    );
+}

@@ -1,0 +1,142 @@
+//! GraphQL mutation → subscription push latency through the whole of careflow, in-process:
+//! one client subscribes to a ward's bed board, another blocks and unblocks its beds at a steady
+//! rate; each push is matched to the mutation that caused it.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use careflow_auth::{Actor, Role};
+use clap::Parser;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::{micros_histogram, ws};
+use crate::app::Application;
+use crate::cli::ServeArgs;
+
+const WARD: &str = "BENCH-W1";
+const BEDS: usize = 50;
+const SECRET: &str = "careflow-bench-secret";
+
+type Sent = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
+
+/// Measures `samples` mutation → push latencies at `rate` mutations/s.
+pub async fn latency(dir: &Path, rate: u32, samples: usize) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    let data_dir = dir.join("push");
+    let args = ServeArgs::try_parse_from([
+        "serve",
+        "--data-dir",
+        &data_dir.to_string_lossy(),
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--http-addr",
+        "127.0.0.1:0",
+        "--jwt-secret",
+        SECRET,
+    ])?;
+    let auth = args.jwt.authenticator();
+    let app = Application::build(args).await?;
+    let http = app.http_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+
+    let admin =
+        Actor { user_id: "bench.admin".into(), role: Role::Admin, organisation: "RXA".into(), teams: vec![] };
+    let token = auth.issue(&admin, chrono::Utc::now(), chrono::Duration::hours(1))?;
+    // The listeners are bound by `build`, so the connection waits in the backlog until served.
+    let mut setup = ws::connect(http, &token).await?;
+    ws::execute(
+        &mut setup,
+        "site",
+        r#"mutation { registerSite(input: {siteId: "BENCH", name: "Bench Hospital"}) { position } }"#,
+    )
+    .await?;
+    let ward = format!(
+        r#"mutation {{ configureWard(input: {{wardId: "{WARD}", siteId: "BENCH", name: "Bench Ward"}}) {{ position }} }}"#
+    );
+    ws::execute(&mut setup, "ward", &ward).await?;
+    for bed in 0..BEDS {
+        let add = format!(
+            r#"mutation {{ addBed(input: {{bedId: "{WARD}-B{bed:02}", wardId: "{WARD}", label: "Bed {bed}"}}) {{ position }} }}"#
+        );
+        ws::execute(&mut setup, &format!("bed{bed}"), &add).await?;
+    }
+
+    let sent: Sent = Arc::default();
+    let mut watcher = ws::connect(http, &token).await?;
+    ws::start(
+        &mut watcher,
+        "watch",
+        &format!(r#"subscription {{ bedBoard(wardId: "{WARD}") {{ id status }} }}"#),
+    )
+    .await?;
+    let collector = tokio::spawn(collect(watcher, sent.clone(), samples));
+
+    let (mut sink, mut replies) = setup.split();
+    let failures = tokio::spawn(async move {
+        let mut failures = 0usize;
+        while let Ok(message) = ws::next_json(&mut replies).await {
+            if message.pointer("/payload/errors").is_some() {
+                failures += 1;
+            }
+        }
+        failures
+    });
+    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for i in 0..samples {
+        ticker.tick().await;
+        let bed = format!("{WARD}-B{:02}", i % BEDS);
+        let mutation = if (i / BEDS).is_multiple_of(2) {
+            format!(
+                r#"mutation {{ blockBed(input: {{bedId: "{bed}", reason: MAINTENANCE}}) {{ position }} }}"#
+            )
+        } else {
+            format!(r#"mutation {{ unblockBed(input: {{bedId: "{bed}"}}) {{ position }} }}"#)
+        };
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .entry(bed)
+            .or_default()
+            .push_back(Instant::now());
+        let message = json!({"id": format!("m{i}"), "type": "subscribe", "payload": {"query": mutation}});
+        sink.send(Message::text(message.to_string())).await?;
+    }
+    let histogram = tokio::time::timeout(Duration::from_secs(60), collector)
+        .await
+        .context("pushes did not all arrive")???;
+    drop(sink);
+    let _ = stop.send(());
+    server.await??;
+    let failed = failures.await.unwrap_or(0);
+    if failed > 0 {
+        anyhow::bail!("{failed} mutations failed");
+    }
+    Ok(histogram)
+}
+
+async fn collect(
+    mut watcher: ws::Socket,
+    sent: Sent,
+    samples: usize,
+) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    let mut histogram = micros_histogram()?;
+    while (histogram.len() as usize) < samples {
+        let message = ws::next_json(&mut watcher).await?;
+        let Some(bed) = message.pointer("/payload/data/bedBoard/id").and_then(Value::as_str) else {
+            continue;
+        };
+        let started =
+            sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.get_mut(bed).and_then(VecDeque::pop_front);
+        if let Some(started) = started {
+            histogram.record(started.elapsed().as_micros().max(1) as u64)?;
+        }
+    }
+    Ok(histogram)
+}

@@ -1,0 +1,168 @@
+//! Command line and configuration: every flag can also be set by a `CAREFLOW_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The development secret: fine on a laptop, refused nowhere, warned about at start-up.
+pub const DEV_JWT_SECRET: &str = "careflow-dev-secret-change-me";
+
+/// careflow: shared tasking, bed state and discharge workflows for health and social care.
+#[derive(Debug, Parser)]
+#[command(name = "careflow", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run careflow: gRPC services, projections and the GraphQL gateway in one process, on an
+    /// embedded event store in --data-dir.
+    Serve(ServeArgs),
+    /// Print a development JWT for the gateway and the gRPC services.
+    Token(TokenArgs),
+    /// Measure the event store and the command → subscription path (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+}
+
+impl Default for Command {
+    fn default() -> Self {
+        Self::Serve(ServeArgs::parse_from(["serve"]))
+    }
+}
+
+/// Which event store backend `serve` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreKind {
+    /// SQLite file in --data-dir (durable; the default).
+    Sqlite,
+    /// In memory (nothing survives; for experiments).
+    Memory,
+}
+
+/// Flags of `careflow serve`.
+#[derive(Debug, Clone, Parser)]
+pub struct ServeArgs {
+    /// Folder of the embedded event store.
+    #[arg(long, env = "CAREFLOW_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Event store backend.
+    #[arg(long, env = "CAREFLOW_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
+    pub store: StoreKind,
+    /// Address of every gRPC service (port 0 picks a free port).
+    #[arg(long, env = "CAREFLOW_GRPC_ADDR", default_value = "127.0.0.1:50051")]
+    pub grpc_addr: SocketAddr,
+    /// Address of the GraphQL gateway and health/metrics endpoints (port 0 picks a free port).
+    #[arg(long, env = "CAREFLOW_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Load the synthetic demo (sites, wards, ~300 beds, patients) once; re-running adds nothing.
+    #[arg(long, env = "CAREFLOW_DEMO")]
+    pub demo: bool,
+    /// Serve GraphiQL at /graphiql and allow schema introspection.
+    #[arg(long, env = "CAREFLOW_GRAPHIQL")]
+    pub graphiql: bool,
+    /// How long a mutation waits for the read models to reflect it, in milliseconds.
+    #[arg(long, env = "CAREFLOW_READ_YOUR_WRITES_MS", default_value_t = 2000)]
+    pub read_your_writes_ms: u64,
+    /// Token settings.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// JWT settings, shared by `serve` and `token`.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// HS256 secret for bearer tokens.
+    #[arg(long, env = "CAREFLOW_JWT_SECRET", default_value = DEV_JWT_SECRET, hide_default_value = true)]
+    pub jwt_secret: String,
+    /// Expected token issuer.
+    #[arg(long, env = "CAREFLOW_JWT_ISSUER", default_value = "careflow")]
+    pub jwt_issuer: String,
+    /// Expected token audience.
+    #[arg(long, env = "CAREFLOW_JWT_AUDIENCE", default_value = "careflow")]
+    pub jwt_audience: String,
+}
+
+impl JwtArgs {
+    /// The authenticator these settings describe.
+    pub fn authenticator(&self) -> Authenticator {
+        Authenticator::new(JwtConfig {
+            secret: self.jwt_secret.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+        })
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging and tracing flags.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "CAREFLOW_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format.
+    #[arg(long, env = "CAREFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl LogArgs {
+    /// Warnings only, as text.
+    pub fn quiet() -> Self {
+        Self { log: "warn".into(), log_format: LogFormat::Text }
+    }
+}
+
+/// Flags of `careflow token`.
+#[derive(Debug, Clone, Parser)]
+pub struct TokenArgs {
+    /// User id (the token's subject).
+    #[arg(long)]
+    pub user: String,
+    /// Role: ward_nurse, ward_clerk, housekeeping, bed_manager, social_worker, therapist,
+    /// community_nurse, virtual_ward_clinician, broker, commissioner, care_provider, analyst, admin.
+    #[arg(long)]
+    pub role: String,
+    /// ODS code of the user's organisation.
+    #[arg(long)]
+    pub org: String,
+    /// Teams (repeatable).
+    #[arg(long = "team")]
+    pub teams: Vec<String>,
+    /// Validity in hours.
+    #[arg(long, default_value_t = 12)]
+    pub ttl_hours: i64,
+    /// Token settings.
+    #[command(flatten)]
+    pub jwt: JwtArgs,
+}
+
+/// `careflow token`: prints a token.
+pub fn print_token(args: &TokenArgs) -> anyhow::Result<()> {
+    let role: Role = args.role.parse()?;
+    let actor =
+        Actor { user_id: args.user.clone(), role, organisation: args.org.clone(), teams: args.teams.clone() };
+    let token = args.jwt.authenticator().issue(
+        &actor,
+        chrono::Utc::now(),
+        chrono::Duration::hours(args.ttl_hours),
+    )?;
+    println!("{token}");
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! The synthetic demo: three sites, ten wards, ~290 beds in mixed states, patients with NHS
+//! numbers from the 999 test range and invented names. Every command has a fixed command id, so
+//! loading twice adds nothing.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use careflow_auth::{Actor, Role};
+use careflow_domain::beds::{
+    AddBed, AdmitPatient, BedCommand, BlockBed, BlockReason, ConfigureWard, DischargeDestination,
+    DischargePatient, Label, MarkMedicallyOptimised, Note, Pathway, PatientName, RegisterSite, ReserveBed,
+    SetExpectedDischargeDate,
+};
+use careflow_domain::{BedId, NhsNumber, SiteId, StayId, WardId};
+use careflow_eventstore::EventStore;
+use careflow_services::CommandContext;
+use careflow_services::beds::BedCommandHandler;
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_666c_6f77_8000_0000_0000_00de);
+
+/// A ward of the demo: code, name, specialty, number of beds.
+type DemoWard = (&'static str, &'static str, &'static str, u32);
+
+/// The demo's sites: id, name, wards.
+const SITES: [(&str, &str, &[DemoWard]); 3] = [
+    (
+        "RXA01",
+        "Northgate General Hospital",
+        &[
+            ("AMU", "Acute Medical Unit", "Acute medicine", 40),
+            ("ELM", "Elm Ward", "Respiratory medicine", 28),
+            ("OAK", "Oak Ward", "Care of older people", 30),
+            ("BIRCH", "Birch Ward", "Trauma and orthopaedics", 28),
+            ("WILLOW", "Willow Ward", "General surgery", 32),
+            ("ICU", "Intensive Care Unit", "Critical care", 14),
+        ],
+    ),
+    (
+        "RXA02",
+        "Riverside Community Hospital",
+        &[
+            ("HERON", "Heron Ward", "Rehabilitation", 24),
+            ("KFISHER", "Kingfisher Ward", "Step-down care", 30),
+        ],
+    ),
+    (
+        "RXA03",
+        "St Aldhelm's Hospital",
+        &[("CEDAR", "Cedar Ward", "Stroke", 30), ("MAPLE", "Maple Ward", "General medicine", 36)],
+    ),
+];
+
+const GIVEN: [&str; 20] = [
+    "Ada", "Bernard", "Cora", "Desmond", "Edith", "Fergus", "Gwen", "Horace", "Iris", "Jasper", "Kathleen",
+    "Leonard", "Mavis", "Norman", "Olive", "Percy", "Queenie", "Rupert", "Sybil", "Trevor",
+];
+const FAMILY: [&str; 17] = [
+    "Ashcombe",
+    "Brindle",
+    "Calloway",
+    "Dunmore",
+    "Eversley",
+    "Fairbairn",
+    "Gorringe",
+    "Hartwell",
+    "Inchbold",
+    "Jessop",
+    "Kettleby",
+    "Lumsden",
+    "Marchbank",
+    "Nettlefold",
+    "Orpwood",
+    "Penhaligon",
+    "Quarrington",
+];
+
+/// One demo command with its fixed id.
+struct Step {
+    key: String,
+    action: BedCommand,
+}
+
+fn label(text: &str) -> anyhow::Result<Label> {
+    Label::parse(text).with_context(|| format!("demo label {text:?}"))
+}
+
+/// Loads the demo through the beds command handler, in-process, as a system admin actor.
+pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
+    let handler = BedCommandHandler::new(store);
+    let actor = Actor {
+        user_id: "careflow-demo".into(),
+        role: Role::Admin,
+        organisation: "RXA".into(),
+        teams: Vec::new(),
+    };
+    let started = std::time::Instant::now();
+    let mut setup = Vec::new();
+    let mut wards = Vec::new();
+    let mut patient = 0u32;
+    for (site_id, site_name, site_wards) in SITES {
+        setup.push(Step {
+            key: format!("site/{site_id}"),
+            action: BedCommand::RegisterSite(RegisterSite {
+                site_id: SiteId::parse(site_id)?,
+                name: label(site_name)?,
+            }),
+        });
+        for (code, name, specialty, beds) in site_wards {
+            let ward_id = WardId::parse(&format!("{site_id}-{code}"))?;
+            setup.push(Step {
+                key: format!("ward/{ward_id}"),
+                action: BedCommand::ConfigureWard(ConfigureWard {
+                    ward_id: ward_id.clone(),
+                    site_id: SiteId::parse(site_id)?,
+                    name: label(name)?,
+                    specialty: Some(label(specialty)?),
+                }),
+            });
+            let mut ward_steps = Vec::new();
+            for n in 1..=*beds {
+                let bed_id = BedId::parse(&format!("{ward_id}-B{n:02}"))?;
+                setup.push(Step {
+                    key: format!("bed/{bed_id}"),
+                    action: BedCommand::AddBed(AddBed {
+                        bed_id: bed_id.clone(),
+                        ward_id: ward_id.clone(),
+                        label: label(&format!("Bay {} Bed {}", (n - 1) / 6 + 1, (n - 1) % 6 + 1))?,
+                    }),
+                });
+                ward_steps.extend(bed_story(&bed_id, n, &mut patient)?);
+            }
+            wards.push(ward_steps);
+        }
+    }
+    // Configuration first, in order; then each ward's stories concurrently.
+    for step in setup {
+        run(&handler, &actor, step).await?;
+    }
+    let tasks = wards.into_iter().map(|steps| {
+        let (handler, actor) = (handler.clone(), actor.clone());
+        tokio::spawn(async move {
+            for step in steps {
+                run(&handler, &actor, step).await?;
+            }
+            anyhow::Ok(())
+        })
+    });
+    for task in futures::future::join_all(tasks).await {
+        task??;
+    }
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, patients = patient, "demo loaded");
+    Ok(())
+}
+
+async fn run(handler: &BedCommandHandler, actor: &Actor, step: Step) -> anyhow::Result<()> {
+    let context = demo_context(actor, &step.key);
+    handler.handle(&context, step.action).await.with_context(|| format!("demo step {}", step.key))?;
+    Ok(())
+}
+
+fn demo_context(actor: &Actor, key: &str) -> CommandContext {
+    let command_id = Uuid::new_v5(&DEMO_NAMESPACE, key.as_bytes());
+    CommandContext {
+        command_id,
+        actor: actor.clone(),
+        correlation_id: command_id,
+        traceparent: None,
+        at: Utc::now(),
+    }
+}
+
+/// A synthetic patient: a 999-range NHS number and an invented name.
+fn next_patient(counter: &mut u32) -> anyhow::Result<(NhsNumber, PatientName)> {
+    loop {
+        *counter += 1;
+        let n = *counter;
+        if let Some(nhs) = NhsNumber::from_first_nine(999_000_000 + n * 37) {
+            let given = GIVEN[(n as usize) % GIVEN.len()];
+            let family = FAMILY[(n as usize * 7) % FAMILY.len()];
+            return Ok((nhs, PatientName::parse(given, family)?));
+        }
+    }
+}
+
+/// What happens to bed number `n` of a ward: mostly occupied, some awaiting cleaning, reserved
+/// or blocked, some patients medically optimised.
+fn bed_story(bed_id: &BedId, n: u32, patient: &mut u32) -> anyhow::Result<Vec<Step>> {
+    let key = |what: &str| format!("{what}/{bed_id}");
+    let stay_for = |what: &str| StayId(Uuid::new_v5(&DEMO_NAMESPACE, key(what).as_bytes()));
+    let today = Utc::now().date_naive();
+    let mut steps = Vec::new();
+    let mut admit = |steps: &mut Vec<Step>, what: &str| -> anyhow::Result<StayId> {
+        let (nhs_number, name) = next_patient(patient)?;
+        let stay_id = stay_for(what);
+        steps.push(Step {
+            key: key(what),
+            action: BedCommand::AdmitPatient(AdmitPatient {
+                stay_id,
+                bed_id: bed_id.clone(),
+                nhs_number,
+                patient: name,
+            }),
+        });
+        Ok(stay_id)
+    };
+    match n % 10 {
+        0..=6 => {
+            let stay_id = admit(&mut steps, "admit")?;
+            if n.is_multiple_of(2) {
+                steps.push(Step {
+                    key: key("edd"),
+                    action: BedCommand::SetExpectedDischargeDate(SetExpectedDischargeDate {
+                        stay_id,
+                        date: today + Duration::days(i64::from(n % 5)),
+                    }),
+                });
+            }
+            if n % 4 == 1 {
+                steps.push(Step {
+                    key: key("mo"),
+                    action: BedCommand::MarkMedicallyOptimised(MarkMedicallyOptimised {
+                        stay_id,
+                        discharge_ready_date: today,
+                        pathway: Pathway::try_from((n % 3 + 1) as u8)?,
+                    }),
+                });
+            }
+        }
+        7 => {
+            let stay_id = admit(&mut steps, "admit-earlier")?;
+            steps.push(Step {
+                key: key("discharge"),
+                action: BedCommand::DischargePatient(DischargePatient {
+                    stay_id,
+                    destination: DischargeDestination::UsualResidence,
+                    pathway: Pathway::Home,
+                }),
+            });
+        }
+        8 if n % 20 == 8 => steps.push(Step {
+            key: key("reserve"),
+            action: BedCommand::ReserveBed(ReserveBed {
+                bed_id: bed_id.clone(),
+                for_nhs_number: None,
+                note: Some(Note::parse("Held for a patient from ED majors")?),
+            }),
+        }),
+        9 if n % 30 == 9 => steps.push(Step {
+            key: key("block"),
+            action: BedCommand::BlockBed(BlockBed {
+                bed_id: bed_id.clone(),
+                reason: BlockReason::InfectionControl,
+                note: Some(Note::parse("Norovirus: side room closed")?),
+            }),
+        }),
+        _ => {}
+    }
+    Ok(steps)
+}

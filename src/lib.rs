@@ -1,0 +1,8 @@
+//! careflow, the binary's library: CLI and configuration, the composition root
+//! ([`app::Application`]), the synthetic demo and the benchmarks. `main.rs` only dispatches.
+
+pub mod app;
+pub mod bench;
+pub mod cli;
+pub mod demo;
+pub mod telemetry;

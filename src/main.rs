@@ -1,0 +1,22 @@
+//! `careflow`: one binary, many roles. See `careflow --help`.
+
+use careflow::cli::{Cli, Command, LogArgs, print_token};
+use careflow::{app, bench, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or_default() {
+        Command::Serve(args) => {
+            telemetry::init(&args.log)?;
+            let app = app::Application::build(args).await?;
+            app.run_until_stopped(telemetry::shutdown_signal()).await
+        }
+        Command::Token(args) => print_token(&args),
+        Command::Bench(args) => {
+            telemetry::init(&LogArgs::quiet())?;
+            bench::run(args).await
+        }
+    }
+}

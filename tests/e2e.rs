@@ -1,0 +1,192 @@
+//! The real binary, end to end: configure a ward over GraphQL, drive admit → medically
+//! optimised → discharge → cleaned with a nurse's token, receive every subscription push, restart
+//! the process and find the same bed board.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod helpers;
+
+use helpers::{Careflow, Subscription, token};
+use serde_json::{Value, json};
+
+const BOARD: &str = r#"query($ward: ID!) { bedBoard(wardId: $ward) { id status stayId patient { nhsNumber givenName familyName }
+    expectedDischargeDate medicallyOptimised dischargeReadyDate pathway blockedReason } }"#;
+
+async fn configure(app: &Careflow, admin: &str) {
+    app.data(
+        admin,
+        r#"mutation { registerSite(input: {siteId: "RXT01", name: "Testbury General"}) { position } }"#,
+        json!({}),
+    )
+    .await;
+    app.data(
+        admin,
+        r#"mutation { configureWard(input: {wardId: "RXT01-W1", siteId: "RXT01", name: "Larch Ward", specialty: "Acute medicine"}) { position } }"#,
+        json!({}),
+    )
+    .await;
+    for bed in ["RXT01-W1-B01", "RXT01-W1-B02"] {
+        app.data(
+            admin,
+            "mutation($bed: ID!) { addBed(input: {bedId: $bed, wardId: \"RXT01-W1\", label: \"Bay 1\"}) { position } }",
+            json!({"bed": bed}),
+        )
+        .await;
+    }
+}
+
+fn bed<'a>(data: &'a Value, key: &str) -> &'a Value {
+    &data[key]["bed"]
+}
+
+#[tokio::test]
+async fn bed_flow_end_to_end_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let (admin, nurse) = (token("admin"), token("ward_nurse"));
+    configure(&app, &admin).await;
+
+    let mut pushes = Subscription::start(
+        app.http,
+        &nurse,
+        r#"subscription { bedBoard(wardId: "RXT01-W1") { id status medicallyOptimised patient { nhsNumber } } }"#,
+    )
+    .await;
+
+    // Admit: the mutation answers with the bed already OCCUPIED (read-your-writes).
+    let admitted = app
+        .data(
+            &nurse,
+            r#"mutation { admitPatient(input: {commandId: "0193a0c4-0000-7000-8000-000000000001", bedId: "RXT01-W1-B01",
+                nhsNumber: "9990000018", givenName: "Mavis", familyName: "Orpwood"}) { stayId bed { id status patient { nhsNumber } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(bed(&admitted, "admitPatient")["status"], "OCCUPIED");
+    assert_eq!(bed(&admitted, "admitPatient")["patient"]["nhsNumber"], "9990000018");
+    let stay = admitted["admitPatient"]["stayId"].as_str().expect("stay id").to_owned();
+    let push = pushes.next_data().await;
+    assert_eq!(push["bedBoard"]["id"], "RXT01-W1-B01");
+    assert_eq!(push["bedBoard"]["status"], "OCCUPIED");
+
+    let optimised = app
+        .data(
+            &nurse,
+            "mutation($stay: ID!) { markMedicallyOptimised(input: {stayId: $stay, dischargeReadyDate: \"2030-01-02\", pathway: 1}) { bed { medicallyOptimised pathway } } }",
+            json!({"stay": stay}),
+        )
+        .await;
+    assert_eq!(bed(&optimised, "markMedicallyOptimised")["medicallyOptimised"], true);
+    assert_eq!(pushes.next_data().await["bedBoard"]["medicallyOptimised"], true);
+
+    let discharged = app
+        .data(
+            &nurse,
+            "mutation($stay: ID!) { dischargePatient(input: {stayId: $stay, destination: USUAL_RESIDENCE, pathway: 1}) { bed { status patient { nhsNumber } } } }",
+            json!({"stay": stay}),
+        )
+        .await;
+    assert_eq!(bed(&discharged, "dischargePatient")["status"], "AWAITING_CLEANING");
+    assert_eq!(bed(&discharged, "dischargePatient")["patient"], Value::Null);
+    assert_eq!(pushes.next_data().await["bedBoard"]["status"], "AWAITING_CLEANING");
+
+    let cleaned = app
+        .data(
+            &nurse,
+            r#"mutation { markBedCleaned(input: {bedId: "RXT01-W1-B01"}) { bed { status } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(bed(&cleaned, "markBedCleaned")["status"], "AVAILABLE");
+    assert_eq!(pushes.next_data().await["bedBoard"]["status"], "AVAILABLE");
+
+    // Leave something non-trivial on the board, then restart gracefully and compare.
+    app.data(
+        &nurse,
+        r#"mutation { blockBed(input: {bedId: "RXT01-W1-B02", reason: INFECTION_CONTROL, note: "Side room closed"}) { bed { status } } }"#,
+        json!({}),
+    )
+    .await;
+    let before = app.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await;
+    assert!(app.terminate(), "careflow stops cleanly on SIGTERM");
+
+    let app = Careflow::start(dir.path(), &[]);
+    let after = app.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await;
+    assert_eq!(after, before);
+    let statuses: Vec<&str> =
+        after["bedBoard"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["AVAILABLE", "BLOCKED"]);
+}
+
+#[tokio::test]
+async fn bad_tokens_bad_input_and_illegal_transitions_get_clear_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let (admin, nurse) = (token("admin"), token("ward_nurse"));
+    configure(&app, &admin).await;
+
+    let code = |response: &Value| response["errors"][0]["extensions"]["code"].as_str().map(str::to_owned);
+    let query = r#"{ bedBoard(wardId: "RXT01-W1") { id } }"#;
+    assert_eq!(code(&app.graphql(None, query, json!({})).await).as_deref(), Some("UNAUTHENTICATED"));
+    assert_eq!(
+        code(&app.graphql(Some("not-a-jwt"), query, json!({})).await).as_deref(),
+        Some("UNAUTHENTICATED")
+    );
+
+    let bad = app
+        .graphql(
+            Some(&nurse),
+            r#"mutation { admitPatient(input: {bedId: "RXT01-W1-B01", nhsNumber: "9990000019", givenName: "", familyName: "Orpwood"}) { stayId } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&bad).as_deref(), Some("BAD_USER_INPUT"), "{bad}");
+    let fields: Vec<&str> = bad["errors"][0]["extensions"]["fieldViolations"]
+        .as_array()
+        .expect("field violations")
+        .iter()
+        .filter_map(|v| v["field"].as_str())
+        .collect();
+    assert!(fields.contains(&"nhsNumber") && fields.contains(&"givenName"), "{bad}");
+
+    let illegal = app
+        .graphql(
+            Some(&nurse),
+            r#"mutation { markBedCleaned(input: {bedId: "RXT01-W1-B01"}) { bed { status } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&illegal).as_deref(), Some("CONFLICT"), "{illegal}");
+    assert!(illegal["errors"][0]["message"].as_str().unwrap_or_default().contains("AVAILABLE"), "{illegal}");
+
+    // Nothing was stored by the refused commands.
+    let board = app.data(&nurse, r#"{ bedBoard(wardId: "RXT01-W1") { status } }"#, json!({})).await;
+    assert!(board["bedBoard"].as_array().unwrap().iter().all(|b| b["status"] == "AVAILABLE"));
+
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+    let (status, _) = app.get("/readyz").await;
+    assert_eq!(status, 200);
+    let (status, metrics) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("# TYPE"), "{metrics}");
+}
+
+#[tokio::test]
+async fn the_demo_loads_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nurse = token("ward_nurse");
+    let capacity = r#"{ sites { id capacity { total occupied available awaitingCleaning blocked reserved medicallyOptimisedInBed } } }"#;
+    let app = Careflow::start(dir.path(), &["--demo"]);
+    let first = app.data(&nurse, capacity, json!({})).await;
+    drop(app);
+    let app = Careflow::start(dir.path(), &["--demo"]);
+    let second = app.data(&nurse, capacity, json!({})).await;
+    assert_eq!(first, second, "re-running the demo adds nothing");
+    let sites = first["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 3);
+    let total: u64 = sites.iter().map(|s| s["capacity"]["total"].as_u64().unwrap()).sum();
+    let occupied: u64 = sites.iter().map(|s| s["capacity"]["occupied"].as_u64().unwrap()).sum();
+    assert!((250..=350).contains(&total), "about 300 beds, got {total}");
+    assert!(occupied > total / 2, "mostly occupied: {occupied} of {total}");
+}

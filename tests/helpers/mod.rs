@@ -1,0 +1,181 @@
+//! Typed helpers for black-box tests of the real `careflow` binary.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+pub const SECRET: &str = "e2e-test-secret";
+const BIN: &str = env!("CARGO_BIN_EXE_careflow");
+
+/// A running `careflow serve`.
+pub struct Careflow {
+    child: Child,
+    pub http: SocketAddr,
+    pub grpc: SocketAddr,
+    client: reqwest::Client,
+}
+
+impl Careflow {
+    /// Starts `careflow serve` on free ports over `data_dir` and waits for its ready line.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--jwt-secret", SECRET])
+            .args(["--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn careflow");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.strip_prefix("careflow ready ") {
+                    let _ = tx.send(rest.to_owned());
+                }
+            }
+        });
+        let ready = rx.recv_timeout(Duration::from_secs(60)).expect("careflow printed its ready line");
+        let addr = |key: &str| -> SocketAddr {
+            ready
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|a| a.parse().ok())
+                .expect("address in the ready line")
+        };
+        Self { http: addr("http="), grpc: addr("grpc="), child, client: reqwest::Client::new() }
+    }
+
+    /// Asks for a graceful stop (SIGTERM) and waits; returns whether it exited cleanly.
+    pub fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let signalled = Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        let status = self.child.wait().expect("wait for careflow");
+        signalled && status.success()
+    }
+
+    /// POSTs a GraphQL request and returns the JSON response (data and errors).
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.client.post(format!("http://{}/graphql", self.http));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("POST /graphql");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Like [`graphql`](Self::graphql) but fails on errors and returns `data`.
+    pub async fn data(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.graphql(Some(token), query, variables).await;
+        assert!(response.get("errors").is_none(), "unexpected errors: {response}");
+        response["data"].clone()
+    }
+
+    /// GETs a path and returns status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.client.get(format!("http://{}{path}", self.http)).send().await.expect("GET");
+        (response.status().as_u16(), response.text().await.expect("body"))
+    }
+}
+
+impl Drop for Careflow {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A token from `careflow token` (the real CLI).
+pub fn token(role: &str) -> String {
+    let output = Command::new(BIN)
+        .args([
+            "token",
+            "--user",
+            &format!("e2e.{role}"),
+            "--role",
+            role,
+            "--org",
+            "RXA",
+            "--jwt-secret",
+            SECRET,
+        ])
+        .output()
+        .expect("careflow token");
+    assert!(output.status.success(), "careflow token failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+}
+
+/// A graphql-transport-ws subscription.
+pub struct Subscription {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Subscription {
+    /// Connects, authenticates and starts `query`.
+    pub async fn start(addr: SocketAddr, token: &str, query: &str) -> Self {
+        let mut request = format!("ws://{addr}/graphql/ws").into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
+        let (socket, _) = tokio_tungstenite::connect_async(request).await.expect("websocket");
+        let mut subscription = Self { socket };
+        subscription
+            .send(json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}}))
+            .await;
+        let ack = subscription.next_message().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        subscription.send(json!({"id": "1", "type": "subscribe", "payload": {"query": query}})).await;
+        subscription
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket.send(Message::text(message.to_string())).await.expect("send");
+    }
+
+    async fn next_message(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")
+                .expect("socket open")
+                .expect("frame");
+            if let Message::Text(text) = frame {
+                return serde_json::from_str(&text).expect("JSON");
+            }
+        }
+    }
+
+    /// The next pushed `data`.
+    pub async fn next_data(&mut self) -> Value {
+        loop {
+            let message = self.next_message().await;
+            match message["type"].as_str() {
+                Some("next") => {
+                    assert!(message["payload"].get("errors").is_none(), "subscription error: {message}");
+                    return message["payload"]["data"].clone();
+                }
+                Some("error" | "complete") => panic!("subscription ended: {message}"),
+                _ => {}
+            }
+        }
+    }
+}
