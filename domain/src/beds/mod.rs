@@ -29,6 +29,9 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod scenarios;
+
 pub use command::*;
 pub use decide::decide;
 pub use error::BedError;
