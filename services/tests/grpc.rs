@@ -1,0 +1,254 @@
+//! `careflow.beds.v1.BedService` over a real gRPC connection on port 0, backed by the in-memory
+//! event store: field violations, state errors, idempotent retries, auth, and the one-open-stay
+//! rule under concurrent admissions.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+use std::sync::Arc;
+
+use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
+use careflow_domain::NhsNumber;
+use careflow_eventstore::memory::MemoryStore;
+use careflow_eventstore::{EventStore, StreamName, read_full_stream};
+use careflow_proto::beds::v1 as pb;
+use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Code, Request};
+use tonic_types::StatusExt;
+
+struct TestServices {
+    client: BedServiceClient<Channel>,
+    store: Arc<MemoryStore>,
+    auth: Authenticator,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestServices {
+    async fn spawn() -> Self {
+        let auth = Authenticator::new(JwtConfig {
+            secret: "grpc-test".into(),
+            issuer: "careflow".into(),
+            audience: "careflow".into(),
+        });
+        let store = Arc::new(MemoryStore::new());
+        let services = careflow_services::server::services(store.clone(), auth.clone()).await.unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(services.router.serve_with_incoming_shutdown(TcpIncoming::from(listener), async {
+            let _ = stopped.await;
+        }));
+        // The listener is bound, so connecting cannot race the server's start.
+        let client = BedServiceClient::connect(format!("http://{addr}")).await.unwrap();
+        Self { client, store, auth, _stop: stop }
+    }
+
+    fn token(&self, role: Role) -> String {
+        let actor =
+            Actor { user_id: format!("test.{role}"), role, organisation: "RXA".into(), teams: vec![] };
+        self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::minutes(5)).unwrap()
+    }
+
+    fn request<T>(&self, role: Role, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {}", self.token(role)).parse().unwrap());
+        request
+    }
+
+    fn head(&self) -> u64 {
+        *self.store.head().borrow()
+    }
+
+    async fn configure(&mut self, beds: usize) {
+        let admin = Role::Admin;
+        let site = pb::RegisterSiteRequest {
+            command_id: uuid(),
+            site_id: "RXT01".into(),
+            name: "Testbury General".into(),
+        };
+        self.client.register_site(self.request(admin, site)).await.unwrap();
+        let ward = pb::ConfigureWardRequest {
+            command_id: uuid(),
+            ward_id: "RXT01-W1".into(),
+            site_id: "RXT01".into(),
+            name: "Larch Ward".into(),
+            specialty: String::new(),
+        };
+        self.client.configure_ward(self.request(admin, ward)).await.unwrap();
+        for n in 0..beds {
+            let bed = pb::AddBedRequest {
+                command_id: uuid(),
+                bed_id: bed(n),
+                ward_id: "RXT01-W1".into(),
+                label: format!("Bed {n}"),
+            };
+            self.client.add_bed(self.request(admin, bed)).await.unwrap();
+        }
+    }
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn bed(n: usize) -> String {
+    format!("RXT01-W1-B{n:02}")
+}
+
+fn patient(n: u32) -> String {
+    (0..).find_map(|k| NhsNumber::from_first_nine(999_100_000 + n * 10 + k)).unwrap().to_string()
+}
+
+fn admit(command_id: &str, bed_id: String, nhs: String) -> pb::AdmitPatientRequest {
+    pb::AdmitPatientRequest {
+        command_id: command_id.into(),
+        bed_id,
+        nhs_number: nhs,
+        given_name: "Percy".into(),
+        family_name: "Kettleby".into(),
+    }
+}
+
+#[tokio::test]
+async fn bad_input_names_every_field_and_stores_nothing() {
+    let mut app = TestServices::spawn().await;
+    app.configure(1).await;
+    let head = app.head();
+    let bad = pb::AdmitPatientRequest {
+        command_id: String::new(),
+        bed_id: bed(0),
+        nhs_number: "9990000019".into(),
+        given_name: " ".into(),
+        family_name: "Kettleby".into(),
+    };
+    let status = app.client.admit_patient(app.request(Role::WardNurse, bad)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let fields: Vec<String> =
+        status.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+    assert_eq!(fields, ["command_id", "nhs_number", "given_name"]);
+    assert_eq!(app.head(), head, "nothing stored");
+
+    let discharge = pb::DischargePatientRequest {
+        command_id: uuid(),
+        stay_id: "not-a-uuid".into(),
+        destination: 0,
+        pathway: 7,
+    };
+    let status = app.client.discharge_patient(app.request(Role::WardNurse, discharge)).await.unwrap_err();
+    let fields: Vec<String> =
+        status.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+    assert_eq!(fields, ["stay_id", "destination", "pathway"]);
+}
+
+#[tokio::test]
+async fn illegal_transitions_name_the_state_and_unknown_things_are_not_found() {
+    let mut app = TestServices::spawn().await;
+    app.configure(1).await;
+    let clean = pb::MarkBedCleanedRequest { command_id: uuid(), bed_id: bed(0) };
+    let status = app.client.mark_bed_cleaned(app.request(Role::Housekeeping, clean)).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("AVAILABLE"), "{}", status.message());
+
+    let unknown = pb::MarkBedCleanedRequest { command_id: uuid(), bed_id: "RXT01-W1-B99".into() };
+    let status = app.client.mark_bed_cleaned(app.request(Role::Housekeeping, unknown)).await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    let again = pb::RegisterSiteRequest { command_id: uuid(), site_id: "RXT01".into(), name: "Again".into() };
+    let status = app.client.register_site(app.request(Role::Admin, again)).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+}
+
+#[tokio::test]
+async fn a_retried_command_is_answered_from_the_store_and_writes_nothing() {
+    let mut app = TestServices::spawn().await;
+    app.configure(1).await;
+    let command_id = uuid();
+    let first = app
+        .client
+        .admit_patient(app.request(Role::WardNurse, admit(&command_id, bed(0), patient(1))))
+        .await
+        .unwrap();
+    let head = app.head();
+    let retry = app
+        .client
+        .admit_patient(app.request(Role::WardNurse, admit(&command_id, bed(0), patient(1))))
+        .await
+        .unwrap();
+    assert_eq!(retry.get_ref(), first.get_ref());
+    assert_eq!(app.head(), head);
+
+    // The actor, command, correlation and causation ids are on every event written.
+    let stay = StreamName::new(format!("stay-{}", first.get_ref().stay_id)).unwrap();
+    let events = read_full_stream(app.store.as_ref(), &stay).await.unwrap();
+    let metadata = &events[0].metadata;
+    let actor = metadata.actor.as_ref().unwrap();
+    assert_eq!(
+        (actor.user_id.as_str(), actor.role.as_str(), actor.organisation.as_str()),
+        ("test.ward_nurse", "ward_nurse", "RXA")
+    );
+    assert_eq!(metadata.command_id.map(|c| c.to_string()), Some(command_id.clone()));
+    assert_eq!(metadata.causation_id, metadata.command_id);
+    assert_eq!(Some(metadata.correlation_id), metadata.command_id);
+}
+
+#[tokio::test]
+async fn tokens_and_roles_are_checked() {
+    let mut app = TestServices::spawn().await;
+    app.configure(1).await;
+    let status =
+        app.client.admit_patient(Request::new(admit(&uuid(), bed(0), patient(1)))).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+
+    let mut forged = Request::new(admit(&uuid(), bed(0), patient(1)));
+    forged.metadata_mut().insert("authorization", "Bearer abc.def.ghi".parse().unwrap());
+    assert_eq!(app.client.admit_patient(forged).await.unwrap_err().code(), Code::Unauthenticated);
+
+    let provider = app.request(Role::CareProvider, admit(&uuid(), bed(0), patient(1)));
+    assert_eq!(app.client.admit_patient(provider).await.unwrap_err().code(), Code::PermissionDenied);
+    let ward = pb::ConfigureWardRequest {
+        command_id: uuid(),
+        ward_id: "RXT01-W2".into(),
+        site_id: "RXT01".into(),
+        name: "Rowan".into(),
+        specialty: String::new(),
+    };
+    assert_eq!(
+        app.client.configure_ward(app.request(Role::WardNurse, ward)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+}
+
+#[tokio::test]
+async fn concurrent_admissions_of_one_patient_open_exactly_one_stay() {
+    let mut app = TestServices::spawn().await;
+    app.configure(9).await;
+    let nhs = patient(7);
+    let attempts = (0..8).map(|n| {
+        let mut client = app.client.clone();
+        let request = app.request(Role::WardNurse, admit(&uuid(), bed(n), nhs.clone()));
+        tokio::spawn(async move { client.admit_patient(request).await })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(admitted, 1, "{results:?}");
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(refused.code(), Code::FailedPrecondition | Code::Aborted), "{refused:?}");
+    }
+    let inpatient = StreamName::new(format!("inpatient-{nhs}")).unwrap();
+    let opened = read_full_stream(app.store.as_ref(), &inpatient).await.unwrap();
+    assert_eq!(opened.len(), 1);
+
+    // And eight patients racing for one untouched bed: one gets it.
+    let attempts = (0..8).map(|n| {
+        let mut client = app.client.clone();
+        let request = app.request(Role::WardNurse, admit(&uuid(), bed(8), patient(100 + n)));
+        tokio::spawn(async move { client.admit_patient(request).await })
+    });
+    let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+}
