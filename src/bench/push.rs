@@ -111,7 +111,8 @@ pub async fn latency(dir: &Path, rate: u32, samples: usize) -> anyhow::Result<hd
     let histogram = tokio::time::timeout(Duration::from_secs(60), collector)
         .await
         .context("pushes did not all arrive")???;
-    drop(sink);
+    // Closing our half ends the server's websocket task, and with it the replies stream.
+    sink.close().await?;
     let _ = stop.send(());
     server.await??;
     let failed = failures.await.unwrap_or(0);
