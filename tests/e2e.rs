@@ -132,6 +132,10 @@ async fn bad_tokens_bad_input_and_illegal_transitions_get_clear_codes() {
         code(&app.graphql(Some("not-a-jwt"), query, json!({})).await).as_deref(),
         Some("UNAUTHENTICATED")
     );
+    let provider = token("care_provider");
+    assert_eq!(code(&app.graphql(Some(&provider), query, json!({})).await).as_deref(), Some("FORBIDDEN"));
+    let unknown = app.graphql(Some(&nurse), r#"{ bedBoard(wardId: "RXT01-NOPE") { id } }"#, json!({})).await;
+    assert_eq!(code(&unknown).as_deref(), Some("NOT_FOUND"));
 
     let bad = app
         .graphql(
