@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 
 use crate::cli::{DEV_JWT_SECRET, ServeArgs, StoreKind};
+use crate::positions::PositionMetrics;
 
 /// careflow with its listeners bound, ready to run.
 pub struct Application {
@@ -28,6 +29,7 @@ pub struct Application {
     grpc_listener: TcpListener,
     gateway: Gateway,
     ready: watch::Sender<bool>,
+    positions: PositionMetrics,
     demo: bool,
 }
 
@@ -60,6 +62,11 @@ impl Application {
             .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
         let grpc_addr = grpc_listener.local_addr()?;
 
+        let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+        let positions = match registry.lock() {
+            Ok(mut registry) => PositionMetrics::register(&mut registry),
+            Err(_) => anyhow::bail!("the metrics registry is unusable"),
+        };
         let (ready, ready_rx) = watch::channel(false);
         let http_listener = TcpListener::bind(args.http_addr)
             .await
@@ -72,12 +79,12 @@ impl Application {
                 graphiql: args.graphiql,
                 read_your_writes_timeout: Duration::from_millis(args.read_your_writes_ms),
                 ready: ready_rx,
-                metrics: Arc::new(Mutex::new(prometheus_client::registry::Registry::default())),
+                metrics: registry,
             },
             board.clone() as Arc<dyn BedBoardReader>,
         )
         .await?;
-        Ok(Self { store, board, grpc, grpc_listener, gateway, ready, demo: args.demo })
+        Ok(Self { store, board, grpc, grpc_listener, gateway, ready, positions, demo: args.demo })
     }
 
     /// The gateway's bound address.
@@ -115,6 +122,11 @@ impl Application {
         parts.spawn(async move { projection.await.context("bed board projection") });
         let gateway = self.gateway.run_until_stopped(stop_signal(stopped.clone()));
         parts.spawn(async move { gateway.await.context("GraphQL gateway") });
+        let tracking = self.positions.track(self.store.clone(), self.board.clone(), stopped.clone());
+        parts.spawn(async move {
+            tracking.await;
+            anyhow::Ok(())
+        });
 
         if self.demo {
             crate::demo::load(self.store.clone()).await.context("loading the demo")?;

@@ -173,7 +173,13 @@ async fn bad_tokens_bad_input_and_illegal_transitions_get_clear_codes() {
     assert_eq!(status, 200);
     let (status, metrics) = app.get("/metrics").await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("# TYPE"), "{metrics}");
+    for metric in [
+        "careflow_graphql_requests_total",
+        "careflow_event_store_head_position",
+        "careflow_bed_board_lag_events",
+    ] {
+        assert!(metrics.contains(metric), "{metric} missing from {metrics}");
+    }
 }
 
 #[tokio::test]
