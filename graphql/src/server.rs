@@ -45,13 +45,17 @@ pub(crate) fn router(state: AppState, graphiql: bool) -> Router {
     router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
 }
 
-fn caller(auth: &Authenticator, authorization: Option<&str>) -> Result<Caller, ApiError> {
+fn caller(
+    auth: &Authenticator,
+    authorization: Option<&str>,
+    traceparent: Option<&str>,
+) -> Result<Caller, ApiError> {
     let actor = auth.verify_header(authorization)?;
     let token = authorization
         .and_then(|h| h.split_once(' '))
         .map(|(_, token)| token.trim().to_owned())
         .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))?;
-    Ok(Caller { actor, token })
+    Ok(Caller { actor, token, traceparent: traceparent.map(str::to_owned) })
 }
 
 /// The first keyword of the operation, for metrics.
@@ -68,7 +72,8 @@ fn operation_kind(query: &str) -> &'static str {
 
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let caller = match caller(&state.auth, authorization) {
+    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+    let caller = match caller(&state.auth, authorization, traceparent) {
         Ok(caller) => caller,
         Err(error) => {
             let response = async_graphql::Response::from_errors(vec![
@@ -102,7 +107,7 @@ async fn graphql_ws(
                         .or_else(|| {
                             payload.get("token").and_then(|v| v.as_str()).map(|t| format!("Bearer {t}"))
                         });
-                    let caller = caller(&auth, header.as_deref()).map_err(|e| e.extend())?;
+                    let caller = caller(&auth, header.as_deref(), None).map_err(|e| e.extend())?;
                     let mut data = Data::default();
                     data.insert(caller);
                     Ok(data)

@@ -252,3 +252,28 @@ async fn concurrent_admissions_of_one_patient_open_exactly_one_stay() {
     let results: Vec<_> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
 }
+
+#[tokio::test]
+async fn correlation_and_trace_context_from_the_caller_are_recorded_and_junk_is_dropped() {
+    let mut app = TestServices::spawn().await;
+    app.configure(2).await;
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let correlation = uuid();
+    let mut request = app.request(Role::WardNurse, admit(&uuid(), bed(0), patient(1)));
+    request.metadata_mut().insert("traceparent", traceparent.parse().unwrap());
+    request.metadata_mut().insert("x-correlation-id", correlation.parse().unwrap());
+    let stay = app.client.admit_patient(request).await.unwrap().into_inner().stay_id;
+    let events = read_full_stream(app.store.as_ref(), &StreamName::new(format!("stay-{stay}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(events[0].metadata.traceparent.as_deref(), Some(traceparent));
+    assert_eq!(events[0].metadata.correlation_id.to_string(), correlation);
+
+    let mut junk = app.request(Role::WardNurse, admit(&uuid(), bed(1), patient(2)));
+    junk.metadata_mut().insert("traceparent", "<script>".parse().unwrap());
+    let stay = app.client.admit_patient(junk).await.unwrap().into_inner().stay_id;
+    let events = read_full_stream(app.store.as_ref(), &StreamName::new(format!("stay-{stay}")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(events[0].metadata.traceparent, None);
+}

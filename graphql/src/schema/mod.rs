@@ -32,6 +32,8 @@ pub struct Caller {
     pub actor: Actor,
     /// Their bearer token, forwarded to the services.
     pub token: String,
+    /// The request's W3C `traceparent`, forwarded to the services (and so into event metadata).
+    pub traceparent: Option<String>,
 }
 
 /// The caller, who must be allowed to see the bed board.

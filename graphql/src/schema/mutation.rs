@@ -204,6 +204,9 @@ fn prepare<T>(
     if let Ok(correlation) = uuid::Uuid::new_v4().to_string().parse() {
         request.metadata_mut().insert("x-correlation-id", correlation);
     }
+    if let Some(traceparent) = caller.traceparent.as_deref().and_then(|t| t.parse().ok()) {
+        request.metadata_mut().insert("traceparent", traceparent);
+    }
     Ok((client, request))
 }
 

@@ -67,8 +67,18 @@ fn caller<T>(
     Ok(Caller {
         actor,
         correlation_id: header("x-correlation-id").and_then(|v| Uuid::parse_str(v).ok()),
-        traceparent: header("traceparent").map(str::to_owned),
+        traceparent: header("traceparent").filter(|t| is_traceparent(t)).map(str::to_owned),
     })
+}
+
+/// Whether `value` is a W3C `traceparent` (`version-trace_id-parent_id-flags`, lower-case hex);
+/// anything else is dropped rather than stored.
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4 && hex(parts[0], 2) && hex(parts[1], 32) && hex(parts[2], 16) && hex(parts[3], 2)
 }
 
 impl Caller {
