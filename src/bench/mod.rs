@@ -2,7 +2,7 @@
 //! folder and prints one line per measure.
 //!
 //! - `append`: durable appends/s on SQLite with 1, 8 and 64 concurrent writers, 1 event per append
-//!   (~200 B data, ~150 B metadata) over 10,000 streams, expected version checked.
+//!   (~200 B data, ~170 B metadata) over 10,000 streams, expected version checked.
 //! - `replay`: `$all` read from position 1 with every payload decoded, events/s.
 //! - `subscribe`: append → live subscriber latency, p50/p99, at a steady rate.
 //! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
@@ -43,9 +43,9 @@ pub struct BenchArgs {
     /// Concurrent writers for `append` (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
     pub writers: Vec<usize>,
-    /// Seconds each `append` run lasts.
-    #[arg(long, default_value_t = 5)]
-    pub append_seconds: u64,
+    /// Appends per writer count in `append`.
+    #[arg(long, default_value_t = 100_000)]
+    pub appends: usize,
     /// Streams the appends spread over.
     #[arg(long, default_value_t = 10_000)]
     pub streams: usize,
@@ -73,13 +73,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         match part {
             Part::Append => {
                 for &writers in &args.writers {
-                    let report = store::append(
-                        dir.path(),
-                        writers,
-                        args.streams,
-                        Duration::from_secs(args.append_seconds),
-                    )
-                    .await?;
+                    let report = store::append(dir.path(), writers, args.streams, args.appends).await?;
                     println!(
                         "append  sqlite writers={writers:<3} appends={:<8} {:>10.0} appends/s",
                         report.count,

@@ -1,15 +1,16 @@
-//! Event store figures: durable appends/s, `$all` replay, append → live subscriber latency.
+//! Event store figures: durable appends/s and `$all` replay (the workloads of
+//! `careflow_eventstore::bench`), and append → live subscriber latency.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use careflow_eventstore::bench;
 use careflow_eventstore::sqlite::SqliteStore;
 use careflow_eventstore::{
-    Actor, CurrentVersion, EventStore, ExpectedVersion, Filter, Metadata, NewEvent, StoreError, StreamAppend,
-    StreamName, Subscription, SubscriptionMessage,
+    Actor, EventStore, ExpectedVersion, Filter, Metadata, NewEvent, StoreError, StreamAppend, StreamName,
+    Subscription, SubscriptionMessage,
 };
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -57,87 +58,27 @@ fn stream(index: usize) -> Result<StreamName, StoreError> {
     StreamName::new(format!("bench-{index}"))
 }
 
-/// `writers` tasks append for `duration`, each to its own share of `streams` streams, one event
-/// per append with the exact expected version.
+/// `writers` tasks make `appends` appends in all (see [`bench::append_throughput`]) on a fresh
+/// SQLite store.
 pub async fn append(
     dir: &Path,
     writers: usize,
     streams: usize,
-    duration: Duration,
+    appends: usize,
 ) -> anyhow::Result<Throughput> {
     let store: Arc<dyn EventStore> =
         Arc::new(SqliteStore::open(dir.join(format!("append-{writers}.sqlite")))?);
-    let count = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..writers)
-        .map(|writer| {
-            let (store, count, stop) = (store.clone(), count.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mine: Vec<usize> = (writer..streams.max(writers)).step_by(writers).collect();
-                let mut versions: HashMap<usize, CurrentVersion> = HashMap::new();
-                let mut next = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let index = mine[next % mine.len()];
-                    next += 1;
-                    let version = versions.get(&index).copied().unwrap_or(CurrentVersion::NoStream);
-                    let request = vec![StreamAppend {
-                        stream: stream(index)?,
-                        expected: version.expected(),
-                        events: vec![event(index)?],
-                    }];
-                    let result = store.append(request).await?;
-                    versions.insert(index, result.streams[0].version);
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-                anyhow::Ok(())
-            })
-        })
-        .collect();
-    tokio::time::sleep(duration).await;
-    stop.store(true, Ordering::Relaxed);
-    for task in tasks {
-        task.await??;
-    }
-    Ok(Throughput { count: count.load(Ordering::Relaxed), elapsed: started.elapsed() })
+    let report = bench::append_throughput(store, writers, appends, streams).await?;
+    Ok(Throughput { count: report.operations, elapsed: report.elapsed })
 }
 
-/// Writes `events` (in batches, untimed), then reads `$all` from 1 decoding every payload.
+/// Writes `events` (untimed), then replays `$all` decoding every payload (see
+/// [`bench::replay_throughput`]).
 pub async fn replay(dir: &Path, events: usize) -> anyhow::Result<Throughput> {
     let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.join("replay.sqlite"))?);
-    const BATCH: usize = 1000;
-    let mut written = 0;
-    while written < events {
-        let n = BATCH.min(events - written);
-        let request = (0..n)
-            .map(|i| {
-                let index = written + i;
-                Ok(StreamAppend {
-                    stream: stream(index % 10_000)?,
-                    expected: ExpectedVersion::Any,
-                    events: vec![event(index)?],
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        store.append(request).await?;
-        written += n;
-    }
-    let started = Instant::now();
-    let mut from = 1;
-    let mut count = 0u64;
-    loop {
-        let slice = store.read_all(from, 4096, &Filter::all()).await?;
-        if slice.events.is_empty() {
-            break;
-        }
-        for event in &slice.events {
-            let payload: Payload = event.decode()?;
-            std::hint::black_box(payload);
-            count += 1;
-        }
-        from = slice.next;
-    }
-    Ok(Throughput { count, elapsed: started.elapsed() })
+    bench::fill(store.as_ref(), events, 10_000).await?;
+    let report = bench::replay_throughput(store, 1024, 2).await?;
+    Ok(Throughput { count: report.operations, elapsed: report.elapsed })
 }
 
 /// Appends `samples` events at `rate` per second while a live subscriber measures how long each
