@@ -27,9 +27,6 @@ mod state;
 mod values;
 
 #[cfg(test)]
-mod tests;
-
-#[cfg(test)]
 mod scenarios;
 
 pub use command::*;
