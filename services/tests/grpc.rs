@@ -21,6 +21,7 @@ use tonic_types::StatusExt;
 
 struct TestServices {
     client: BedServiceClient<Channel>,
+    channel: Channel,
     store: Arc<MemoryStore>,
     auth: Authenticator,
     _stop: oneshot::Sender<()>,
@@ -42,8 +43,12 @@ impl TestServices {
             let _ = stopped.await;
         }));
         // The listener is bound, so connecting cannot race the server's start.
-        let client = BedServiceClient::connect(format!("http://{addr}")).await.unwrap();
-        Self { client, store, auth, _stop: stop }
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        Self { client: BedServiceClient::new(channel.clone()), channel, store, auth, _stop: stop }
     }
 
     fn token(&self, role: Role) -> String {
@@ -276,4 +281,18 @@ async fn correlation_and_trace_context_from_the_caller_are_recorded_and_junk_is_
         .await
         .unwrap();
     assert_eq!(events[0].metadata.traceparent, None);
+}
+
+#[tokio::test]
+async fn health_reports_the_bed_service_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let app = TestServices::spawn().await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let request = HealthCheckRequest { service: "careflow.beds.v1.BedService".into() };
+    let status = health.check(request).await.unwrap().into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+    let unknown =
+        health.check(HealthCheckRequest { service: "careflow.nope.v1.Nope".into() }).await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
 }
