@@ -120,12 +120,15 @@ pub struct LogArgs {
     /// Log format.
     #[arg(long, env = "CAREFLOW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Export spans to this OpenTelemetry collector (OTLP/gRPC, e.g. http://127.0.0.1:4317).
+    #[arg(long, env = "CAREFLOW_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl LogArgs {
     /// Warnings only, as text.
     pub fn quiet() -> Self {
-        Self { log: "warn".into(), log_format: LogFormat::Text }
+        Self { log: "warn".into(), log_format: LogFormat::Text, otlp_endpoint: None }
     }
 }
 

@@ -9,14 +9,18 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or_default() {
         Command::Serve(args) => {
-            telemetry::init(&args.log)?;
+            let telemetry = telemetry::init(&args.log)?;
             let app = app::Application::build(args).await?;
-            app.run_until_stopped(telemetry::shutdown_signal()).await
+            let result = app.run_until_stopped(telemetry::shutdown_signal()).await;
+            telemetry.shutdown();
+            result
         }
         Command::Token(args) => print_token(&args),
         Command::Bench(args) => {
-            telemetry::init(&LogArgs::quiet())?;
-            bench::run(args).await
+            let telemetry = telemetry::init(&LogArgs::quiet())?;
+            let result = bench::run(args).await;
+            telemetry.shutdown();
+            result
         }
     }
 }

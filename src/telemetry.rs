@@ -1,18 +1,68 @@
 //! Logging set-up and the shutdown signal.
 
-use tracing_subscriber::EnvFilter;
+use anyhow::Context;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::cli::{LogArgs, LogFormat};
 
-/// Installs the global `tracing` subscriber (logs to stderr).
-pub fn init(args: &LogArgs) -> anyhow::Result<()> {
+/// Installed telemetry; [`Telemetry::shutdown`] flushes spans still buffered for export.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Flushes and stops the OTLP exporter, if one runs.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "could not flush traces");
+        }
+    }
+}
+
+/// Installs the global `tracing` subscriber: logs to stderr, and spans to an OpenTelemetry
+/// collector over OTLP/gRPC when `--otlp-endpoint` is set.
+pub fn init(args: &LogArgs) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_new(&args.log)?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let result = match args.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    // The log filter applies to logs only: spans are exported at INFO and above whatever the
+    // log level, so quiet logs do not blind tracing.
+    let fmt = match args.log_format {
+        LogFormat::Text => {
+            tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter).boxed()
+        }
+        LogFormat::Json => {
+            tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed()
+        }
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+    let provider = match &args.otlp_endpoint {
+        Some(endpoint) => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.clone())
+                .build()
+                .with_context(|| format!("cannot set up OTLP export to {endpoint}"))?;
+            let resource = opentelemetry_sdk::Resource::builder().with_service_name("careflow").build();
+            Some(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+        }
+        None => None,
+    };
+    let otel = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("careflow"))
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+    });
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    Ok(Telemetry { provider })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

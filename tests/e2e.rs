@@ -200,3 +200,24 @@ async fn the_demo_loads_once() {
     assert!((250..=350).contains(&total), "about 300 beds, got {total}");
     assert!(occupied > total / 2, "mostly occupied: {occupied} of {total}");
 }
+
+#[tokio::test]
+async fn spans_are_exported_to_the_configured_otlp_endpoint() {
+    // A stand-in collector: it only records what the exporter sends (an HTTP/2 gRPC stream).
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", collector.local_addr().unwrap());
+    let received = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut socket, _) = collector.accept().await.unwrap();
+        let mut bytes = vec![0u8; 24];
+        socket.read_exact(&mut bytes).await.unwrap();
+        bytes
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &["--otlp-endpoint", &endpoint]);
+    let admin = token("admin");
+    configure(&app, &admin).await;
+    assert!(app.terminate(), "stops cleanly, flushing spans");
+    let preface = tokio::time::timeout(std::time::Duration::from_secs(20), received).await.unwrap().unwrap();
+    assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+}
