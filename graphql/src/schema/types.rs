@@ -12,6 +12,7 @@ use crate::error::{ApiError, GqlError};
 
 /// Where a bed is in its life cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "domain::BedStatus")]
 pub enum BedStatus {
     /// Clean and free.
     Available,
@@ -25,20 +26,9 @@ pub enum BedStatus {
     Blocked,
 }
 
-impl From<domain::BedStatus> for BedStatus {
-    fn from(status: domain::BedStatus) -> Self {
-        match status {
-            domain::BedStatus::Available => Self::Available,
-            domain::BedStatus::Reserved => Self::Reserved,
-            domain::BedStatus::Occupied => Self::Occupied,
-            domain::BedStatus::AwaitingCleaning => Self::AwaitingCleaning,
-            domain::BedStatus::Blocked => Self::Blocked,
-        }
-    }
-}
-
 /// Why a bed is blocked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "domain::BlockReason")]
 pub enum BlockReason {
     /// Infection control or isolation; needs cleaning when unblocked.
     InfectionControl,
@@ -48,18 +38,9 @@ pub enum BlockReason {
     Staffing,
 }
 
-impl From<domain::BlockReason> for BlockReason {
-    fn from(reason: domain::BlockReason) -> Self {
-        match reason {
-            domain::BlockReason::InfectionControl => Self::InfectionControl,
-            domain::BlockReason::Maintenance => Self::Maintenance,
-            domain::BlockReason::Staffing => Self::Staffing,
-        }
-    }
-}
-
 /// Where a patient went on discharge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "domain::DischargeDestination")]
 pub enum DischargeDestination {
     /// Their usual place of residence.
     UsualResidence,
