@@ -75,9 +75,16 @@ impl Subscription {
         }
     }
 
-    /// The next position this subscription will examine.
+    /// The next position this subscription will read from the store (events buffered but not yet
+    /// returned lie below it; see [`delivered_through`](Self::delivered_through)).
     pub fn next_position(&self) -> Position {
         self.next
+    }
+
+    /// Every matching event at or below this position has been returned: a consumer that has
+    /// applied what it received may checkpoint here (filtered-out positions included).
+    pub fn delivered_through(&self) -> Position {
+        self.buffer.front().map_or(self.next - 1, |pending| pending.position - 1)
     }
 
     /// Reads more into the buffer, or waits for the head to move. Returns the caught-up
@@ -103,5 +110,41 @@ impl Subscription {
             .await
             .map_err(|_| StoreError::Unavailable("the event store has shut down".into()))?;
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+    use crate::{ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
+
+    #[tokio::test]
+    async fn delivered_through_never_passes_an_event_still_buffered() {
+        let store = Arc::new(MemoryStore::new());
+        for i in 0..10 {
+            let metadata = Metadata {
+                correlation_id: uuid::Uuid::nil(),
+                causation_id: None,
+                command_id: None,
+                actor: None,
+                occurred_at: chrono::Utc::now(),
+                traceparent: None,
+            };
+            let event = NewEvent::json(uuid::Uuid::new_v4(), "Ticked", 1, &i, metadata).unwrap();
+            let stream = StreamName::new("clock-1").unwrap();
+            store
+                .append(vec![StreamAppend { stream, expected: ExpectedVersion::Any, events: vec![event] }])
+                .await
+                .unwrap();
+        }
+        let mut subscription = Subscription::new(store, 1, Filter::all());
+        let (events, caught_up) = subscription.next_batch(3).await.unwrap();
+        assert_eq!((events.len(), caught_up), (3, None));
+        assert_eq!(subscription.next_position(), 11, "the whole log was read into the buffer");
+        assert_eq!(subscription.delivered_through(), 3);
+        let (events, _) = subscription.next_batch(100).await.unwrap();
+        assert_eq!(events.len(), 7);
+        assert_eq!(subscription.delivered_through(), 10);
     }
 }

@@ -65,7 +65,7 @@ impl ProjectionRunner {
         let mut subscription = self.subscribe().await?;
         loop {
             let (events, caught_up) = subscription.next_batch(BATCH).await?;
-            let through = subscription.next_position() - 1;
+            let through = subscription.delivered_through();
             self.projection.apply(&events, through).await?;
             if caught_up.is_some() {
                 return Ok(through);
@@ -90,7 +90,7 @@ impl ProjectionRunner {
                 batch = subscription.next_batch(BATCH) => batch?,
             };
             let (events, caught_up) = batch;
-            let through = subscription.next_position() - 1;
+            let through = subscription.delivered_through();
             let span = tracing::debug_span!(
                 "projection batch",
                 projection = self.projection.name(),
