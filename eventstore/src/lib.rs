@@ -26,6 +26,8 @@ use uuid::Uuid;
 
 pub mod bench;
 pub mod memory;
+mod metadata_codec;
+pub mod postgres;
 pub mod sqlite;
 mod subscription;
 

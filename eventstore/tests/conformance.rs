@@ -1,6 +1,7 @@
 //! The event store conformance suite (DESIGN.md §3): one set of cases, run against every
 //! backend. Adding a backend is one line at the bottom: `conformance_suite!(name, factory);`
-//! where `factory` is an `async fn() -> TestStore` giving a fresh, empty store.
+//! where `factory` is an `async fn() -> Option<TestStore>` giving a fresh, empty store (`None`:
+//! the backend's server is absent and the test is skipped).
 
 // Test code throughout (helpers included): a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -12,23 +13,32 @@ use std::sync::Arc;
 
 use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
+use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
 
-/// A fresh store for one test, with whatever must live as long as it (a temporary folder).
+/// A fresh store for one test, with whatever must live as long as it (a temporary folder, a
+/// database schema), dropped after it.
 pub struct TestStore {
     /// The store under test.
     pub store: Arc<dyn EventStore>,
-    _guard: Option<tempfile::TempDir>,
+    _guard: Box<dyn std::any::Any + Send>,
 }
 
-async fn memory_store() -> TestStore {
-    TestStore { store: Arc::new(MemoryStore::new()), _guard: None }
+async fn memory_store() -> Option<TestStore> {
+    Some(TestStore { store: Arc::new(MemoryStore::new()), _guard: Box::new(()) })
 }
 
-async fn sqlite_store() -> TestStore {
+async fn sqlite_store() -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temporary folder");
     let store = SqliteStore::open(dir.path().join("events.sqlite")).expect("open the SQLite store");
-    TestStore { store: Arc::new(store), _guard: Some(dir) }
+    Some(TestStore { store: Arc::new(store), _guard: Box::new(dir) })
+}
+
+/// `None` (the test is skipped, with a message) when PostgreSQL is absent outside CI.
+async fn postgres_store() -> Option<TestStore> {
+    let schema = common::pg::fresh_schema().await?;
+    let store = PostgresStore::connect(schema.options.clone()).await.expect("connect to PostgreSQL");
+    Some(TestStore { store: Arc::new(store), _guard: Box::new(schema) })
 }
 
 /// Runs every case of [`cases`] against the backend that `$factory` makes.
@@ -70,7 +80,7 @@ macro_rules! conformance_suite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    let test_store = $factory().await;
+                    let Some(test_store) = $factory().await else { return };
                     super::cases::$case(test_store.store.clone()).await;
                 }
             )*
@@ -80,6 +90,7 @@ macro_rules! conformance_suite {
 
 conformance_suite!(memory, memory_store);
 conformance_suite!(sqlite, sqlite_store);
+conformance_suite!(postgres, postgres_store);
 
 /// The cases. Each takes a fresh, empty store.
 mod cases {

@@ -1,13 +1,14 @@
 //! Durability under `kill -9` (DESIGN.md §3, §8): nothing acknowledged is lost, nothing is
 //! half-written, positions and versions stay gap-free.
 //!
-//! `crash_kills_appenders_and_keeps_every_acknowledged_event` re-runs this test binary as a
-//! child (`crash_child`, with `CAREFLOW_CRASH_CHILD_DIR` set). The child appends from several
-//! tasks to a SQLite store and prints a `TRY` line before each append and an `ACK` line after
-//! each acknowledged one. The parent SIGKILLs the child after a random number of `ACK`s, over
-//! many rounds on the same data folder, then reopens the store and checks it.
+//! Each parent test re-runs this test binary as a child (`crash_child`, with
+//! `CAREFLOW_CRASH_CHILD_DIR` set for SQLite, or `CAREFLOW_CRASH_CHILD_PG` for PostgreSQL). The
+//! child appends from several tasks and prints a `TRY` line before each append and an `ACK` line
+//! after each acknowledged one. The parent SIGKILLs the child after a random number of `ACK`s,
+//! over many rounds on the same store, then opens the store and checks it. With PostgreSQL the
+//! client process dies mid-transaction (the server rolls back what it had not committed).
 //!
-//! Rounds: `CAREFLOW_CRASH_ROUNDS` (default 24).
+//! Rounds: `CAREFLOW_CRASH_ROUNDS` (default 24 for SQLite, 12 for PostgreSQL).
 
 // Test code throughout (helpers included): a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
+use careflow_eventstore::postgres::{PostgresOptions, PostgresStore};
 use careflow_eventstore::sqlite::SqliteStore;
 use careflow_eventstore::{CurrentVersion, EventStore, ExpectedVersion, StreamAppend, StreamName};
 use common::{check_log, event, replay, stream};
@@ -27,8 +29,9 @@ use rand::Rng;
 use uuid::Uuid;
 
 const CHILD_DIR_ENV: &str = "CAREFLOW_CRASH_CHILD_DIR";
+/// `<schema> <url>` of the PostgreSQL store the child appends to.
+const CHILD_PG_ENV: &str = "CAREFLOW_CRASH_CHILD_PG";
 const ROUNDS_ENV: &str = "CAREFLOW_CRASH_ROUNDS";
-const DEFAULT_ROUNDS: usize = 24;
 /// Appending tasks in the child.
 const APPENDERS: usize = 4;
 /// A child that is never killed stops by itself after this many appends per task.
@@ -43,12 +46,22 @@ fn store_path(dir: &Path) -> PathBuf {
 /// The child's side; does nothing unless run by the parent test.
 #[test]
 fn crash_child() {
-    let Some(dir) = std::env::var_os(CHILD_DIR_ENV) else { return };
+    let (dir, pg) = (std::env::var_os(CHILD_DIR_ENV), std::env::var(CHILD_PG_ENV).ok());
+    if dir.is_none() && pg.is_none() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async move {
         // libtest has printed "test crash_child ... " without a newline: end that line first.
         say("\n".into());
-        let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(store_path(Path::new(&dir))).unwrap());
+        let store: Arc<dyn EventStore> = match (dir, pg) {
+            (Some(dir), _) => Arc::new(SqliteStore::open(store_path(Path::new(&dir))).unwrap()),
+            (None, Some(pg)) => {
+                let (schema, url) = pg.split_once(' ').unwrap();
+                Arc::new(PostgresStore::connect(PostgresOptions::new(url).with_schema(schema)).await.unwrap())
+            }
+            (None, None) => unreachable!("checked above"),
+        };
         let tasks: Vec<_> =
             (0..APPENDERS).map(|task| tokio::spawn(append_forever(store.clone(), task))).collect();
         for task in tasks {
@@ -170,11 +183,12 @@ impl Seen {
     }
 }
 
-/// Runs one child until it has acknowledged `acks` appends, kills it, and reads what it printed.
-fn round(dir: &Path, acks: usize, seen: &mut Seen) -> usize {
+/// Runs one child (told where its store is by `env`) until it has acknowledged `acks` appends,
+/// kills it, and reads what it printed.
+fn round(env: (&str, &std::ffi::OsStr), acks: usize, seen: &mut Seen) -> usize {
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD_DIR_ENV, dir)
+        .env(env.0, env.1)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -208,63 +222,92 @@ fn round(dir: &Path, acks: usize, seen: &mut Seen) -> usize {
     }
 }
 
-#[test]
-fn crash_kills_appenders_and_keeps_every_acknowledged_event() {
-    if std::env::var_os(CHILD_DIR_ENV).is_some() {
-        return; // we are the child
-    }
-    let rounds = std::env::var(ROUNDS_ENV).ok().and_then(|r| r.parse().ok()).unwrap_or(DEFAULT_ROUNDS);
-    let dir = tempfile::tempdir().unwrap();
+fn is_child() -> bool {
+    std::env::var_os(CHILD_DIR_ENV).is_some() || std::env::var_os(CHILD_PG_ENV).is_some()
+}
+
+/// Runs the rounds, the child's store named by `env`.
+fn crash_rounds(env: (&str, &std::ffi::OsStr), default_rounds: usize) -> (usize, Seen) {
+    let rounds = std::env::var(ROUNDS_ENV).ok().and_then(|r| r.parse().ok()).unwrap_or(default_rounds);
     let mut seen = Seen::default();
     let mut rng = rand::rng();
     for round_number in 0..rounds {
         // Now and then kill it while it is still starting (opening, recovering the WAL).
         let acks = if round_number % 6 == 5 { 0 } else { rng.random_range(1..=250) };
-        round(dir.path(), acks, &mut seen);
+        round(env, acks, &mut seen);
     }
+    (rounds, seen)
+}
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
+/// Checks the store after the crashes against what the children were told.
+async fn verify(store: &dyn EventStore, rounds: usize, seen: &Seen) {
+    let log = replay(store, 1000).await;
+    check_log(&log);
+    assert_eq!(*store.head().borrow(), log.len() as u64);
+    let stored: HashMap<Uuid, Placed> = log
+        .iter()
+        .map(|e| (e.id, Placed { stream: e.stream.to_string(), version: e.version, position: e.position }))
+        .collect();
+    // Every acknowledged event is there, where the child was told it is.
+    for (id, placed) in &seen.acknowledged {
+        assert_eq!(stored.get(id), Some(placed), "acknowledged event {id} lost or moved");
+    }
+    // Every append is all or nothing, and nothing is stored that was never tried.
+    let mut tried_ids = HashSet::new();
+    for ids in &seen.tried {
+        let present = ids.iter().filter(|id| stored.contains_key(id)).count();
+        assert!(present == 0 || present == ids.len(), "append {ids:?} is half written ({present} stored)");
+        tried_ids.extend(ids.iter().copied());
+    }
+    assert!(stored.keys().all(|id| tried_ids.contains(id)), "an event that was never appended is stored");
+    // The store carries on.
+    let result = store
+        .append(vec![StreamAppend {
+            stream: stream("after-crash"),
+            expected: ExpectedVersion::NoStream,
+            events: vec![event("Fine")],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(result.first_position, log.len() as u64 + 1);
+    eprintln!(
+        "crash test: {rounds} rounds, {} appends tried, {} events acknowledged, {} stored",
+        seen.tried.len(),
+        seen.acknowledged.len(),
+        log.len()
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+#[test]
+fn crash_kills_appenders_and_keeps_every_acknowledged_event() {
+    if is_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (rounds, seen) = crash_rounds((CHILD_DIR_ENV, dir.path().as_os_str()), 24);
+    runtime().block_on(async {
         let store = SqliteStore::open(store_path(dir.path())).unwrap();
-        let log = replay(&store, 1000).await;
-        check_log(&log);
-        assert_eq!(*store.head().borrow(), log.len() as u64);
-        let stored: HashMap<Uuid, Placed> = log
-            .iter()
-            .map(|e| {
-                (e.id, Placed { stream: e.stream.to_string(), version: e.version, position: e.position })
-            })
-            .collect();
-        // Every acknowledged event is there, where the child was told it is.
-        for (id, placed) in &seen.acknowledged {
-            assert_eq!(stored.get(id), Some(placed), "acknowledged event {id} lost or moved");
-        }
-        // Every append is all or nothing, and nothing is stored that was never tried.
-        let mut tried_ids = HashSet::new();
-        for ids in &seen.tried {
-            let present = ids.iter().filter(|id| stored.contains_key(id)).count();
-            assert!(
-                present == 0 || present == ids.len(),
-                "append {ids:?} is half written ({present} stored)"
-            );
-            tried_ids.extend(ids.iter().copied());
-        }
-        assert!(stored.keys().all(|id| tried_ids.contains(id)), "an event that was never appended is stored");
-        // The store carries on.
-        let result = store
-            .append(vec![StreamAppend {
-                stream: stream("after-crash"),
-                expected: ExpectedVersion::NoStream,
-                events: vec![event("Fine")],
-            }])
-            .await
-            .unwrap();
-        assert_eq!(result.first_position, log.len() as u64 + 1);
-        eprintln!(
-            "crash test: {rounds} rounds, {} appends tried, {} events acknowledged, {} stored",
-            seen.tried.len(),
-            seen.acknowledged.len(),
-            log.len()
-        );
+        verify(&store, rounds, &seen).await;
     });
+}
+
+#[test]
+fn crash_kills_postgres_appenders_and_keeps_every_acknowledged_event() {
+    if is_child() {
+        return;
+    }
+    let runtime = runtime();
+    let Some(schema) = runtime.block_on(common::pg::fresh_schema()) else { return };
+    let options = schema.options.clone();
+    let target = format!("{} {}", options.schema, options.url);
+    let (rounds, seen) = crash_rounds((CHILD_PG_ENV, target.as_ref()), 12);
+    runtime.block_on(async {
+        let store = PostgresStore::connect(options).await.unwrap();
+        verify(&store, rounds, &seen).await;
+    });
+    drop(schema);
 }

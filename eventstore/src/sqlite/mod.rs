@@ -93,7 +93,6 @@
 //! queued, commits, and exits; `drop` waits for it (a few milliseconds at most, one batch), so
 //! the file can be reopened as soon as the store is gone.
 
-mod metadata;
 mod reader;
 mod schema;
 mod syncer;

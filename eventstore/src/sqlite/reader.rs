@@ -88,8 +88,8 @@ fn decode_event(row: &Row<'_>, previous: Option<&StreamName>) -> Result<Recorded
     let schema_version = u32::try_from(schema_version).map_err(|e| decode_error(position, e))?;
     let data = row.get_ref(6).map_err(db)?.as_bytes().map_err(|e| decode_error(position, e))?.to_vec();
     let metadata = row.get_ref(7).map_err(db)?.as_bytes().map_err(|e| decode_error(position, e))?;
-    let metadata =
-        super::metadata::decode(metadata).map_err(|e| decode_error(position, format!("metadata: {e}")))?;
+    let metadata = crate::metadata_codec::decode(metadata)
+        .map_err(|e| decode_error(position, format!("metadata: {e}")))?;
     let recorded_at = DateTime::from_timestamp_nanos(row.get(8).map_err(db)?);
     Ok(RecordedEvent {
         position,

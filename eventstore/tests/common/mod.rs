@@ -107,3 +107,90 @@ pub fn placements(request: &[StreamAppend], result: &AppendResult) -> Vec<(Uuid,
     assert_eq!(position, result.last_position + 1, "an append's positions must be contiguous");
     placed
 }
+
+/// PostgreSQL for tests: the real server, a fresh schema per test, dropped afterwards.
+///
+/// The server is `CAREFLOW_TEST_DATABASE_URL`, or else the database `careflow_test` (created on
+/// first use) on `postgres@127.0.0.1:5432`. When the server cannot be reached the tests are
+/// skipped with a message, except under CI (`CI` set), where that is a failure.
+pub mod pg {
+    use careflow_eventstore::postgres::{PostgresOptions, migrate};
+    use tokio_postgres::NoTls;
+    use tokio_postgres::error::SqlState;
+
+    const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+    const DATABASE: &str = "careflow_test";
+
+    /// A schema that is dropped (with everything in it) when this is dropped.
+    pub struct TestSchema {
+        /// Options pointing at the fresh, migrated schema.
+        pub options: PostgresOptions,
+    }
+
+    impl Drop for TestSchema {
+        fn drop(&mut self) {
+            let options = self.options.clone();
+            // Drop may run on a runtime thread: do the async cleanup on a thread of its own.
+            let cleanup = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                runtime.block_on(async move {
+                    let (client, connection) = tokio_postgres::connect(&options.url, NoTls).await.ok()?;
+                    tokio::spawn(connection);
+                    let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options.schema);
+                    client.batch_execute(&sql).await.ok()
+                })
+            });
+            let _ = cleanup.join();
+        }
+    }
+
+    /// The test database's URL, or `None` (after saying why) when there is no server and we
+    /// are not under CI.
+    pub async fn url() -> Option<String> {
+        if let Ok(url) = std::env::var("CAREFLOW_TEST_DATABASE_URL") {
+            return Some(url);
+        }
+        let admin = format!("{SERVER}/postgres");
+        let connected =
+            tokio::time::timeout(std::time::Duration::from_secs(5), tokio_postgres::connect(&admin, NoTls))
+                .await;
+        let (client, connection) = match connected {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(error)) => return unreachable(&error.to_string()),
+            Err(_) => return unreachable("timed out"),
+        };
+        tokio::spawn(connection);
+        match client.batch_execute(&format!("CREATE DATABASE {DATABASE}")).await {
+            Ok(()) => {}
+            // Already there, or created just now by a concurrent test.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some(&SqlState::DUPLICATE_DATABASE) | Some(&SqlState::UNIQUE_VIOLATION)
+                ) => {}
+            Err(e) => panic!("cannot create the test database: {e}"),
+        }
+        Some(format!("{SERVER}/{DATABASE}"))
+    }
+
+    fn unreachable(why: &str) -> Option<String> {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL is required under CI but {SERVER} is unreachable: {why}"
+        );
+        eprintln!(
+            "skipping: PostgreSQL is not reachable at {SERVER} ({why}); set CAREFLOW_TEST_DATABASE_URL"
+        );
+        None
+    }
+
+    /// A fresh, migrated schema, or `None` when PostgreSQL is absent (see [`url`]).
+    pub async fn fresh_schema() -> Option<TestSchema> {
+        let url = url().await?;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut options = PostgresOptions::new(url).with_schema(schema);
+        options.readers = 2;
+        migrate(&options).await.expect("migrate the test schema");
+        Some(TestSchema { options })
+    }
+}

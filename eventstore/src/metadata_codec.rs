@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{Actor, Metadata};
 
 /// Decodes JSON of [`Metadata`].
-pub(super) fn decode(json: &[u8]) -> Result<Metadata, serde_json::Error> {
+pub(crate) fn decode(json: &[u8]) -> Result<Metadata, serde_json::Error> {
     match fast(json) {
         Some(metadata) => Ok(metadata),
         None => serde_json::from_slice(json),

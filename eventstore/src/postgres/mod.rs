@@ -1,0 +1,344 @@
+//! PostgreSQL backend: the production event store (DESIGN.md §3).
+//!
+//! Depends on `tokio-postgres` (no TLS: run it next to the database or behind a TLS-terminating
+//! proxy); knows no domain type. Any number of processes may open the same schema: services
+//! replicas append, projection and gateway processes read and subscribe.
+//!
+//! # Positions: the log head row
+//! `$all` positions must be gap-free and become visible only in commit order (a subscriber reads
+//! "the next position" and must never find it filled in later). A sequence cannot give that: a
+//! transaction that took position 11 may commit after the one that took 12, and a reader that
+//! saw 12 has skipped 11 for good. Nor do we read only below the oldest running transaction
+//! (`pg_snapshot_xmin`): that stalls every reader behind any long transaction anywhere in the
+//! database.
+//!
+//! Instead one row, `log_head`, holds the last position. Every append transaction locks it
+//! (`SELECT … FOR UPDATE`), numbers its events from it, inserts them, writes the new head back
+//! and commits. The row lock is released only when the transaction ends, after its commit is
+//! visible, so appends are serialised on the head: positions are handed out in commit order,
+//! without gaps (a rolled-back transaction rolls its head back too), and every snapshot any
+//! reader takes sees a gap-free prefix of the log. Readers never wait on the lock (MVCC), and an
+//! unrelated long transaction elsewhere in the database delays no one. The price is that
+//! appends of all processes take turns on the head; group commit makes each turn carry many
+//! appends, and the lock is held only for two round trips and the commit.
+//!
+//! # Writes: group commit
+//! Each store has one writer task with its own connection. `append` sends the request over a
+//! channel; the writer takes what is waiting (up to [`PostgresOptions::max_batch_requests`]
+//! requests or [`PostgresOptions::max_batch_events`] events) and applies it all in one
+//! transaction, pipelined in two round trips:
+//!
+//! 1. `BEGIN`; lock the head; look up every event id of the batch (idempotency); read the current
+//!    version of each stream the writer has not cached. While it holds the head lock nobody else
+//!    can append, so what it reads stays true until it commits. (The cache of stream versions is
+//!    kept only while the head it finds is the one it last wrote, i.e. no other process has
+//!    appended in between; otherwise it is dropped.)
+//! 2. In memory, per request in order: a request whose ids are stored is answered with its
+//!    original result ([`retry_result`](crate::retry_result)) or an
+//!    [`EventIdConflict`](StoreError::EventIdConflict); one whose expected versions fail gets
+//!    [`WrongExpectedVersion`](StoreError::WrongExpectedVersion); the rest are numbered.
+//! 3. One `INSERT … SELECT FROM unnest(…)` of every numbered event; the new head written back;
+//!    one `pg_notify` for the transaction; `COMMIT` (durable: the connections run with
+//!    `synchronous_commit = on`). Then the `head` watch moves and the requests are answered.
+//!
+//! `UNIQUE (stream, version)` and `UNIQUE (event_id)` are the last line: an append that got past
+//! the checks above wrongly (a writer that does not follow this protocol) fails instead of
+//! storing a second version 5 or an event twice. If the transaction fails, every request of the
+//! batch gets the error and nothing of it was written; if the connection drops during `COMMIT`
+//! the outcome is unknown to the caller, and retrying the same event ids is safe.
+//!
+//! # Reads and live updates
+//! Reads use a few connections of their own, each shared by concurrent readers (tokio-postgres
+//! pipelines their queries). A `$all` read examines positions `[from, min(from + max, head + 1))`
+//! where `head` is read from `log_head` **in the same statement**, so in the same snapshot: the
+//! slice's `next` is exact even when a filter leaves it empty.
+//!
+//! The `head` watch of a store moves when its own writer commits, when a notification arrives on
+//! the schema's channel (`careflow_events:<schema>`, payload: the new head) from any process, and
+//! on a timer ([`PostgresOptions::poll_interval`]) that reads `log_head`, so a lost notification
+//! or a dropped listening connection only delays a subscriber, never loses an event.
+//!
+//! # Schema
+//! Tables live in one PostgreSQL schema ([`PostgresOptions::schema`], `careflow` by default),
+//! created and upgraded by [`migrate`] (`careflow migrate`); a store refuses to open a schema at
+//! another version. Version 1 ([`MIGRATIONS`]):
+//! ```sql
+//! CREATE TABLE events (
+//!     position       bigint      NOT NULL PRIMARY KEY,     -- $all position, 1-based, gap-free
+//!     event_id       uuid        NOT NULL UNIQUE,          -- idempotency
+//!     stream         text        NOT NULL,
+//!     category       text        NOT NULL,                 -- stream name before the first '-'
+//!     version        bigint      NOT NULL,                 -- 0-based, gap-free per stream
+//!     event_type     text        NOT NULL,
+//!     schema_version bigint      NOT NULL,                 -- a u32
+//!     data           bytea       NOT NULL,                 -- the JSON payload, byte for byte
+//!     metadata       json        NOT NULL,                 -- `Metadata` as JSON
+//!     recorded_at    timestamptz NOT NULL DEFAULT now(),   -- commit (transaction) time
+//!     UNIQUE (stream, version)                             -- optimistic concurrency
+//! );
+//! CREATE TABLE log_head (singleton boolean PRIMARY KEY CHECK (singleton), position bigint NOT NULL);
+//! CREATE TABLE checkpoints (name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz);
+//! CREATE TABLE careflow_migrations (version integer PRIMARY KEY, description text, applied_at timestamptz);
+//! ```
+//! There is deliberately no index on `category`: every `$all` read is bounded to a range of
+//! positions, which the primary key serves, and each index costs every append. Checkpoint
+//! positions are stored as the two's-complement `bigint` of the `u64`, so any position
+//! round-trips. `data` is `bytea` so that any payload is stored exactly; to query it, use
+//! `convert_from(data, 'UTF8')::jsonb`.
+
+mod listener;
+mod reader;
+mod schema;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::{Client, NoTls};
+use uuid::Uuid;
+
+use crate::{
+    AllSlice, AppendResult, CurrentVersion, EventStore, Filter, Position, RecordedEvent, StoreError,
+    StreamAppend, StreamName, validate_request,
+};
+pub use schema::{MIGRATIONS, Migration, latest_version, migrate};
+
+/// The schema used when none is configured.
+pub const DEFAULT_SCHEMA: &str = "careflow";
+
+/// How to reach the database, and tuning. [`PostgresOptions::new`] gives the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// A libpq-style connection string or URL (`postgres://user@host:5432/db`).
+    pub url: String,
+    /// The PostgreSQL schema holding the tables: 1 to 63 of `[a-z0-9_]`, starting with a letter
+    /// or `_`.
+    pub schema: String,
+    /// Connections for reads (each pipelines concurrent queries).
+    pub readers: usize,
+    /// The most append requests the writer puts in one transaction.
+    pub max_batch_requests: usize,
+    /// The most events the writer puts in one transaction (a larger single request goes alone).
+    pub max_batch_events: usize,
+    /// How often the head is read from the database, in case a notification was lost.
+    pub poll_interval: Duration,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+}
+
+impl PostgresOptions {
+    /// The defaults for `url`, in the schema [`DEFAULT_SCHEMA`].
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: DEFAULT_SCHEMA.to_owned(),
+            readers: 4,
+            max_batch_requests: 1024,
+            max_batch_events: 8192,
+            poll_interval: Duration::from_millis(500),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The same options in another schema.
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The `LISTEN`/`NOTIFY` channel of this schema.
+    fn channel(&self) -> String {
+        format!("careflow_events:{}", self.schema)
+    }
+
+    fn validate(&self) -> Result<tokio_postgres::Config, StoreError> {
+        let schema_ok = !self.schema.is_empty()
+            && self.schema.len() <= 63
+            && self.schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !self.schema.starts_with(|c: char| c.is_ascii_digit());
+        if !schema_ok {
+            return Err(PostgresError::Config(format!(
+                "invalid schema name {:?}: use 1 to 63 of a-z, 0-9 and _, not starting with a digit",
+                self.schema
+            ))
+            .into());
+        }
+        tokio_postgres::Config::from_str(&self.url)
+            .map_err(|e| PostgresError::Config(format!("invalid PostgreSQL connection string: {e}")).into())
+    }
+}
+
+/// Errors of this backend, lifted into [`StoreError`] at the port.
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    /// A database error (constraint, syntax, permission, connection …).
+    #[error(transparent)]
+    Database(#[from] tokio_postgres::Error),
+    /// Bad options.
+    #[error("{0}")]
+    Config(String),
+    /// A stored value that breaks the schema's rules.
+    #[error("invalid stored row: {0}")]
+    InvalidRow(String),
+    /// A constraint violation that the write protocol should have made impossible: another
+    /// writer does not follow it, or the data was changed by hand.
+    #[error("unexpected constraint violation while appending: {0}")]
+    Inconsistent(#[source] tokio_postgres::Error),
+}
+
+impl From<PostgresError> for StoreError {
+    fn from(error: PostgresError) -> Self {
+        match error {
+            PostgresError::Database(e) if e.is_closed() => {
+                StoreError::Unavailable(format!("the PostgreSQL connection is closed: {e}"))
+            }
+            PostgresError::Database(e) if e.code().is_none() && e.as_db_error().is_none() => {
+                // No server error: an I/O or connect failure.
+                StoreError::Unavailable(format!("PostgreSQL is unreachable: {e}"))
+            }
+            PostgresError::Config(message) => StoreError::Unavailable(message),
+            other => StoreError::backend(other),
+        }
+    }
+}
+
+/// Opens one connection with the store's session settings and spawns its driver.
+pub(crate) async fn connect(options: &PostgresOptions, application: &str) -> Result<Client, StoreError> {
+    let (client, connection) =
+        configure(options, application)?.connect(NoTls).await.map_err(PostgresError::from)?;
+    let application = application.to_owned();
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, connection = application, "PostgreSQL connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// The connection settings: the URL's, plus our schema first on `search_path`, durable commits
+/// and a recognisable application name.
+fn configure(options: &PostgresOptions, application: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config = options.validate()?;
+    let inherited = config.get_options().map(str::to_owned).unwrap_or_default();
+    config
+        .options(format!("{inherited} -c search_path={} -c synchronous_commit=on", options.schema).trim())
+        .application_name(application)
+        .connect_timeout(options.connect_timeout);
+    Ok(config)
+}
+
+/// The PostgreSQL event store. See the module docs.
+pub struct PostgresStore {
+    commands: mpsc::Sender<writer::Command>,
+    head: watch::Receiver<Position>,
+    readers: Arc<reader::Readers>,
+    listener: tokio::task::JoinHandle<()>,
+    schema: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("schema", &self.schema)
+            .field("head", &*self.head.borrow())
+            .finish()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to a migrated schema (see [`migrate`]), reads the head and starts the writer and
+    /// the listener. Must be called within a tokio runtime.
+    pub async fn connect(options: PostgresOptions) -> Result<Self, StoreError> {
+        let readers = Arc::new(reader::Readers::connect(&options).await?);
+        let head_now = readers.head().await?;
+        let (head_tx, head) = watch::channel(head_now);
+        let head_tx = Arc::new(head_tx);
+        let writer = writer::Writer::new(&options, Arc::clone(&head_tx));
+        let (commands, queue) = mpsc::channel(4096);
+        tokio::spawn(writer.run(queue));
+        let listener = tokio::spawn(listener::run(options.clone(), Arc::clone(&readers), head_tx));
+        Ok(Self { commands, head, readers, listener, schema: options.schema })
+    }
+
+    /// The PostgreSQL schema this store uses.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // The writer stops by itself once the queue is closed and drained.
+        self.listener.abort();
+    }
+}
+
+/// Converts a `u64` that must fit PostgreSQL's `bigint`.
+fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::InvalidAppend(format!("{what} {value} is out of range")))
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
+        validate_request(&request)?;
+        let metadata = request
+            .iter()
+            .flat_map(|append| &append.events)
+            .map(|event| {
+                serde_json::to_string(&event.metadata).map_err(|e| StoreError::Encode(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(writer::Command { request, metadata, reply })
+            .await
+            .map_err(|_| writer::stopped())?;
+        answer.await.map_err(|_| writer::stopped())?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from_version: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        self.readers.read_stream(stream, from_version, max).await
+    }
+
+    async fn read_all(&self, from: Position, max: usize, filter: &Filter) -> Result<AllSlice, StoreError> {
+        let from = from.max(1);
+        if max == 0 {
+            return Ok(AllSlice { events: Vec::new(), next: from });
+        }
+        self.readers.read_all(from, max, filter).await
+    }
+
+    async fn stream_version(&self, stream: &StreamName) -> Result<CurrentVersion, StoreError> {
+        self.readers.stream_version(stream).await
+    }
+
+    async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        self.readers.find_event(id).await
+    }
+
+    fn head(&self) -> watch::Receiver<Position> {
+        let mut head = self.head.clone();
+        head.mark_unchanged();
+        head
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Position>, StoreError> {
+        self.readers.load_checkpoint(name).await
+    }
+
+    async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
+        self.readers.save_checkpoint(name, position).await
+    }
+}

@@ -1,0 +1,450 @@
+//! The writer task: group commit of append requests under the log head lock (module docs of
+//! [`super`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Statement};
+use uuid::Uuid;
+
+use super::reader::position;
+use super::{PostgresError, PostgresOptions, connect, to_i64};
+use crate::{
+    AppendResult, CurrentVersion, Position, StoreError, StoredAt, StreamAppend, StreamName, StreamWritten,
+    category_of, retry_result,
+};
+
+/// More cached stream versions than this and the cache starts again empty.
+const MAX_CACHED_STREAMS: usize = 100_000;
+
+/// An append request on its way to the writer.
+pub(super) struct Command {
+    pub(super) request: Vec<StreamAppend>,
+    /// The JSON of each event's metadata, in request order.
+    pub(super) metadata: Vec<String>,
+    pub(super) reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+}
+
+impl Command {
+    fn events(&self) -> usize {
+        self.metadata.len()
+    }
+}
+
+/// The error a caller gets once the writer is gone.
+pub(super) fn stopped() -> StoreError {
+    StoreError::Unavailable("the PostgreSQL writer has stopped".into())
+}
+
+/// A failure of the whole batch, shared by the error of every request in it.
+#[derive(Debug, thiserror::Error)]
+#[error("the group commit failed: {0}")]
+struct BatchFailed(Arc<StoreError>);
+
+/// The writer's connection and its prepared statements.
+struct Connection {
+    client: Client,
+    begin: Statement,
+    lock_head: Statement,
+    lookup_ids: Statement,
+    versions: Statement,
+    insert: Statement,
+    set_head: Statement,
+    notify: Statement,
+    commit: Statement,
+}
+
+impl Connection {
+    async fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
+        let client = connect(options, "careflow-writer").await?;
+        let prepare = |sql: &'static str| {
+            let client = &client;
+            async move { client.prepare(sql).await.map_err(PostgresError::from) }
+        };
+        let (begin, lock_head, lookup_ids, versions, insert, set_head, notify, commit) = futures::try_join!(
+            prepare("BEGIN"),
+            prepare("SELECT position FROM log_head FOR UPDATE"),
+            prepare("SELECT event_id, stream, version, position FROM events WHERE event_id = ANY($1)"),
+            // One backwards index probe per stream (a GROUP BY would scan whole streams).
+            prepare(
+                "SELECT s.stream, (SELECT e.version FROM events e WHERE e.stream = s.stream \
+                 ORDER BY e.version DESC LIMIT 1) FROM unnest($1::text[]) AS s(stream)"
+            ),
+            prepare(
+                "INSERT INTO events (position, event_id, stream, category, version, event_type, \
+                 schema_version, data, metadata) \
+                 SELECT p, i, s, c, v, t, sv, d, m::json FROM unnest($1::int8[], $2::uuid[], $3::text[], \
+                 $4::text[], $5::int8[], $6::text[], $7::int8[], $8::bytea[], $9::text[]) \
+                 AS u(p, i, s, c, v, t, sv, d, m)"
+            ),
+            prepare("UPDATE log_head SET position = $1"),
+            prepare("SELECT pg_notify($1, $2)"),
+            prepare("COMMIT"),
+        )?;
+        Ok(Self { client, begin, lock_head, lookup_ids, versions, insert, set_head, notify, commit })
+    }
+}
+
+/// The columns of the events one batch inserts.
+#[derive(Default)]
+struct Rows<'a> {
+    positions: Vec<i64>,
+    ids: Vec<Uuid>,
+    streams: Vec<&'a str>,
+    categories: Vec<&'a str>,
+    versions: Vec<i64>,
+    types: Vec<&'a str>,
+    schema_versions: Vec<i64>,
+    data: Vec<&'a [u8]>,
+    metadata: Vec<&'a str>,
+}
+
+/// What one transaction sees: stored ids of the batch and the version of each of its streams.
+struct View {
+    head: Position,
+    stored: HashMap<Uuid, StoredAt>,
+    versions: HashMap<StreamName, CurrentVersion>,
+}
+
+pub(super) struct Writer {
+    options: PostgresOptions,
+    channel: String,
+    connection: Option<Connection>,
+    head: Arc<watch::Sender<Position>>,
+    /// Stream versions as of `cached_at`; valid only while the log head is still there.
+    cache: HashMap<StreamName, CurrentVersion>,
+    cached_at: Option<Position>,
+}
+
+impl Writer {
+    pub(super) fn new(options: &PostgresOptions, head: Arc<watch::Sender<Position>>) -> Self {
+        Self {
+            options: options.clone(),
+            channel: options.channel(),
+            connection: None,
+            head,
+            cache: HashMap::new(),
+            cached_at: None,
+        }
+    }
+
+    /// Serves requests until every sender is gone and the queue is empty.
+    pub(super) async fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        let (max_requests, max_events) =
+            (self.options.max_batch_requests.max(1), self.options.max_batch_events.max(1));
+        let mut carried: Option<Command> = None;
+        loop {
+            let first = match carried.take() {
+                Some(command) => command,
+                None => match queue.recv().await {
+                    Some(command) => command,
+                    None => break,
+                },
+            };
+            let mut events = first.events();
+            let mut batch = vec![first];
+            while batch.len() < max_requests && events < max_events {
+                let Ok(command) = queue.try_recv() else { break };
+                if events + command.events() > max_events {
+                    carried = Some(command);
+                    break;
+                }
+                events += command.events();
+                batch.push(command);
+            }
+            self.serve(batch).await;
+        }
+    }
+
+    async fn serve(&mut self, batch: Vec<Command>) {
+        match self.execute(&batch).await {
+            Ok((outcomes, head)) => {
+                self.head.send_if_modified(|current| {
+                    let moved = head > *current;
+                    *current = (*current).max(head);
+                    moved
+                });
+                for (command, outcome) in batch.into_iter().zip(outcomes) {
+                    // A caller that has gone away is no error of ours.
+                    let _ = command.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, requests = batch.len(), "event store batch failed; nothing in it was written");
+                self.forget(&error);
+                let error = Arc::new(error);
+                for command in batch {
+                    let _ = command.reply.send(Err(share(&error)));
+                }
+            }
+        }
+    }
+
+    /// After a failed transaction: drop the cache, and the connection unless it is healthy (then
+    /// end whatever transaction is open).
+    fn forget(&mut self, error: &StoreError) {
+        self.cache.clear();
+        self.cached_at = None;
+        let keep = matches!(error, StoreError::Backend(_))
+            && self.connection.as_ref().is_some_and(|c| !c.client.is_closed());
+        if !keep {
+            self.connection = None;
+        }
+    }
+
+    /// The connection, (re)opened if needed.
+    async fn connected(&mut self) -> Result<&Connection, StoreError> {
+        if self.connection.as_ref().is_none_or(|c| c.client.is_closed()) {
+            self.connection = None;
+            self.connection = Some(Connection::open(&self.options).await?);
+        }
+        self.connection.as_ref().ok_or_else(stopped)
+    }
+
+    /// One transaction for the batch: each request's outcome, and the head after it. `Err`
+    /// means nothing of the batch was written.
+    async fn execute(
+        &mut self,
+        batch: &[Command],
+    ) -> Result<(Vec<Result<AppendResult, StoreError>>, Position), StoreError> {
+        let result = self.transaction(batch).await;
+        if result.is_err()
+            && let Some(connection) = self.connection.as_ref().filter(|c| !c.client.is_closed())
+        {
+            // End the failed transaction (a no-op warning if COMMIT already ended it).
+            if let Err(error) = connection.client.batch_execute("ROLLBACK").await {
+                tracing::warn!(%error, "rollback after a failed batch failed");
+            }
+        }
+        result
+    }
+
+    async fn transaction(
+        &mut self,
+        batch: &[Command],
+    ) -> Result<(Vec<Result<AppendResult, StoreError>>, Position), StoreError> {
+        if self.cache.len() > MAX_CACHED_STREAMS {
+            self.cache.clear();
+            self.cached_at = None;
+        }
+        let view = self.view(batch).await?;
+        let head = view.head;
+        let View { stored, mut versions, .. } = view;
+
+        let mut rows = Rows::default();
+        let mut planned: HashMap<Uuid, StoredAt> = HashMap::new();
+        let mut last = head;
+        let outcomes: Vec<_> = batch
+            .iter()
+            .map(|command| plan(command, &stored, &mut planned, &mut versions, &mut last, &mut rows))
+            .collect::<Result<_, _>>()?;
+
+        let connection = self.connection.as_ref().ok_or_else(stopped)?;
+        if rows.ids.is_empty() {
+            connection.client.batch_execute("ROLLBACK").await.map_err(PostgresError::from)?;
+        } else {
+            let client = &connection.client;
+            let last_sql = to_i64(last, "position")?;
+            let payload = last.to_string();
+            let insert = async {
+                client
+                    .execute(
+                        &connection.insert,
+                        &[
+                            &rows.positions,
+                            &rows.ids,
+                            &rows.streams,
+                            &rows.categories,
+                            &rows.versions,
+                            &rows.types,
+                            &rows.schema_versions,
+                            &rows.data,
+                            &rows.metadata,
+                        ],
+                    )
+                    .await
+                    .map_err(|e| match e.code() {
+                        Some(&SqlState::UNIQUE_VIOLATION) => PostgresError::Inconsistent(e),
+                        _ => PostgresError::from(e),
+                    })
+            };
+            let plain = |e| PostgresError::from(e);
+            // Pipelined: one round trip, ending with the commit.
+            futures::try_join!(
+                insert,
+                async { client.execute(&connection.set_head, &[&last_sql]).await.map_err(plain) },
+                async { client.execute(&connection.notify, &[&self.channel, &payload]).await.map_err(plain) },
+                async { client.execute(&connection.commit, &[]).await.map_err(plain) },
+            )?;
+        }
+        // Committed: what this transaction saw and wrote is the truth as of `last`.
+        self.cache.extend(versions);
+        self.cached_at = Some(last);
+        Ok((outcomes, last))
+    }
+
+    /// Opens the transaction, takes the head lock, and reads what the batch needs to know, in
+    /// one pipelined round trip (two when another process has appended since our last commit).
+    async fn view(&mut self, batch: &[Command]) -> Result<View, StoreError> {
+        let ids: Vec<Uuid> =
+            batch.iter().flat_map(|c| &c.request).flat_map(|a| &a.events).map(|e| e.id).collect();
+        let mut streams: Vec<&StreamName> =
+            batch.iter().flat_map(|c| &c.request).map(|a| &a.stream).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let uncached: Vec<&str> =
+            streams.iter().filter(|s| !self.cache.contains_key(**s)).map(|s| s.as_str()).collect();
+
+        self.connected().await?;
+        let connection = self.connection.as_ref().ok_or_else(stopped)?;
+        let client = &connection.client;
+        let plain = |e| PostgresError::from(e);
+        let (_, head_row, stored_rows, version_rows) = futures::try_join!(
+            async { client.execute(&connection.begin, &[]).await.map_err(plain) },
+            async { client.query_one(&connection.lock_head, &[]).await.map_err(plain) },
+            async { client.query(&connection.lookup_ids, &[&ids]).await.map_err(plain) },
+            async { client.query(&connection.versions, &[&uncached]).await.map_err(plain) },
+        )?;
+        let head = position(&head_row, 0, "log head")?;
+
+        let mut stored = HashMap::with_capacity(stored_rows.len());
+        for row in &stored_rows {
+            let id: Uuid = row.try_get(0).map_err(plain)?;
+            let stream: &str = row.try_get(1).map_err(plain)?;
+            let stream = StreamName::new(stream)
+                .map_err(|_| PostgresError::InvalidRow(format!("event {id} has stream {stream:?}")))?;
+            stored.insert(
+                id,
+                StoredAt {
+                    stream,
+                    version: position(row, 2, "version")?,
+                    position: position(row, 3, "position")?,
+                },
+            );
+        }
+        let mut versions = HashMap::with_capacity(streams.len());
+        read_versions(&version_rows, &mut versions)?;
+
+        if self.cached_at == Some(head) {
+            for stream in &streams {
+                if let Some(version) = self.cache.get(*stream) {
+                    versions.insert((*stream).clone(), *version);
+                }
+            }
+        } else {
+            // Another process appended since our last commit: the cache may be stale.
+            self.cache.clear();
+            self.cached_at = None;
+            let missing: Vec<&str> =
+                streams.iter().filter(|s| !versions.contains_key(**s)).map(|s| s.as_str()).collect();
+            if !missing.is_empty() {
+                let rows = client.query(&connection.versions, &[&missing]).await.map_err(plain)?;
+                read_versions(&rows, &mut versions)?;
+            }
+        }
+        Ok(View { head, stored, versions })
+    }
+}
+
+/// Adds `(stream, last version or NULL)` rows to `versions`.
+fn read_versions(
+    rows: &[tokio_postgres::Row],
+    versions: &mut HashMap<StreamName, CurrentVersion>,
+) -> Result<(), StoreError> {
+    for row in rows {
+        let stream: &str = row.try_get(0).map_err(PostgresError::from)?;
+        let stream = StreamName::new(stream)
+            .map_err(|_| PostgresError::InvalidRow(format!("stream name {stream:?}")))?;
+        let version: Option<i64> = row.try_get(1).map_err(PostgresError::from)?;
+        let version = match version {
+            None => CurrentVersion::NoStream,
+            Some(v) => CurrentVersion::Version(
+                u64::try_from(v)
+                    .map_err(|_| PostgresError::InvalidRow(format!("stream {stream} version {v}")))?,
+            ),
+        };
+        versions.insert(stream, version);
+    }
+    Ok(())
+}
+
+/// Decides one request within the batch. The outer `Result` fails the batch; the inner one is
+/// the request's answer. Numbered events go into `rows`; `last`, `versions` and `planned`
+/// follow them.
+fn plan<'a>(
+    command: &'a Command,
+    stored: &HashMap<Uuid, StoredAt>,
+    planned: &mut HashMap<Uuid, StoredAt>,
+    versions: &mut HashMap<StreamName, CurrentVersion>,
+    last: &mut Position,
+    rows: &mut Rows<'a>,
+) -> Result<Result<AppendResult, StoreError>, StoreError> {
+    let request = &command.request;
+    if command.metadata.len() != request.iter().map(|a| a.events.len()).sum::<usize>() {
+        return Ok(Err(StoreError::InvalidAppend("metadata does not match the events".into())));
+    }
+    let version_of = |versions: &HashMap<StreamName, CurrentVersion>, stream: &StreamName| {
+        versions.get(stream).copied().ok_or_else(|| {
+            StoreError::backend(PostgresError::InvalidRow(format!("no version read for stream {stream}")))
+        })
+    };
+    // 1. Idempotency: a request whose ids are stored (or planned earlier in this batch).
+    let retried = retry_result(
+        request,
+        |id| Ok(stored.get(&id).or_else(|| planned.get(&id)).cloned()),
+        |stream| version_of(versions, stream),
+    );
+    match retried {
+        Ok(None) => {}
+        Ok(Some(original)) => return Ok(Ok(original)),
+        Err(error @ StoreError::Backend(_)) => return Err(error),
+        Err(error) => return Ok(Err(error)),
+    }
+    // 2. Expectations.
+    for append in request {
+        let actual = version_of(versions, &append.stream)?;
+        if !append.expected.accepts(actual) {
+            return Ok(Err(StoreError::WrongExpectedVersion {
+                stream: append.stream.clone(),
+                expected: append.expected,
+                actual,
+            }));
+        }
+    }
+    // 3. Number the events.
+    let first = *last + 1;
+    let mut metadata = command.metadata.iter();
+    let mut streams = Vec::with_capacity(request.len());
+    for append in request {
+        let mut version = version_of(versions, &append.stream)?;
+        for (event, metadata) in append.events.iter().zip(&mut metadata) {
+            *last += 1;
+            let next = version.next();
+            rows.positions.push(to_i64(*last, "position")?);
+            rows.ids.push(event.id);
+            rows.streams.push(append.stream.as_str());
+            rows.categories.push(category_of(append.stream.as_str()));
+            rows.versions.push(to_i64(next, "version")?);
+            rows.types.push(&event.event_type);
+            rows.schema_versions.push(i64::from(event.schema_version));
+            rows.data.push(&event.data);
+            rows.metadata.push(metadata);
+            planned
+                .insert(event.id, StoredAt { stream: append.stream.clone(), version: next, position: *last });
+            version = CurrentVersion::Version(next);
+        }
+        versions.insert(append.stream.clone(), version);
+        streams.push(StreamWritten { stream: append.stream.clone(), version });
+    }
+    Ok(Ok(AppendResult { streams, first_position: first, last_position: *last }))
+}
+
+/// One request's copy of the batch's error.
+fn share(error: &Arc<StoreError>) -> StoreError {
+    match &**error {
+        StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+        _ => StoreError::backend(BatchFailed(Arc::clone(error))),
+    }
+}
