@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
+use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
 use careflow_gateway::{Gateway, GatewayConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
@@ -50,6 +51,19 @@ impl Application {
                 )
             }
             StoreKind::Memory => Arc::new(MemoryStore::new()),
+            StoreKind::Postgres => {
+                let options = args.postgres.options();
+                if args.migrate {
+                    for migration in careflow_eventstore::postgres::migrate(&options).await? {
+                        tracing::info!(version = migration.version, schema = %options.schema, "migration applied");
+                    }
+                }
+                Arc::new(
+                    PostgresStore::connect(options)
+                        .await
+                        .context("cannot open the PostgreSQL event store")?,
+                )
+            }
         };
         let board = Arc::new(MemoryBedBoard::new());
         let replayed = ProjectionRunner::new(store.clone(), board.clone()).catch_up().await?;

@@ -24,6 +24,8 @@ pub enum Command {
     /// Run careflow: gRPC services, projections and the GraphQL gateway in one process, on an
     /// embedded event store in --data-dir.
     Serve(ServeArgs),
+    /// Create or upgrade the PostgreSQL event store schema, then exit.
+    Migrate(MigrateArgs),
     /// Print a development JWT for the gateway and the gRPC services.
     Token(TokenArgs),
     /// Measure the event store and the command → subscription path (see BENCHMARKS.md).
@@ -43,6 +45,39 @@ pub enum StoreKind {
     Sqlite,
     /// In memory (nothing survives; for experiments).
     Memory,
+    /// PostgreSQL at --database-url (production; any number of processes share it).
+    Postgres,
+}
+
+/// Where the PostgreSQL event store is, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct PostgresArgs {
+    /// PostgreSQL connection string, e.g. postgres://careflow@db:5432/careflow.
+    #[arg(
+        long,
+        env = "CAREFLOW_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
+    /// PostgreSQL schema holding the event store tables.
+    #[arg(long, env = "CAREFLOW_DATABASE_SCHEMA", default_value = careflow_eventstore::postgres::DEFAULT_SCHEMA)]
+    pub database_schema: String,
+}
+
+impl PostgresArgs {
+    /// The store options these flags describe.
+    pub fn options(&self) -> careflow_eventstore::postgres::PostgresOptions {
+        careflow_eventstore::postgres::PostgresOptions::new(&self.database_url)
+            .with_schema(&self.database_schema)
+    }
+}
+
+/// Flags of `careflow migrate`.
+#[derive(Debug, Clone, Parser)]
+pub struct MigrateArgs {
+    /// The database.
+    #[command(flatten)]
+    pub postgres: PostgresArgs,
 }
 
 /// Flags of `careflow serve`.
@@ -54,6 +89,12 @@ pub struct ServeArgs {
     /// Event store backend.
     #[arg(long, env = "CAREFLOW_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
     pub store: StoreKind,
+    /// With --store postgres: apply pending schema migrations at start-up.
+    #[arg(long, env = "CAREFLOW_MIGRATE")]
+    pub migrate: bool,
+    /// The PostgreSQL event store (with --store postgres).
+    #[command(flatten)]
+    pub postgres: PostgresArgs,
     /// Address of every gRPC service (port 0 picks a free port).
     #[arg(long, env = "CAREFLOW_GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,

@@ -16,6 +16,24 @@ async fn main() -> anyhow::Result<()> {
             result
         }
         Command::Token(args) => print_token(&args),
+        Command::Migrate(args) => {
+            let options = args.postgres.options();
+            let applied = careflow_eventstore::postgres::migrate(&options).await?;
+            if applied.is_empty() {
+                println!(
+                    "schema \"{}\" is up to date (version {})",
+                    options.schema,
+                    careflow_eventstore::postgres::latest_version()
+                );
+            }
+            for migration in applied {
+                println!(
+                    "applied {} to \"{}\": {}",
+                    migration.version, options.schema, migration.description
+                );
+            }
+            Ok(())
+        }
         Command::Bench(args) => {
             let telemetry = telemetry::init(&LogArgs::quiet())?;
             let result = bench::run(args).await;

@@ -18,7 +18,7 @@ use careflow_eventstore::{
     EventStore, ExpectedVersion, Filter, Position, RecordedEvent, StoreError, Subscription,
     SubscriptionMessage,
 };
-use common::{check_log, event, metadata, replay, stream, to};
+use common::{check_log, event, metadata, replay, to};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
