@@ -1,10 +1,14 @@
 //! The bed board and capacity read models (DESIGN.md §6): per ward, every bed with its state,
 //! since when, the patient, expected discharge date, medically optimised and pathway; capacity
 //! per ward and per site. [`BedBoardReader`] is the port the gateway reads through;
-//! [`MemoryBedBoard`] is the in-memory model used by `careflow serve`.
+//! [`MemoryBedBoard`] is the in-memory model used by `careflow serve`; [`redis`] holds the same
+//! model in Redis for a projections process and gateways in other processes. Both fold events
+//! with the same code (`fold`).
 
+mod fold;
 mod memory;
 mod model;
+pub mod redis;
 
 use std::time::Duration;
 
@@ -12,10 +16,14 @@ use async_trait::async_trait;
 use careflow_eventstore::Position;
 use tokio::sync::broadcast;
 
+pub use self::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 pub use memory::MemoryBedBoard;
 pub use model::{BedChange, BedView, Capacity, PatientView, SiteView, WardView};
 
 use crate::ProjectionError;
+
+/// How many changes a slow subscriber may fall behind before it must re-read the board.
+const CHANGE_BUFFER: usize = 4096;
 
 /// Read access to the bed board, whatever stores it.
 #[async_trait]

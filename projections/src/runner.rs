@@ -1,14 +1,34 @@
 //! Runs a projection: subscribe to `$all` from its checkpoint, apply batches, stop cleanly.
+//!
+//! A read model stored outside the process (Redis) can be lost behind the projection's back:
+//! flushed, or restarted without persistence. The projection reports that as
+//! [`ProjectionError::ModelLost`], either from `apply` (its checkpoint compare-and-set failed) or
+//! from [`Projection::verify`], which [`ProjectionRunner::run`] calls on a timer while it waits;
+//! the runner then resets the projection and replays from position 1. In `run`, a transient
+//! [`ProjectionError::Storage`] failure is retried with backoff rather than ending the runner.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use careflow_eventstore::{EventStore, Filter, Position, RecordedEvent, StoreError, Subscription};
+use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
 /// Largest batch handed to a projection at once.
 const BATCH: usize = 1024;
+
+/// How often `run` checks, by default, that the read model is still there.
+const VERIFY_EVERY: Duration = Duration::from_secs(5);
+
+/// First and longest wait before retrying a batch whose storage failed.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_LONGEST: Duration = Duration::from_secs(5);
+
+/// Rebuilds `catch_up` attempts in a row before it gives up on a model that keeps vanishing.
+const MAX_REBUILDS: usize = 3;
 
 /// Why a projection failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +47,10 @@ pub enum ProjectionError {
     /// The read model's storage failed.
     #[error("read model storage failure: {0}")]
     Storage(String),
+    /// The stored read model is no longer the one this projection built (its storage was
+    /// flushed or restarted): it must be rebuilt from position 1.
+    #[error("read model lost: {0}")]
+    ModelLost(String),
 }
 
 /// A projection: a read model kept from events.
@@ -45,30 +69,53 @@ pub trait Projection: Send + Sync + 'static {
     async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError>;
     /// Forgets everything, back to checkpoint 0 (for a rebuild).
     async fn reset(&self) -> Result<(), ProjectionError>;
+    /// Checks, while idle, that the stored model is still the one this projection built;
+    /// [`ProjectionError::ModelLost`] makes the runner rebuild it. A model held in the process
+    /// cannot be lost behind its back: the default says all is well.
+    async fn verify(&self) -> Result<(), ProjectionError> {
+        Ok(())
+    }
 }
 
 /// Feeds a projection from the event store.
 pub struct ProjectionRunner {
     store: Arc<dyn EventStore>,
     projection: Arc<dyn Projection>,
+    verify_every: Duration,
+}
+
+/// What woke `run` up.
+enum Wake {
+    Stop,
+    Verify,
+    Batch(Result<(Vec<RecordedEvent>, Option<Position>), StoreError>),
 }
 
 impl ProjectionRunner {
     /// A runner for `projection` over `store`.
     pub fn new(store: Arc<dyn EventStore>, projection: Arc<dyn Projection>) -> Self {
-        Self { store, projection }
+        Self { store, projection, verify_every: VERIFY_EVERY }
+    }
+
+    /// How often [`run`](Self::run) calls [`Projection::verify`] (default 5 s; at least 1 ms).
+    #[must_use]
+    pub fn verify_every(mut self, period: Duration) -> Self {
+        self.verify_every = period.max(Duration::from_millis(1));
+        self
     }
 
     /// Applies everything committed so far; returns the checkpoint reached. For tests and
-    /// start-up: no waiting.
+    /// start-up: no waiting. A lost model is reset and replayed (a few times at most).
     pub async fn catch_up(&self) -> Result<Position, ProjectionError> {
-        let mut subscription = self.subscribe().await?;
+        let mut rebuilds = 0;
         loop {
-            let (events, caught_up) = subscription.next_batch(BATCH).await?;
-            let through = subscription.delivered_through();
-            self.projection.apply(&events, through).await?;
-            if caught_up.is_some() {
-                return Ok(through);
+            match self.catch_up_once().await {
+                Err(ProjectionError::ModelLost(why)) if rebuilds < MAX_REBUILDS => {
+                    rebuilds += 1;
+                    tracing::warn!(projection = self.projection.name(), %why, "read model lost; rebuilding");
+                    self.projection.reset().await?;
+                }
+                outcome => return outcome,
             }
         }
     }
@@ -79,27 +126,118 @@ impl ProjectionRunner {
         self.catch_up().await
     }
 
-    /// Runs until `shutdown` resolves (finishing the batch in hand) or the store fails.
+    /// Runs until `shutdown` resolves (finishing the batch in hand) or the store fails. While
+    /// waiting it verifies the model now and then; a lost model is reset and replayed, and a
+    /// batch whose storage fails is retried with backoff.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ProjectionError> {
-        let mut subscription = self.subscribe().await?;
+        let mut subscription = match self.subscribe().await {
+            Err(ProjectionError::ModelLost(why)) => {
+                tracing::warn!(projection = self.projection.name(), %why, "read model lost; rebuilding");
+                self.projection.reset().await?;
+                self.subscribe().await?
+            }
+            subscribed => subscribed?,
+        };
+        let mut verify = tokio::time::interval_at(Instant::now() + self.verify_every, self.verify_every);
+        verify.set_missed_tick_behavior(MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
-            let batch = tokio::select! {
+            let wake = tokio::select! {
                 biased;
-                () = &mut shutdown => return Ok(()),
-                batch = subscription.next_batch(BATCH) => batch?,
+                () = &mut shutdown => Wake::Stop,
+                _ = verify.tick() => Wake::Verify,
+                batch = subscription.next_batch(BATCH) => Wake::Batch(batch),
             };
-            let (events, caught_up) = batch;
+            let outcome = match wake {
+                Wake::Stop => return Ok(()),
+                Wake::Verify => self.projection.verify().await,
+                Wake::Batch(batch) => {
+                    let (events, caught_up) = batch?;
+                    let through = subscription.delivered_through();
+                    let span = tracing::debug_span!(
+                        "projection batch",
+                        projection = self.projection.name(),
+                        events = events.len(),
+                        through
+                    );
+                    let applied = self
+                        .retrying(shutdown.as_mut(), || self.projection.apply(&events, through))
+                        .instrument(span)
+                        .await;
+                    match applied {
+                        Ok(false) => return Ok(()),
+                        Ok(true) if caught_up.is_some() => {
+                            tracing::info!(
+                                projection = self.projection.name(),
+                                position = through,
+                                "caught up"
+                            );
+                            Ok(())
+                        }
+                        Ok(true) => Ok(()),
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(ProjectionError::Storage(why)) => {
+                    // Only `verify` gets here (`apply` is retried): check again at the next tick.
+                    tracing::warn!(projection = self.projection.name(), %why, "cannot verify the read model");
+                }
+                Err(ProjectionError::ModelLost(why)) => {
+                    tracing::warn!(projection = self.projection.name(), %why, "read model lost; rebuilding");
+                    if !self.retrying(shutdown.as_mut(), || self.projection.reset()).await? {
+                        return Ok(());
+                    }
+                    subscription = self.subscribe().await?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Runs `op` until it does not fail with [`ProjectionError::Storage`], waiting longer after
+    /// each failure. `Ok(false)` when `shutdown` resolved first.
+    async fn retrying<F>(
+        &self,
+        mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
+        mut op: impl FnMut() -> F,
+    ) -> Result<bool, ProjectionError>
+    where
+        F: Future<Output = Result<(), ProjectionError>> + Send,
+    {
+        let mut wait = RETRY_FIRST;
+        loop {
+            match op().await {
+                Ok(()) => return Ok(true),
+                Err(ProjectionError::Storage(why)) => {
+                    tracing::warn!(
+                        projection = self.projection.name(),
+                        %why,
+                        retry_in_ms = wait.as_millis(),
+                        "read model storage failed; retrying"
+                    );
+                    tokio::select! {
+                        biased;
+                        () = shutdown.as_mut() => return Ok(false),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(RETRY_LONGEST);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn catch_up_once(&self) -> Result<Position, ProjectionError> {
+        let mut subscription = self.subscribe().await?;
+        loop {
+            let (events, caught_up) = subscription.next_batch(BATCH).await?;
             let through = subscription.delivered_through();
-            let span = tracing::debug_span!(
-                "projection batch",
-                projection = self.projection.name(),
-                events = events.len(),
-                through
-            );
-            self.projection.apply(&events, through).instrument(span).await?;
+            self.projection.apply(&events, through).await?;
             if caught_up.is_some() {
-                tracing::info!(projection = self.projection.name(), position = through, "caught up");
+                return Ok(through);
             }
         }
     }

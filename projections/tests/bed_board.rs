@@ -3,115 +3,17 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod helpers;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use careflow_domain::beds::{BedEvent, BedStatus, BlockReason, Label, Pathway, PatientName, VacatedBecause};
-use careflow_domain::{BedId, NhsNumber, SiteId, StayId, WardId};
-use careflow_eventstore::memory::MemoryStore;
-use careflow_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
+use careflow_domain::beds::{BedEvent, BedStatus, BlockReason, Pathway, VacatedBecause};
+use careflow_eventstore::EventStore;
 use careflow_projections::bed_board::{BedBoardReader, Capacity, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionRunner};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use uuid::Uuid;
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 2, 8, minute, 0).single().expect("valid time")
-}
-
-fn nhs() -> NhsNumber {
-    NhsNumber::parse("9990000018").expect("valid test number")
-}
-
-async fn append(store: &MemoryStore, events: Vec<BedEvent>) {
-    let mut request: Vec<StreamAppend> = Vec::new();
-    for event in events {
-        let stream = StreamName::new(event.stream().name()).expect("stream name");
-        let metadata = Metadata {
-            correlation_id: Uuid::nil(),
-            causation_id: None,
-            command_id: None,
-            actor: None,
-            occurred_at: at(0),
-            traceparent: None,
-        };
-        let new = NewEvent::json(Uuid::new_v4(), event.event_type(), 1, &event, metadata).expect("encode");
-        match request.iter_mut().find(|a| a.stream == stream) {
-            Some(append) => append.events.push(new),
-            None => request.push(StreamAppend { stream, expected: ExpectedVersion::Any, events: vec![new] }),
-        }
-    }
-    store.append(request).await.expect("append");
-}
-
-fn ids() -> (SiteId, WardId, BedId, BedId, StayId) {
-    (
-        SiteId::parse("RXA01").unwrap(),
-        WardId::parse("RXA01-AMU").unwrap(),
-        BedId::parse("RXA01-AMU-B01").unwrap(),
-        BedId::parse("RXA01-AMU-B02").unwrap(),
-        StayId(Uuid::from_u128(7)),
-    )
-}
-
-async fn configured_store() -> Arc<MemoryStore> {
-    let (site, ward, b1, b2, _) = ids();
-    let store = Arc::new(MemoryStore::new());
-    append(
-        &store,
-        vec![
-            BedEvent::SiteRegistered {
-                site_id: site.clone(),
-                name: Label::parse("Northgate General").unwrap(),
-                at: at(0),
-            },
-            BedEvent::WardConfigured {
-                ward_id: ward.clone(),
-                site_id: site.clone(),
-                name: Label::parse("Acute Medical Unit").unwrap(),
-                specialty: None,
-                at: at(0),
-            },
-        ],
-    )
-    .await;
-    for bed in [b1, b2] {
-        append(
-            &store,
-            vec![BedEvent::BedAdded {
-                bed_id: bed,
-                ward_id: ward.clone(),
-                site_id: site.clone(),
-                label: Label::parse("Bay 1").unwrap(),
-                at: at(0),
-            }],
-        )
-        .await;
-    }
-    store
-}
-
-async fn admit(store: &MemoryStore) {
-    let (site, ward, b1, _, stay) = ids();
-    let patient = PatientName::parse("Edith", "Marchbank").unwrap();
-    append(
-        store,
-        vec![
-            BedEvent::PatientAdmitted {
-                stay_id: stay,
-                nhs_number: nhs(),
-                patient: patient.clone(),
-                bed_id: b1.clone(),
-                ward_id: ward,
-                site_id: site,
-                at: at(5),
-            },
-            BedEvent::BedOccupied { bed_id: b1, stay_id: stay, nhs_number: nhs(), patient, at: at(5) },
-            BedEvent::InpatientStayOpened { nhs_number: nhs(), stay_id: stay, at: at(5) },
-        ],
-    )
-    .await;
-}
+use chrono::NaiveDate;
+use helpers::{admit, append, at, configured_store, ids};
 
 #[tokio::test]
 async fn catch_up_builds_the_board_with_patient_and_discharge_details() {

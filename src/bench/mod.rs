@@ -8,6 +8,7 @@
 //! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
 //!   through the real gateway, gRPC service, event store and projection.
 
+mod backend;
 mod push;
 mod store;
 mod ws;
@@ -15,6 +16,7 @@ mod ws;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use backend::{Backend, Stores};
 use clap::{Args, ValueEnum};
 use hdrhistogram::Histogram;
 
@@ -40,6 +42,17 @@ pub struct BenchArgs {
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Event store backend measured.
+    #[arg(long, value_enum, default_value_t = Backend::Sqlite)]
+    pub backend: Backend,
+    /// PostgreSQL database for `--backend postgres` (each part gets a fresh schema, dropped at
+    /// the end).
+    #[arg(
+        long,
+        env = "CAREFLOW_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    pub database_url: String,
     /// Concurrent writers for `append` (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
     pub writers: Vec<usize>,
@@ -64,37 +77,50 @@ pub struct BenchArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new().prefix("careflow-bench-").tempdir_in(parent)?;
+    let stores = Stores::new(args.backend, dir.path().to_path_buf(), args.database_url.clone());
+    let where_ = match args.backend {
+        Backend::Sqlite => dir.path().display().to_string(),
+        Backend::Postgres => format!("fresh schemas at {}", args.database_url),
+    };
     println!(
-        "careflow bench: {} cores; stores in {}",
+        "careflow bench: {} cores; {} stores in {where_}",
         std::thread::available_parallelism()?,
-        dir.path().display()
+        args.backend.name()
     );
+    let result = run_parts(&args, &stores).await;
+    stores.cleanup().await?;
+    result
+}
+
+async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
+    let backend = stores.backend.name();
+    let dir = stores.dir();
     for part in &args.only {
         match part {
             Part::Append => {
                 for &writers in &args.writers {
-                    let report = store::append(dir.path(), writers, args.streams, args.appends).await?;
+                    let report = store::append(stores, writers, args.streams, args.appends).await?;
                     println!(
-                        "append  sqlite writers={writers:<3} appends={:<8} {:>10.0} appends/s",
+                        "append  {backend} writers={writers:<3} appends={:<8} {:>10.0} appends/s",
                         report.count,
                         report.per_second()
                     );
                 }
             }
             Part::Replay => {
-                let report = store::replay(dir.path(), args.replay_events).await?;
+                let report = store::replay(stores, args.replay_events).await?;
                 println!(
-                    "replay  sqlite events={:<8} {:>10.0} events/s (payload decoded)",
+                    "replay  {backend} events={:<8} {:>10.0} events/s (payload decoded)",
                     report.count,
                     report.per_second()
                 );
             }
             Part::Subscribe => {
-                let histogram = store::subscribe_latency(dir.path(), args.rate, args.samples).await?;
-                print_latency("subscribe sqlite append→live subscriber", args.rate, &histogram);
+                let histogram = store::subscribe_latency(stores, args.rate, args.samples).await?;
+                print_latency(&format!("subscribe {backend} append→live subscriber"), args.rate, &histogram);
             }
             Part::Push => {
-                let histogram = push::latency(dir.path(), args.rate, args.samples).await?;
+                let histogram = push::latency(dir, args.rate, args.samples).await?;
                 print_latency("push    GraphQL mutation→subscription push", args.rate, &histogram);
             }
         }

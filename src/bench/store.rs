@@ -2,20 +2,19 @@
 //! `careflow_eventstore::bench`), and append → live subscriber latency.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use careflow_eventstore::bench;
-use careflow_eventstore::sqlite::SqliteStore;
 use careflow_eventstore::{
-    Actor, EventStore, ExpectedVersion, Filter, Metadata, NewEvent, StoreError, StreamAppend, StreamName,
-    Subscription, SubscriptionMessage,
+    Actor, ExpectedVersion, Filter, Metadata, NewEvent, StoreError, StreamAppend, StreamName, Subscription,
+    SubscriptionMessage,
 };
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::backend::Stores;
 use super::{Throughput, micros_histogram};
 
 /// A payload of about 200 bytes of JSON, shaped like a bed event.
@@ -59,23 +58,22 @@ fn stream(index: usize) -> Result<StreamName, StoreError> {
 }
 
 /// `writers` tasks make `appends` appends in all (see [`bench::append_throughput`]) on a fresh
-/// SQLite store.
+/// store.
 pub async fn append(
-    dir: &Path,
+    stores: &Stores,
     writers: usize,
     streams: usize,
     appends: usize,
 ) -> anyhow::Result<Throughput> {
-    let store: Arc<dyn EventStore> =
-        Arc::new(SqliteStore::open(dir.join(format!("append-{writers}.sqlite")))?);
+    let store = stores.open(&format!("append-{writers}")).await?;
     let report = bench::append_throughput(store, writers, appends, streams).await?;
     Ok(Throughput { count: report.operations, elapsed: report.elapsed })
 }
 
 /// Writes `events` (untimed), then replays `$all` decoding every payload (see
 /// [`bench::replay_throughput`]).
-pub async fn replay(dir: &Path, events: usize) -> anyhow::Result<Throughput> {
-    let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.join("replay.sqlite"))?);
+pub async fn replay(stores: &Stores, events: usize) -> anyhow::Result<Throughput> {
+    let store = stores.open("replay").await?;
     bench::fill(store.as_ref(), events, 10_000).await?;
     let report = bench::replay_throughput(store, 1024, 2).await?;
     Ok(Throughput { count: report.operations, elapsed: report.elapsed })
@@ -84,11 +82,11 @@ pub async fn replay(dir: &Path, events: usize) -> anyhow::Result<Throughput> {
 /// Appends `samples` events at `rate` per second while a live subscriber measures how long each
 /// takes from the start of its append to its delivery.
 pub async fn subscribe_latency(
-    dir: &Path,
+    stores: &Stores,
     rate: u32,
     samples: usize,
 ) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
-    let store: Arc<dyn EventStore> = Arc::new(SqliteStore::open(dir.join("subscribe.sqlite"))?);
+    let store = stores.open("subscribe").await?;
     let sent: Arc<Mutex<HashMap<Uuid, Instant>>> = Arc::default();
     let mut subscription = Subscription::new(store.clone(), 1, Filter::all());
     let receiver = {

@@ -1,0 +1,363 @@
+//! The Redis bed board against a real Redis (127.0.0.1:6379, or `CAREFLOW_REDIS_URL`): the same
+//! board as the in-memory model, idempotent batches, a reader in another process, a flushed model
+//! rebuilt, a stale writer unable to double-apply. Each test works under its own random key
+//! prefix and deletes its keys when it ends (the Redis is shared: never FLUSHALL). Without a
+//! reachable Redis the tests skip with a message, unless `CI` is set, where they fail.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod helpers;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use careflow_domain::beds::{BedEvent, BedStatus, VacatedBecause};
+use careflow_eventstore::EventStore;
+use careflow_eventstore::memory::MemoryStore;
+use careflow_projections::bed_board::{
+    BedBoardReader, MemoryBedBoard, RedisBedBoard, RedisBedBoardReader, RedisConfig,
+};
+use careflow_projections::{Projection, ProjectionRunner};
+use helpers::{admit, append, at, busy_day, configured_store, ids};
+use redis::aio::MultiplexedConnection;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// How long anything asynchronous may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A Redis for one test: its own key prefix, deleted on drop (panics included).
+struct TestRedis {
+    url: String,
+    prefix: String,
+    client: redis::Client,
+}
+
+impl TestRedis {
+    /// `None` (after saying so) when Redis is unreachable and `CI` is not set.
+    async fn start() -> Option<Self> {
+        let url = std::env::var("CAREFLOW_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
+        let ping = tokio::time::timeout(Duration::from_secs(2), async {
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await
+        })
+        .await;
+        let why = match ping {
+            Ok(Ok(_)) => {
+                let prefix = format!("careflow-test:{}:", Uuid::new_v4());
+                return Some(Self { url, prefix, client });
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "no answer within 2 s".to_owned(),
+        };
+        assert!(std::env::var_os("CI").is_none(), "Redis not reachable at {url} ({why}) and CI is set");
+        eprintln!("skipping: Redis not reachable at {url} ({why}); set CAREFLOW_REDIS_URL to use another");
+        None
+    }
+
+    fn config(&self) -> RedisConfig {
+        RedisConfig::new(&self.url).with_prefix(&self.prefix)
+    }
+
+    async fn connection(&self) -> MultiplexedConnection {
+        self.client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    async fn keys(&self) -> Vec<String> {
+        let mut connection = self.connection().await;
+        let mut keys = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(format!("{}*", self.prefix))
+                .query_async(&mut connection)
+                .await
+                .unwrap();
+            keys.extend(found);
+            if next == 0 {
+                keys.sort();
+                return keys;
+            }
+            cursor = next;
+        }
+    }
+
+    /// Loses the model behind the projection's back, as a FLUSHALL or a restart of our
+    /// disk-less Redis would (but only this test's keys).
+    async fn flush(&self) {
+        let keys = self.keys().await;
+        assert!(!keys.is_empty(), "there was a model to lose");
+        let _: usize = redis::cmd("DEL").arg(&keys).query_async(&mut self.connection().await).await.unwrap();
+    }
+
+    /// Every key under the prefix with its value, to compare states.
+    async fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut connection = self.connection().await;
+        let mut snapshot = BTreeMap::new();
+        for key in self.keys().await {
+            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut connection).await.unwrap();
+            let value = match kind.as_str() {
+                "string" => redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap(),
+                "set" => {
+                    let mut members: Vec<String> =
+                        redis::cmd("SMEMBERS").arg(&key).query_async(&mut connection).await.unwrap();
+                    members.sort();
+                    members.join(",")
+                }
+                "hash" => {
+                    let fields: BTreeMap<String, String> =
+                        redis::cmd("HGETALL").arg(&key).query_async(&mut connection).await.unwrap();
+                    format!("{fields:?}")
+                }
+                other => panic!("unexpected {other} at {key}"),
+            };
+            snapshot.insert(key, value);
+        }
+        snapshot
+    }
+
+    async fn stored_checkpoint(&self) -> Option<u64> {
+        let key = format!("{}checkpoint", self.prefix);
+        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(mut connection) = self.client.get_connection() else { return };
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
+        if !keys.is_empty() {
+            let _: Result<usize, _> = redis::cmd("DEL").arg(&keys).query(&mut connection);
+        }
+    }
+}
+
+/// Polls `condition` until it holds; fails the test after [`DEADLINE`].
+async fn eventually<F: Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
+    let deadline = Instant::now() + DEADLINE;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn memory_board(store: &Arc<MemoryStore>) -> MemoryBedBoard {
+    let board = Arc::new(MemoryBedBoard::new());
+    ProjectionRunner::new(store.clone(), board.clone()).catch_up().await.unwrap();
+    Arc::into_inner(board).unwrap()
+}
+
+fn head(store: &MemoryStore) -> u64 {
+    *store.head().borrow()
+}
+
+/// Every read of `redis` answers as `memory` does, unknown ids included.
+async fn assert_same_board(memory: &MemoryBedBoard, redis: &RedisBedBoardReader) {
+    let sites = memory.sites().await.unwrap();
+    let wards = memory.wards(None).await.unwrap();
+    assert!(!sites.is_empty() && !wards.is_empty(), "a board worth comparing");
+    assert_eq!(redis.sites().await.unwrap(), sites);
+    assert_eq!(redis.wards(None).await.unwrap(), wards);
+    for site in sites.iter().map(|s| s.site_id.as_str()).chain(["NOPE"]) {
+        assert_eq!(redis.wards(Some(site)).await.unwrap(), memory.wards(Some(site)).await.unwrap(), "{site}");
+        assert_eq!(
+            redis.site_capacity(site).await.unwrap(),
+            memory.site_capacity(site).await.unwrap(),
+            "{site}"
+        );
+    }
+    for ward in wards.iter().map(|w| w.ward_id.as_str()).chain(["NOPE"]) {
+        assert_eq!(redis.ward(ward).await.unwrap(), memory.ward(ward).await.unwrap(), "{ward}");
+        let beds = memory.bed_board(ward).await.unwrap();
+        assert_eq!(redis.bed_board(ward).await.unwrap(), beds, "{ward}");
+        assert_eq!(
+            redis.ward_capacity(ward).await.unwrap(),
+            memory.ward_capacity(ward).await.unwrap(),
+            "{ward}"
+        );
+        for bed in beds.iter().flatten() {
+            assert_eq!(redis.bed(&bed.bed_id).await.unwrap().as_ref(), Some(bed));
+        }
+    }
+    assert_eq!(redis.bed("NOPE").await.unwrap(), None);
+    assert_eq!(BedBoardReader::checkpoint(redis), BedBoardReader::checkpoint(memory));
+}
+
+#[tokio::test]
+async fn catch_up_gives_the_memory_board_and_carries_on_after_a_restart() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let reached = ProjectionRunner::new(store.clone(), writer.clone()).catch_up().await.unwrap();
+    assert_eq!(reached, head(&store));
+    drop(writer);
+
+    // A restarted projection process loads the fold back (stays included: the events that
+    // follow change the admitted patient's discharge details) and carries on.
+    busy_day(&store).await;
+    let restarted = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    assert_eq!(Projection::checkpoint(&*restarted).await.unwrap(), reached);
+    ProjectionRunner::new(store.clone(), restarted.clone()).catch_up().await.unwrap();
+
+    let memory = memory_board(&store).await;
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    assert_eq!(reader.checkpoint(), head(&store));
+    assert_same_board(&memory, &reader).await;
+    let bed = reader.bed("RXA01-AMU-B01").await.unwrap().unwrap();
+    assert!(bed.medically_optimised && bed.expected_discharge_date.is_some(), "{bed:?}");
+}
+
+#[tokio::test]
+async fn applying_the_same_batch_twice_changes_nothing() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    busy_day(&store).await;
+    let writer = RedisBedBoard::connect(&redis.config()).await.unwrap();
+    let all = store.read_all(1, 1000, &writer.filter()).await.unwrap();
+    let through = all.next - 1;
+    writer.apply(&all.events, through).await.unwrap();
+    let once = redis.snapshot().await;
+
+    writer.apply(&all.events, through).await.unwrap();
+    writer.apply(&all.events[..2], 2).await.unwrap();
+    let restarted = RedisBedBoard::connect(&redis.config()).await.unwrap();
+    restarted.apply(&all.events, through).await.unwrap();
+    assert_eq!(redis.snapshot().await, once);
+    assert_eq!(redis.stored_checkpoint().await, Some(through));
+}
+
+#[tokio::test]
+async fn a_reader_in_another_process_gets_the_changes_and_the_checkpoint() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    assert_eq!(reader.checkpoint(), head(&store));
+    let mut changes = reader.changes();
+
+    admit(&store).await;
+    let admitted = head(&store);
+    assert!(!reader.wait_for(admitted, Duration::ZERO).await);
+    runner.catch_up().await.unwrap();
+    assert!(reader.wait_for(admitted, DEADLINE).await);
+    assert_eq!(reader.checkpoint(), admitted);
+    // Changes are forwarded before the checkpoint moves: it is there already.
+    let change = changes.try_recv().expect("a change was pushed");
+    assert_eq!(change.ward_id, "RXA01-AMU");
+    assert_eq!((change.bed.bed_id.as_str(), change.bed.status), ("RXA01-AMU-B01", BedStatus::Occupied));
+    assert_eq!(change.bed.patient.map(|p| p.family_name), Some("Marchbank".to_owned()));
+    assert!(changes.try_recv().is_err(), "one bed changed, one push");
+}
+
+#[tokio::test]
+async fn wait_for_polls_the_checkpoint_when_a_message_is_lost() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    assert_eq!(reader.checkpoint(), 0);
+    // The checkpoint moves without a message, as when a publish is missed while resubscribing.
+    let key = format!("{}checkpoint", redis.prefix);
+    let _: () = redis::cmd("SET").arg(key).arg(42).query_async(&mut redis.connection().await).await.unwrap();
+    assert!(reader.wait_for(42, DEADLINE).await);
+    assert_eq!(reader.checkpoint(), 42);
+}
+
+#[tokio::test]
+async fn a_model_flushed_while_idle_is_noticed_and_rebuilt_by_the_running_projection() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    busy_day(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone()).verify_every(Duration::from_millis(50));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    let before = head(&store);
+    assert!(reader.wait_for(before, DEADLINE).await);
+
+    redis.flush().await;
+    eventually("the model is rebuilt", || async { redis.stored_checkpoint().await == Some(before) }).await;
+    assert!(reader.wait_for(before, DEADLINE).await);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+
+    // And it goes on following the log.
+    let (_, _, _, b2, _) = ids();
+    append(&store, vec![BedEvent::BedUnblocked { bed_id: b2, to: BedStatus::Available, at: at(40) }]).await;
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_model_flushed_between_batches_is_rebuilt_at_the_next_batch() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+
+    redis.flush().await;
+    busy_day(&store).await;
+    // The next batch's compare-and-set fails: the runner resets and replays from position 1.
+    assert_eq!(runner.catch_up().await.unwrap(), head(&store));
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    assert_same_board(&memory_board(&store).await, &reader).await;
+}
+
+#[tokio::test]
+async fn a_writer_with_an_older_view_cannot_apply_a_batch_again() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    let current = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), current.clone());
+    let configured = runner.catch_up().await.unwrap();
+    // A second writer loads the model now, then stalls (or crashed before its checkpoint and
+    // came back with what it had): its view is of `configured`.
+    let stale = RedisBedBoard::connect(&redis.config()).await.unwrap();
+    assert_eq!(Projection::checkpoint(&stale).await.unwrap(), configured);
+
+    admit(&store).await;
+    let admission = store.read_all(configured + 1, 1000, &stale.filter()).await.unwrap();
+    let (_, _, b1, _, stay) = ids();
+    append(
+        &store,
+        vec![BedEvent::BedVacated {
+            bed_id: b1,
+            stay_id: stay,
+            because: VacatedBecause::Discharged,
+            at: at(30),
+        }],
+    )
+    .await;
+    runner.catch_up().await.unwrap();
+    let vacated = redis.snapshot().await;
+
+    // Applied again from the older view, the admission would put the patient back in bed 1.
+    stale.apply(&admission.events, admission.next - 1).await.unwrap();
+    assert_eq!(redis.snapshot().await, vacated);
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    let bed = reader.bed("RXA01-AMU-B01").await.unwrap().unwrap();
+    assert_eq!(bed.status, BedStatus::AwaitingCleaning);
+
+    // Having reloaded, the same writer applies only what is new, once.
+    busy_day(&store).await;
+    let all = store.read_all(1, 1000, &stale.filter()).await.unwrap();
+    stale.apply(&all.events, all.next - 1).await.unwrap();
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+}

@@ -1,0 +1,129 @@
+//! The runner's recovery, with a projection that fails on cue: a batch whose storage fails is
+//! retried, and a model reported lost (while idle, or by a batch) is reset and replayed.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod helpers;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use careflow_domain::beds::{BedEvent, BlockReason};
+use careflow_eventstore::{EventStore, Filter, Position, RecordedEvent};
+use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
+use careflow_projections::{Projection, ProjectionError, ProjectionRunner};
+use helpers::{admit, append, at, configured_store, ids};
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A memory board whose storage fails, or is lost, when told to.
+#[derive(Default)]
+struct Flaky {
+    board: MemoryBedBoard,
+    failing_applies: AtomicUsize,
+    lost_at_next_verify: AtomicBool,
+    lost_at_next_apply: AtomicBool,
+    resets: AtomicUsize,
+}
+
+#[async_trait]
+impl Projection for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+
+    fn filter(&self) -> Filter {
+        self.board.filter()
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        Projection::checkpoint(&self.board).await
+    }
+
+    async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError> {
+        if self.failing_applies.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        {
+            return Err(ProjectionError::Storage("down".into()));
+        }
+        if self.lost_at_next_apply.swap(false, Ordering::SeqCst) {
+            return Err(ProjectionError::ModelLost("flushed".into()));
+        }
+        self.board.apply(events, through).await
+    }
+
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        self.resets.fetch_add(1, Ordering::SeqCst);
+        self.board.reset().await
+    }
+
+    async fn verify(&self) -> Result<(), ProjectionError> {
+        if self.lost_at_next_verify.swap(false, Ordering::SeqCst) {
+            return Err(ProjectionError::ModelLost("flushed".into()));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn run_retries_failed_storage_and_rebuilds_a_lost_model() {
+    let store = configured_store().await;
+    admit(&store).await;
+    let flaky = Arc::new(Flaky::default());
+    flaky.failing_applies.store(2, Ordering::SeqCst);
+    let runner = ProjectionRunner::new(store.clone(), flaky.clone()).verify_every(Duration::from_millis(10));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    let head = *store.head().borrow();
+    assert!(flaky.board.wait_for(head, DEADLINE).await, "applied after two failed tries");
+    assert_eq!(flaky.failing_applies.load(Ordering::SeqCst), 0);
+
+    // Lost while idle: noticed by verify, reset, replayed.
+    let mut changes = flaky.board.changes();
+    flaky.lost_at_next_verify.store(true, Ordering::SeqCst);
+    let rebuilt = tokio::time::timeout(DEADLINE, changes.recv()).await.unwrap().unwrap();
+    assert_eq!(flaky.resets.load(Ordering::SeqCst), 1);
+    assert_eq!(rebuilt.ward_id, "RXA01-AMU");
+    assert!(flaky.board.wait_for(head, DEADLINE).await);
+
+    // Lost, as found by the next batch: reset and replayed, that batch included.
+    flaky.lost_at_next_apply.store(true, Ordering::SeqCst);
+    let (_, _, _, b2, _) = ids();
+    append(
+        &store,
+        vec![BedEvent::BedBlocked { bed_id: b2, reason: BlockReason::Maintenance, note: None, at: at(40) }],
+    )
+    .await;
+    let head = *store.head().borrow();
+    assert!(flaky.board.wait_for(head, DEADLINE).await);
+    assert_eq!(flaky.resets.load(Ordering::SeqCst), 2);
+
+    let fresh = Arc::new(MemoryBedBoard::new());
+    ProjectionRunner::new(store.clone(), fresh.clone()).catch_up().await.unwrap();
+    assert_eq!(
+        flaky.board.bed_board("RXA01-AMU").await.unwrap(),
+        fresh.bed_board("RXA01-AMU").await.unwrap()
+    );
+
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn catch_up_rebuilds_a_lost_model_and_stops_on_a_storage_failure() {
+    let store = configured_store().await;
+    admit(&store).await;
+    let flaky = Arc::new(Flaky::default());
+    let runner = ProjectionRunner::new(store.clone(), flaky.clone());
+    flaky.lost_at_next_apply.store(true, Ordering::SeqCst);
+    assert_eq!(runner.catch_up().await.unwrap(), *store.head().borrow());
+    assert_eq!(flaky.resets.load(Ordering::SeqCst), 1);
+
+    // Storage errors end catch_up (it is for start-up and tests: the caller decides).
+    flaky.failing_applies.store(1, Ordering::SeqCst);
+    admit(&store).await;
+    assert!(matches!(runner.catch_up().await, Err(ProjectionError::Storage(_))));
+}

@@ -1,0 +1,83 @@
+//! Where the benchmark's fresh stores live: SQLite files in a temporary folder, or fresh
+//! schemas in a PostgreSQL database (dropped when the benchmark ends).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use careflow_eventstore::EventStore;
+use careflow_eventstore::postgres::{PostgresOptions, PostgresStore, migrate};
+use careflow_eventstore::sqlite::SqliteStore;
+use clap::ValueEnum;
+
+/// The event store backend measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// SQLite files (the embedded default).
+    Sqlite,
+    /// PostgreSQL at --database-url.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Makes fresh, empty stores of one backend.
+pub struct Stores {
+    /// The backend.
+    pub backend: Backend,
+    dir: PathBuf,
+    database_url: String,
+    schemas: Mutex<Vec<PostgresOptions>>,
+}
+
+impl Stores {
+    /// Stores in `dir` (SQLite) or in the database at `database_url` (PostgreSQL).
+    pub fn new(backend: Backend, dir: PathBuf, database_url: String) -> Self {
+        Self { backend, dir, database_url, schemas: Mutex::default() }
+    }
+
+    /// The temporary folder.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// Options for a fresh PostgreSQL schema named after `name`, migrated, to be dropped by
+    /// [`Self::cleanup`].
+    pub async fn fresh_schema(&self, name: &str) -> anyhow::Result<PostgresOptions> {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let schema = format!("bench_{}_{}", name.replace('-', "_"), &suffix[..8]);
+        let options = PostgresOptions::new(&self.database_url).with_schema(schema);
+        self.schemas.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(options.clone());
+        migrate(&options).await.with_context(|| format!("cannot migrate {}", options.schema))?;
+        Ok(options)
+    }
+
+    /// A fresh, empty store called `name`.
+    pub async fn open(&self, name: &str) -> anyhow::Result<Arc<dyn EventStore>> {
+        Ok(match self.backend {
+            Backend::Sqlite => Arc::new(SqliteStore::open(self.dir.join(format!("{name}.sqlite")))?),
+            Backend::Postgres => Arc::new(PostgresStore::connect(self.fresh_schema(name).await?).await?),
+        })
+    }
+
+    /// Drops the PostgreSQL schemas made so far.
+    pub async fn cleanup(&self) -> anyhow::Result<()> {
+        let schemas = std::mem::take(&mut *self.schemas.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+        for options in schemas {
+            let (client, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls).await?;
+            let driver = tokio::spawn(connection);
+            client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options.schema)).await?;
+            drop(client);
+            driver.await??;
+        }
+        Ok(())
+    }
+}
