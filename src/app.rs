@@ -1,17 +1,30 @@
-//! The composition root: opens the event store, builds the projections, the gRPC services and
-//! the gateway, binds their listeners (port 0 allowed) and runs them under one shutdown.
+//! The composition root: for the roles this process runs (all by default, or `--only …`), opens
+//! the event store, builds the read models, the gRPC services and the gateway, binds their
+//! listeners (port 0 allowed) and runs them under one shutdown.
+//!
+//! | role          | needs                                  | serves                     |
+//! |---------------|----------------------------------------|----------------------------|
+//! | `services`    | the event store                        | gRPC on `--grpc-addr`      |
+//! | `projections` | the event store, the read model store  | nothing (writes read models)|
+//! | `gateway`     | read models, the services (`--services-url` when elsewhere) | HTTP on `--http-addr` |
+//!
+//! Roles in separate processes share state only through PostgreSQL (`--store postgres`) and
+//! Redis (`--read-models redis`); the gateway's read-your-writes wait then follows the Redis
+//! read model's checkpoint.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
 use careflow_gateway::{Gateway, GatewayConfig};
+use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionRunner};
 use tokio::net::TcpListener;
@@ -19,96 +32,191 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 
-use crate::cli::{DEV_JWT_SECRET, ServeArgs, StoreKind};
+use crate::cli::{DEV_JWT_SECRET, ReadModelKind, ServeArgs, ServeRole, StoreKind};
 use crate::positions::PositionMetrics;
 
 /// careflow with its listeners bound, ready to run.
 pub struct Application {
-    store: Arc<dyn EventStore>,
-    board: Arc<MemoryBedBoard>,
-    grpc: careflow_services::server::Services,
-    grpc_listener: TcpListener,
-    gateway: Gateway,
+    roles: BTreeSet<ServeRole>,
+    store: Option<Arc<dyn EventStore>>,
+    /// The read model this process keeps (projections role).
+    projection: Option<Arc<dyn Projection>>,
+    /// The read model this process reads (gateway role).
+    board: Option<Arc<dyn BedBoardReader>>,
+    grpc: Option<(careflow_services::server::Services, TcpListener)>,
+    gateway: Option<Gateway>,
     ready: watch::Sender<bool>,
     positions: PositionMetrics,
     demo: bool,
 }
 
+/// The roles `args` asks for, checked against the rest of the configuration.
+fn roles(args: &ServeArgs) -> anyhow::Result<BTreeSet<ServeRole>> {
+    let roles: BTreeSet<ServeRole> = if args.only.is_empty() {
+        ServeRole::ALL.into_iter().collect()
+    } else {
+        args.only.iter().copied().collect()
+    };
+    let has = |role| roles.contains(&role);
+    let split = roles.len() < ServeRole::ALL.len();
+    if split && (has(ServeRole::Services) || has(ServeRole::Projections)) && args.store != StoreKind::Postgres
+    {
+        bail!(
+            "--only {}: roles in separate processes share the event store, so use --store postgres",
+            names(&roles)
+        );
+    }
+    if has(ServeRole::Gateway) && !has(ServeRole::Services) && args.services_url.is_none() {
+        bail!("a gateway without the services role needs --services-url (the services' gRPC endpoint)");
+    }
+    if split
+        && args.read_models == ReadModelKind::Memory
+        && (has(ServeRole::Gateway) != has(ServeRole::Projections))
+    {
+        bail!(
+            "--only {}: a gateway and the projections in separate processes share read models, so use \
+             --read-models redis",
+            names(&roles)
+        );
+    }
+    if args.demo && !has(ServeRole::Services) {
+        bail!("--demo loads data through the event store: run it with the services role");
+    }
+    Ok(roles)
+}
+
+fn names(roles: &BTreeSet<ServeRole>) -> String {
+    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(",")
+}
+
+async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn EventStore>> {
+    Ok(match args.store {
+        StoreKind::Sqlite => {
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("cannot create data folder {}", args.data_dir.display()))?;
+            let path = args.data_dir.join("events.sqlite");
+            Arc::new(
+                SqliteStore::open(&path)
+                    .with_context(|| format!("cannot open event store {}", path.display()))?,
+            )
+        }
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Postgres => {
+            let options = args.postgres.options();
+            if args.migrate {
+                for migration in careflow_eventstore::postgres::migrate(&options).await? {
+                    tracing::info!(version = migration.version, schema = %options.schema, "migration applied");
+                }
+            }
+            Arc::new(PostgresStore::connect(options).await.context("cannot open the PostgreSQL event store")?)
+        }
+    })
+}
+
+/// The bed board: what the projections role keeps and what the gateway role reads (the same
+/// object in memory; a writer and a reader in Redis).
+async fn bed_board(
+    args: &ServeArgs,
+    roles: &BTreeSet<ServeRole>,
+) -> anyhow::Result<(Option<Arc<dyn Projection>>, Option<Arc<dyn BedBoardReader>>)> {
+    let (keeps, reads) = (roles.contains(&ServeRole::Projections), roles.contains(&ServeRole::Gateway));
+    match args.read_models {
+        ReadModelKind::Memory => {
+            let board = Arc::new(MemoryBedBoard::new());
+            Ok((
+                keeps.then(|| board.clone() as Arc<dyn Projection>),
+                reads.then_some(board as Arc<dyn BedBoardReader>),
+            ))
+        }
+        ReadModelKind::Redis => {
+            let config = RedisConfig::new(&args.redis_url).with_prefix(&args.redis_prefix);
+            let writer = match keeps {
+                true => Some(Arc::new(
+                    RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?,
+                ) as Arc<dyn Projection>),
+                false => None,
+            };
+            let reader = match reads {
+                true => Some(Arc::new(
+                    RedisBedBoardReader::connect(&config).await.context("cannot read the Redis bed board")?,
+                ) as Arc<dyn BedBoardReader>),
+                false => None,
+            };
+            Ok((writer, reader))
+        }
+    }
+}
+
 impl Application {
-    /// Opens the store, replays the read models and binds every listener.
+    /// Opens what the roles need, brings the read models up to date and binds every listener.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
+        let roles = roles(&args)?;
         if args.jwt.jwt_secret == DEV_JWT_SECRET {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
         }
-        let store: Arc<dyn EventStore> = match args.store {
-            StoreKind::Sqlite => {
-                std::fs::create_dir_all(&args.data_dir)
-                    .with_context(|| format!("cannot create data folder {}", args.data_dir.display()))?;
-                let path = args.data_dir.join("events.sqlite");
-                Arc::new(
-                    SqliteStore::open(&path)
-                        .with_context(|| format!("cannot open event store {}", path.display()))?,
-                )
-            }
-            StoreKind::Memory => Arc::new(MemoryStore::new()),
-            StoreKind::Postgres => {
-                let options = args.postgres.options();
-                if args.migrate {
-                    for migration in careflow_eventstore::postgres::migrate(&options).await? {
-                        tracing::info!(version = migration.version, schema = %options.schema, "migration applied");
-                    }
-                }
-                Arc::new(
-                    PostgresStore::connect(options)
-                        .await
-                        .context("cannot open the PostgreSQL event store")?,
-                )
-            }
+        let needs_store = roles.contains(&ServeRole::Services) || roles.contains(&ServeRole::Projections);
+        let store = match needs_store {
+            true => Some(open_store(&args).await?),
+            false => None,
         };
-        let board = Arc::new(MemoryBedBoard::new());
-        let replayed = ProjectionRunner::new(store.clone(), board.clone()).catch_up().await?;
-        tracing::info!(position = replayed, "bed board replayed");
+        let (projection, board) = bed_board(&args, &roles).await?;
+        if let (Some(store), Some(projection)) = (&store, &projection) {
+            let position = ProjectionRunner::new(store.clone(), projection.clone()).catch_up().await?;
+            tracing::info!(position, "bed board caught up");
+        }
 
         let auth = args.jwt.authenticator();
-        let grpc = careflow_services::server::services(store.clone(), auth.clone()).await?;
-        let grpc_listener = TcpListener::bind(args.grpc_addr)
-            .await
-            .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
-        let grpc_addr = grpc_listener.local_addr()?;
+        let grpc = match (&store, roles.contains(&ServeRole::Services)) {
+            (Some(store), true) => {
+                let services = careflow_services::server::services(store.clone(), auth.clone()).await?;
+                let listener = TcpListener::bind(args.grpc_addr)
+                    .await
+                    .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
+                Some((services, listener))
+            }
+            _ => None,
+        };
 
         let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
         let positions = match registry.lock() {
             Ok(mut registry) => PositionMetrics::register(&mut registry),
-            Err(_) => anyhow::bail!("the metrics registry is unusable"),
+            Err(_) => bail!("the metrics registry is unusable"),
         };
         let (ready, ready_rx) = watch::channel(false);
-        let http_listener = TcpListener::bind(args.http_addr)
-            .await
-            .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
-        let gateway = Gateway::build(
-            GatewayConfig {
-                listener: http_listener,
-                grpc_endpoint: format!("http://{grpc_addr}"),
-                auth,
-                graphiql: args.graphiql,
-                read_your_writes_timeout: Duration::from_millis(args.read_your_writes_ms),
-                ready: ready_rx,
-                metrics: registry,
-            },
-            board.clone() as Arc<dyn BedBoardReader>,
-        )
-        .await?;
-        Ok(Self { store, board, grpc, grpc_listener, gateway, ready, positions, demo: args.demo })
+        let gateway = match (&board, roles.contains(&ServeRole::Gateway)) {
+            (Some(board), true) => {
+                let grpc_endpoint = match (&args.services_url, &grpc) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some((_, listener))) => format!("http://{}", listener.local_addr()?),
+                    (None, None) => bail!("the gateway needs --services-url"),
+                };
+                let listener = TcpListener::bind(args.http_addr)
+                    .await
+                    .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+                let config = GatewayConfig {
+                    listener,
+                    grpc_endpoint,
+                    auth,
+                    graphiql: args.graphiql,
+                    read_your_writes_timeout: Duration::from_millis(args.read_your_writes_ms),
+                    ready: ready_rx,
+                    metrics: registry,
+                };
+                Some(Gateway::build(config, board.clone()).await?)
+            }
+            _ => None,
+        };
+        Ok(Self { roles, store, projection, board, grpc, gateway, ready, positions, demo: args.demo })
     }
 
-    /// The gateway's bound address.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.gateway.local_addr()
+    /// The gateway's bound address, when this process runs the gateway.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.gateway.as_ref().map(Gateway::local_addr)
     }
 
-    /// The gRPC services' bound address.
-    pub fn grpc_addr(&self) -> std::io::Result<SocketAddr> {
-        self.grpc_listener.local_addr()
+    /// The gRPC services' bound address, when this process runs them.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|(_, listener)| listener.local_addr().ok())
     }
 
     /// Runs until `shutdown` resolves or a part fails, then drains: readiness off, health
@@ -123,32 +231,49 @@ impl Application {
             // An error means the sender is gone: stop as well.
             let _ = rx.wait_for(|s| *s).await;
         };
+        let (grpc_addr, http_addr) = (self.grpc_addr(), self.http_addr());
 
-        let grpc_addr = self.grpc_listener.local_addr()?;
-        let http_addr = self.gateway.local_addr();
-        let incoming = TcpIncoming::from(self.grpc_listener).with_nodelay(Some(true));
-        let health = self.grpc.health.clone();
         let mut parts = JoinSet::new();
-        let grpc = self.grpc.router.serve_with_incoming_shutdown(incoming, stop_signal(stopped.clone()));
-        parts.spawn(async move { grpc.await.context("gRPC server") });
-        let runner = ProjectionRunner::new(self.store.clone(), self.board.clone() as Arc<dyn Projection>);
-        let projection = runner.run(stop_signal(stopped.clone()));
-        parts.spawn(async move { projection.await.context("bed board projection") });
-        let gateway = self.gateway.run_until_stopped(stop_signal(stopped.clone()));
-        parts.spawn(async move { gateway.await.context("GraphQL gateway") });
-        let tracking = self.positions.track(self.store.clone(), self.board.clone(), stopped.clone());
-        parts.spawn(async move {
-            tracking.await;
-            anyhow::Ok(())
-        });
+        let mut health = None;
+        if let Some((services, listener)) = self.grpc {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            health = Some(services.health.clone());
+            let grpc = services.router.serve_with_incoming_shutdown(incoming, stop_signal(stopped.clone()));
+            parts.spawn(async move { grpc.await.context("gRPC server") });
+        }
+        if let (Some(store), Some(projection)) = (&self.store, &self.projection) {
+            let runner = ProjectionRunner::new(store.clone(), projection.clone());
+            let projection = runner.run(stop_signal(stopped.clone()));
+            parts.spawn(async move { projection.await.context("bed board projection") });
+        }
+        if let Some(gateway) = self.gateway {
+            let gateway = gateway.run_until_stopped(stop_signal(stopped.clone()));
+            parts.spawn(async move { gateway.await.context("GraphQL gateway") });
+        }
+        if let (Some(store), Some(board)) = (&self.store, &self.board) {
+            let tracking = self.positions.track(store.clone(), board.clone(), stopped.clone());
+            parts.spawn(async move {
+                tracking.await;
+                anyhow::Ok(())
+            });
+        }
 
-        if self.demo {
-            crate::demo::load(self.store.clone()).await.context("loading the demo")?;
+        if self.demo
+            && let Some(store) = &self.store
+        {
+            crate::demo::load(store.clone()).await.context("loading the demo")?;
         }
         self.ready.send_replace(true);
         // The line scripts and tests wait for; logs go to stderr.
-        println!("careflow ready grpc={grpc_addr} http={http_addr}");
-        tracing::info!(%grpc_addr, %http_addr, "careflow ready");
+        let mut line = format!("careflow ready roles={}", names(&self.roles));
+        if let Some(addr) = grpc_addr {
+            line.push_str(&format!(" grpc={addr}"));
+        }
+        if let Some(addr) = http_addr {
+            line.push_str(&format!(" http={addr}"));
+        }
+        println!("{line}");
+        tracing::info!(roles = names(&self.roles), ?grpc_addr, ?http_addr, "careflow ready");
 
         let mut result = tokio::select! {
             () = shutdown => Ok(()),
@@ -159,7 +284,9 @@ impl Application {
             },
         };
         self.ready.send_replace(false);
-        careflow_services::server::set_not_serving(&health).await;
+        if let Some(health) = &health {
+            careflow_services::server::set_not_serving(health).await;
+        }
         stop.send_replace(true);
         while let Some(ended) = parts.join_next().await {
             let ended = ended.map_err(anyhow::Error::from).and_then(|r| r);

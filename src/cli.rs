@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run careflow: gRPC services, projections and the GraphQL gateway in one process, on an
-    /// embedded event store in --data-dir.
+    /// embedded event store in --data-dir; or some of them (--only) against PostgreSQL and Redis.
     Serve(ServeArgs),
     /// Create or upgrade the PostgreSQL event store schema, then exit.
     Migrate(MigrateArgs),
@@ -47,6 +47,41 @@ pub enum StoreKind {
     Memory,
     /// PostgreSQL at --database-url (production; any number of processes share it).
     Postgres,
+}
+
+/// A role `careflow serve` can run; by default one process runs them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ValueEnum)]
+pub enum ServeRole {
+    /// The gRPC command services (they append to the event store).
+    Services,
+    /// The projections (they keep the read models from the event store).
+    Projections,
+    /// The GraphQL gateway (it reads the read models and sends commands to the services).
+    Gateway,
+}
+
+impl ServeRole {
+    /// Every role.
+    pub const ALL: [ServeRole; 3] = [ServeRole::Services, ServeRole::Projections, ServeRole::Gateway];
+
+    /// The role's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Services => "services",
+            Self::Projections => "projections",
+            Self::Gateway => "gateway",
+        }
+    }
+}
+
+/// Where the read models live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadModelKind {
+    /// In the process's memory, rebuilt from the log at start-up (one process runs
+    /// projections and gateway).
+    Memory,
+    /// In Redis at --redis-url: shared by every gateway, changes fanned out by pub/sub.
+    Redis,
 }
 
 /// Where the PostgreSQL event store is, shared by `serve` and `migrate`.
@@ -89,6 +124,23 @@ pub struct ServeArgs {
     /// Event store backend.
     #[arg(long, env = "CAREFLOW_STORE", value_enum, default_value_t = StoreKind::Sqlite)]
     pub store: StoreKind,
+    /// Run only these roles (comma-separated or repeated); the others run in other processes.
+    /// Default: all of them.
+    #[arg(long, env = "CAREFLOW_ONLY", value_enum, value_delimiter = ',')]
+    pub only: Vec<ServeRole>,
+    /// gRPC endpoint of the services, for a gateway running without them
+    /// (e.g. http://careflow-services:50051).
+    #[arg(long, env = "CAREFLOW_SERVICES_URL")]
+    pub services_url: Option<String>,
+    /// Where the read models live.
+    #[arg(long, env = "CAREFLOW_READ_MODELS", value_enum, default_value_t = ReadModelKind::Memory)]
+    pub read_models: ReadModelKind,
+    /// Redis URL (with --read-models redis).
+    #[arg(long, env = "CAREFLOW_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel careflow uses (with --read-models redis).
+    #[arg(long, env = "CAREFLOW_REDIS_PREFIX", default_value = "careflow:")]
+    pub redis_prefix: String,
     /// With --store postgres: apply pending schema migrations at start-up.
     #[arg(long, env = "CAREFLOW_MIGRATE")]
     pub migrate: bool,

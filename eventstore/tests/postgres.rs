@@ -128,10 +128,12 @@ async fn held_append_and_unrelated_long_transaction_leave_no_gap_and_do_not_stal
     unrelated.batch_execute("CREATE TABLE unrelated (n int)").await.unwrap();
     unrelated.batch_execute("BEGIN; INSERT INTO unrelated VALUES (1)").await.unwrap();
 
+    let (first_ack, mut acked_once) = tokio::sync::mpsc::channel::<()>(2 * WRITERS_PER_STORE);
     let mut writers = Vec::new();
     for (s, store) in [a.clone(), b.clone()].into_iter().enumerate() {
         for w in 0..WRITERS_PER_STORE {
             let store = store.clone();
+            let first_ack = first_ack.clone();
             writers.push(tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for i in 0..APPENDS {
@@ -143,13 +145,16 @@ async fn held_append_and_unrelated_long_transaction_leave_no_gap_and_do_not_stal
                     ];
                     let result = store.append(request.clone()).await.unwrap();
                     acked.extend(common::placements(&request, &result));
+                    let _ = first_ack.try_send(());
                 }
                 acked
             }));
         }
     }
-    // Meanwhile, a writer in a third process holds its append open for 400 ms.
+    // Once the writers are under way, a writer in a third process holds its append open for
+    // 400 ms.
     let mut slow = raw_client(&options).await;
+    acked_once.recv().await.unwrap();
     let held = append_by_hand(&mut slow, &options, "held-1", HELD, Duration::from_millis(400), true).await;
 
     let mut acknowledged = HashMap::new();

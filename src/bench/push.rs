@@ -40,7 +40,7 @@ pub async fn latency(dir: &Path, rate: u32, samples: usize) -> anyhow::Result<hd
     ])?;
     let auth = args.jwt.authenticator();
     let app = Application::build(args).await?;
-    let http = app.http_addr();
+    let http = app.http_addr().context("the benchmark app runs the gateway")?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;

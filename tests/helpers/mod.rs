@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+pub mod flow;
+pub mod servers;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,24 +21,30 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 pub const SECRET: &str = "e2e-test-secret";
 const BIN: &str = env!("CARGO_BIN_EXE_careflow");
 
-/// A running `careflow serve`.
+/// A running `careflow serve` (all roles, or some with `--only`).
 pub struct Careflow {
     child: Child,
-    pub http: SocketAddr,
-    pub grpc: SocketAddr,
+    http: Option<SocketAddr>,
+    grpc: Option<SocketAddr>,
     client: reqwest::Client,
 }
 
 impl Careflow {
-    /// Starts `careflow serve` on free ports over `data_dir` and waits for its ready line.
+    /// Starts `careflow serve` (all roles) on free ports over `data_dir` and waits for its ready
+    /// line.
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut args = vec!["--data-dir", data_dir.to_str().expect("utf-8 path")];
+        args.extend_from_slice(extra);
+        Self::spawn(&args)
+    }
+
+    /// Starts `careflow serve` with `args` on free ports and waits for its ready line.
+    pub fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
             .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--jwt-secret", SECRET])
             .args(["--log", "warn"])
-            .args(extra)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -51,14 +60,34 @@ impl Careflow {
             }
         });
         let ready = rx.recv_timeout(Duration::from_secs(60)).expect("careflow printed its ready line");
-        let addr = |key: &str| -> SocketAddr {
+        let addr = |key: &str| -> Option<SocketAddr> {
             ready
                 .split_whitespace()
                 .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|a| a.parse().ok())
-                .expect("address in the ready line")
+                .map(|a| a.parse().expect("an address"))
         };
         Self { http: addr("http="), grpc: addr("grpc="), child, client: reqwest::Client::new() }
+    }
+
+    /// The gateway's address (this process must run the gateway).
+    pub fn http(&self) -> SocketAddr {
+        self.http.expect("this careflow runs no gateway")
+    }
+
+    /// The gRPC services' address (this process must run the services).
+    pub fn grpc(&self) -> SocketAddr {
+        self.grpc.expect("this careflow runs no services")
+    }
+
+    /// Runs `careflow` with `args` (not `serve`) to completion; returns its standard output.
+    pub fn run(args: &[&str]) -> String {
+        let output = Command::new(BIN).args(args).output().expect("run careflow");
+        assert!(
+            output.status.success(),
+            "careflow {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
     }
 
     /// Asks for a graceful stop (SIGTERM) and waits; returns whether it exited cleanly.
@@ -71,7 +100,7 @@ impl Careflow {
 
     /// POSTs a GraphQL request and returns the JSON response (data and errors).
     pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self.client.post(format!("http://{}/graphql", self.http));
+        let mut request = self.client.post(format!("http://{}/graphql", self.http()));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -92,7 +121,7 @@ impl Careflow {
 
     /// GETs a path and returns status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let response = self.client.get(format!("http://{}{path}", self.http)).send().await.expect("GET");
+        let response = self.client.get(format!("http://{}{path}", self.http())).send().await.expect("GET");
         (response.status().as_u16(), response.text().await.expect("body"))
     }
 }

@@ -1,0 +1,84 @@
+//! One role per process, black box: `careflow migrate`, then services, projections and two
+//! gateway replicas as four real processes on PostgreSQL and Redis. The bed flow runs end to end
+//! over GraphQL with read-your-writes and subscription pushes, and a change made through one
+//! gateway is pushed by the other.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
+mod helpers;
+
+use helpers::flow::{self, BOARD, configure};
+use helpers::servers::{Cleanup, postgres_url, redis_url};
+use helpers::{Careflow, Subscription, token};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_projections_and_gateways_in_separate_processes() {
+    let (Some(database), Some(redis)) = (postgres_url().await, redis_url().await) else { return };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let (schema, prefix) = (format!("e2e_{id}"), format!("careflow-e2e-{id}:"));
+    let _cleanup = Cleanup {
+        postgres: Some((database.clone(), schema.clone())),
+        redis: Some((redis.clone(), prefix.clone())),
+    };
+
+    let migrated = Careflow::run(&["migrate", "--database-url", &database, "--database-schema", &schema]);
+    assert!(migrated.contains("applied 1"), "{migrated}");
+
+    let store = ["--store", "postgres", "--database-url", &database, "--database-schema", &schema];
+    let read_models = ["--read-models", "redis", "--redis-url", &redis, "--redis-prefix", &prefix];
+    let services = Careflow::spawn(&[&["--only", "services"], &store[..]].concat());
+    let _projections = Careflow::spawn(&[&["--only", "projections"], &store[..], &read_models[..]].concat());
+    let services_url = format!("http://{}", services.grpc());
+    let gateway_args = [&["--only", "gateway", "--services-url", &services_url], &read_models[..]].concat();
+    let (gateway, replica) = (Careflow::spawn(&gateway_args), Careflow::spawn(&gateway_args));
+
+    let (admin, nurse) = (token("admin"), token("ward_nurse"));
+    configure(&gateway, &admin).await;
+    flow::admit_discharge_clean(&gateway, &nurse).await;
+
+    // The replica pushes a change made through the first gateway.
+    let mut pushes = Subscription::start(
+        replica.http(),
+        &nurse,
+        r#"subscription { bedBoard(wardId: "RXT01-W1") { id status blockedReason } }"#,
+    )
+    .await;
+    let blocked = gateway
+        .data(
+            &nurse,
+            r#"mutation { blockBed(input: {bedId: "RXT01-W1-B02", reason: INFECTION_CONTROL}) { bed { status } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(blocked["blockBed"]["bed"]["status"], "BLOCKED", "read-your-writes across processes");
+    let push = pushes.next_data().await;
+    assert_eq!(push["bedBoard"]["id"], "RXT01-W1-B02");
+    assert_eq!(push["bedBoard"]["status"], "BLOCKED");
+    assert_eq!(push["bedBoard"]["blockedReason"], "INFECTION_CONTROL");
+
+    // Both gateways serve the same board.
+    let board = gateway.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await;
+    assert_eq!(replica.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await, board);
+    let statuses: Vec<&str> =
+        board["bedBoard"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["AVAILABLE", "BLOCKED"]);
+}
+
+#[test]
+fn split_roles_refuse_configurations_that_cannot_work() {
+    for (args, complaint) in [
+        (&["--only", "services"][..], "--store postgres"),
+        (&["--only", "gateway"][..], "--services-url"),
+        (&["--only", "gateway", "--services-url", "http://127.0.0.1:1"][..], "--read-models redis"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_careflow"))
+            .args(["serve", "--log", "warn"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} started");
+        assert!(stderr.contains(complaint), "{args:?}: {stderr}");
+    }
+}
