@@ -1,5 +1,6 @@
 //! Where the benchmark's fresh stores live: SQLite files in a temporary folder, or fresh
-//! schemas in a PostgreSQL database (dropped when the benchmark ends).
+//! schemas in a PostgreSQL database and fresh key prefixes in Redis (dropped when the benchmark
+//! ends).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -35,13 +36,29 @@ pub struct Stores {
     pub backend: Backend,
     dir: PathBuf,
     database_url: String,
+    redis_url: String,
     schemas: Mutex<Vec<PostgresOptions>>,
+    prefixes: Mutex<Vec<String>>,
 }
 
 impl Stores {
-    /// Stores in `dir` (SQLite) or in the database at `database_url` (PostgreSQL).
-    pub fn new(backend: Backend, dir: PathBuf, database_url: String) -> Self {
-        Self { backend, dir, database_url, schemas: Mutex::default() }
+    /// Stores in `dir` (SQLite) or in the database at `database_url` (PostgreSQL, with read
+    /// models in Redis at `redis_url`).
+    pub fn new(backend: Backend, dir: PathBuf, database_url: String, redis_url: String) -> Self {
+        Self { backend, dir, database_url, redis_url, schemas: Mutex::default(), prefixes: Mutex::default() }
+    }
+
+    /// The Redis URL.
+    pub fn redis_url(&self) -> &str {
+        &self.redis_url
+    }
+
+    /// A fresh Redis key prefix named after `name`, whose keys [`Self::cleanup`] deletes.
+    pub fn fresh_redis_prefix(&self, name: &str) -> anyhow::Result<String> {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let prefix = format!("careflow-bench-{name}-{}:", &suffix[..8]);
+        self.prefixes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.push(prefix.clone());
+        Ok(prefix)
     }
 
     /// The temporary folder.
@@ -68,8 +85,20 @@ impl Stores {
         })
     }
 
-    /// Drops the PostgreSQL schemas made so far.
+    /// Drops the PostgreSQL schemas and Redis keys made so far.
     pub async fn cleanup(&self) -> anyhow::Result<()> {
+        let prefixes = std::mem::take(&mut *self.prefixes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+        if !prefixes.is_empty() {
+            let client = redis::Client::open(self.redis_url.as_str())?;
+            let mut connection = client.get_multiplexed_async_connection().await?;
+            for prefix in prefixes {
+                let keys: Vec<String> =
+                    redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await?;
+                if !keys.is_empty() {
+                    redis::cmd("DEL").arg(keys).query_async::<()>(&mut connection).await?;
+                }
+            }
+        }
         let schemas = std::mem::take(&mut *self.schemas.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
         for options in schemas {
             let (client, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls).await?;

@@ -1,12 +1,16 @@
 //! `careflow bench`: the figures in BENCHMARKS.md. Each part runs on fresh stores in a temporary
 //! folder and prints one line per measure.
 //!
-//! - `append`: durable appends/s on SQLite with 1, 8 and 64 concurrent writers, 1 event per append
+//! - `append`: durable appends/s with 1, 8 and 64 concurrent writers, 1 event per append
 //!   (~200 B data, ~170 B metadata) over 10,000 streams, expected version checked.
 //! - `replay`: `$all` read from position 1 with every payload decoded, events/s.
 //! - `subscribe`: append → live subscriber latency, p50/p99, at a steady rate.
 //! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
-//!   through the real gateway, gRPC service, event store and projection.
+//!   through the real gateway, gRPC service, event store and projection (with `--backend
+//!   postgres`: PostgreSQL and Redis read models).
+//!
+//! `--backend postgres` runs every part on fresh PostgreSQL schemas (and Redis key prefixes),
+//! dropped at the end.
 
 mod backend;
 mod push;
@@ -53,6 +57,10 @@ pub struct BenchArgs {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     pub database_url: String,
+    /// Redis for the read models of `push` with `--backend postgres` (fresh key prefix,
+    /// deleted at the end).
+    #[arg(long, env = "CAREFLOW_REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
     /// Concurrent writers for `append` (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 8, 64])]
     pub writers: Vec<usize>,
@@ -77,7 +85,12 @@ pub struct BenchArgs {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let dir = tempfile::Builder::new().prefix("careflow-bench-").tempdir_in(parent)?;
-    let stores = Stores::new(args.backend, dir.path().to_path_buf(), args.database_url.clone());
+    let stores = Stores::new(
+        args.backend,
+        dir.path().to_path_buf(),
+        args.database_url.clone(),
+        args.redis_url.clone(),
+    );
     let where_ = match args.backend {
         Backend::Sqlite => dir.path().display().to_string(),
         Backend::Postgres => format!("fresh schemas at {}", args.database_url),
@@ -94,7 +107,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
     let backend = stores.backend.name();
-    let dir = stores.dir();
     for part in &args.only {
         match part {
             Part::Append => {
@@ -120,7 +132,7 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                 print_latency(&format!("subscribe {backend} append→live subscriber"), args.rate, &histogram);
             }
             Part::Push => {
-                let histogram = push::latency(dir, args.rate, args.samples).await?;
+                let histogram = push::latency(stores, args.rate, args.samples).await?;
                 print_latency("push    GraphQL mutation→subscription push", args.rate, &histogram);
             }
         }

@@ -3,7 +3,6 @@
 //! rate; each push is matched to the mutation that caused it.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +13,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::backend::{Backend, Stores};
 use super::{micros_histogram, ws};
 use crate::app::Application;
 use crate::cli::ServeArgs;
@@ -24,20 +24,50 @@ const SECRET: &str = "careflow-bench-secret";
 
 type Sent = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
 
-/// Measures `samples` mutation → push latencies at `rate` mutations/s.
-pub async fn latency(dir: &Path, rate: u32, samples: usize) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
-    let data_dir = dir.join("push");
-    let args = ServeArgs::try_parse_from([
+/// Measures `samples` mutation → push latencies at `rate` mutations/s: on SQLite with in-memory
+/// read models, or on PostgreSQL with Redis read models (all roles in this process; the path
+/// through the stores is the one separate processes take).
+pub async fn latency(
+    stores: &Stores,
+    rate: u32,
+    samples: usize,
+) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    let data_dir = stores.dir().join("push").to_string_lossy().into_owned();
+    let mut argv: Vec<String> = [
         "serve",
         "--data-dir",
-        &data_dir.to_string_lossy(),
+        &data_dir,
         "--grpc-addr",
         "127.0.0.1:0",
         "--http-addr",
         "127.0.0.1:0",
         "--jwt-secret",
         SECRET,
-    ])?;
+    ]
+    .map(String::from)
+    .into();
+    if stores.backend == Backend::Postgres {
+        let options = stores.fresh_schema("push").await?;
+        let prefix = stores.fresh_redis_prefix("push")?;
+        argv.extend(
+            [
+                "--store",
+                "postgres",
+                "--database-url",
+                &options.url,
+                "--database-schema",
+                &options.schema,
+                "--read-models",
+                "redis",
+                "--redis-url",
+                stores.redis_url(),
+                "--redis-prefix",
+                &prefix,
+            ]
+            .map(String::from),
+        );
+    }
+    let args = ServeArgs::try_parse_from(argv)?;
     let auth = args.jwt.authenticator();
     let app = Application::build(args).await?;
     let http = app.http_addr().context("the benchmark app runs the gateway")?;
