@@ -481,6 +481,16 @@ pub fn validate_request(request: &[StreamAppend]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The JSON of each event's [`Metadata`], in request order: what the SQL backends store.
+/// Encoded on the caller's task, to keep their single writer's work small.
+pub(crate) fn encode_metadata(request: &[StreamAppend]) -> Result<Vec<String>, StoreError> {
+    request
+        .iter()
+        .flat_map(|append| &append.events)
+        .map(|event| serde_json::to_string(&event.metadata).map_err(|e| StoreError::Encode(e.to_string())))
+        .collect()
+}
+
 /// Where an already-stored event sits, for answering a retried append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAt {

@@ -13,39 +13,53 @@
 //! database.
 //!
 //! Instead one row, `log_head`, holds the last position. Every append transaction locks it
-//! (`SELECT … FOR UPDATE`), numbers its events from it, inserts them, writes the new head back
-//! and commits. The row lock is released only when the transaction ends, after its commit is
+//! (`SELECT … FOR UPDATE`), checks it, inserts its events numbered from it, writes the new head
+//! back and commits. The row lock is released only when the transaction ends, after its commit is
 //! visible, so appends are serialised on the head: positions are handed out in commit order,
 //! without gaps (a rolled-back transaction rolls its head back too), and every snapshot any
 //! reader takes sees a gap-free prefix of the log. Readers never wait on the lock (MVCC), and an
 //! unrelated long transaction elsewhere in the database delays no one. The price is that
 //! appends of all processes take turns on the head; group commit makes each turn carry many
-//! appends, and the lock is held only for two round trips and the commit.
+//! appends, and the lock is held only while the server inserts and commits (below).
 //!
-//! # Writes: group commit
-//! Each store has one writer task with its own connection. `append` sends the request over a
-//! channel; the writer takes what is waiting (up to [`PostgresOptions::max_batch_requests`]
-//! requests or [`PostgresOptions::max_batch_events`] events) and applies it all in one
-//! transaction, pipelined in two round trips:
+//! # Writes: group commit, one round trip when the writer knows the streams
+//! Each store has one writer task, on a thread and runtime of its own, with its own connection.
+//! `append` sends the request over a channel; the writer takes what is waiting (up to
+//! [`PostgresOptions::max_batch_requests`] requests or [`PostgresOptions::max_batch_events`]
+//! events) and commits it all in one transaction. What it must know to decide each request
+//! (the head, which event ids are stored, the version of each stream) comes from the cheapest
+//! source that is still right:
 //!
-//! 1. `BEGIN`; lock the head; look up every event id of the batch (idempotency); read the current
-//!    version of each stream the writer has not cached. While it holds the head lock nobody else
-//!    can append, so what it reads stays true until it commits. (The cache of stream versions is
-//!    kept only while the head it finds is the one it last wrote, i.e. no other process has
-//!    appended in between; otherwise it is dropped.)
-//! 2. In memory, per request in order: a request whose ids are stored is answered with its
-//!    original result ([`retry_result`](crate::retry_result)) or an
-//!    [`EventIdConflict`](StoreError::EventIdConflict); one whose expected versions fail gets
-//!    [`WrongExpectedVersion`](StoreError::WrongExpectedVersion); the rest are numbered.
-//! 3. One `INSERT … SELECT FROM unnest(…)` of every numbered event; the new head written back;
-//!    one `pg_notify` for the transaction; `COMMIT` (durable: the connections run with
-//!    `synchronous_commit = on`). Then the `head` watch moves and the requests are answered.
+//! 1. **Cached**: the writer keeps the version of streams it has seen, valid while the head is
+//!    the one it last wrote. If every stream of the batch is cached, it decides at once and
+//!    sends `BEGIN; SELECT careflow_append(…); COMMIT` in one pipelined round trip.
+//! 2. **Read**: otherwise one pipelined read (head, stored ids, versions of uncached streams)
+//!    without a lock, then the same write.
+//! 3. **Locked**: if the write finds the head moved (another process appended in between), the
+//!    writer forgets its cache and reads again inside the transaction after taking the head
+//!    lock, so nothing can change before it commits.
+//!
+//! `careflow_append` (migration 2) does the write on the server: it locks the head, checks that
+//! it is where the batch was decided against (else SQLSTATE `CF001`) and that none of the event
+//! ids is stored (else `CF002`: a retry the cache could not see; the writer reads and decides
+//! again), inserts the events with `unnest`, writes the new head and sends one `pg_notify`. The
+//! head lock is thus held only for the inserts and the commit. A request whose ids are stored is
+//! answered with its original result ([`retry_result`](crate::retry_result)) or an
+//! [`EventIdConflict`](StoreError::EventIdConflict); one whose expected versions fail gets
+//! [`WrongExpectedVersion`](StoreError::WrongExpectedVersion); a refusal is only given from a
+//! read of the database, never from the cache alone. Commits are durable: the connections run
+//! with `synchronous_commit = on`.
 //!
 //! `UNIQUE (stream, version)` and `UNIQUE (event_id)` are the last line: an append that got past
 //! the checks above wrongly (a writer that does not follow this protocol) fails instead of
 //! storing a second version 5 or an event twice. If the transaction fails, every request of the
 //! batch gets the error and nothing of it was written; if the connection drops during `COMMIT`
 //! the outcome is unknown to the caller, and retrying the same event ids is safe.
+//!
+//! The writer's session uses `plan_cache_mode = force_custom_plan` (and so does the function):
+//! a generic plan is chosen once, from the statistics of the moment, and one chosen while
+//! `events` was empty scanned the whole table on every batch from then on (measured: appends/s
+//! fell to a fifth).
 //!
 //! # Reads and live updates
 //! Reads use a few connections of their own, each shared by concurrent readers (tokio-postgres
@@ -79,6 +93,9 @@
 //! CREATE TABLE log_head (singleton boolean PRIMARY KEY CHECK (singleton), position bigint NOT NULL);
 //! CREATE TABLE checkpoints (name text PRIMARY KEY, position bigint NOT NULL, updated_at timestamptz);
 //! CREATE TABLE careflow_migrations (version integer PRIMARY KEY, description text, applied_at timestamptz);
+//! -- migration 2: the write, see "Writes" above
+//! CREATE FUNCTION careflow_append(expected_head, new_head, channel, positions[], ids[], streams[],
+//!     categories[], versions[], types[], schema_versions[], data[], metadata[]) RETURNS void;
 //! ```
 //! There is deliberately no index on `category`: every `$all` read is bounded to a range of
 //! positions, which the primary key serves, and each index costs every append. Checkpoint
@@ -102,7 +119,7 @@ use uuid::Uuid;
 
 use crate::{
     AllSlice, AppendResult, CurrentVersion, EventStore, Filter, Position, RecordedEvent, StoreError,
-    StreamAppend, StreamName, validate_request,
+    StreamAppend, StreamName, encode_metadata, validate_request,
 };
 pub use schema::{MIGRATIONS, Migration, latest_version, migrate};
 
@@ -218,13 +235,21 @@ pub(crate) async fn connect(options: &PostgresOptions, application: &str) -> Res
     Ok(client)
 }
 
-/// The connection settings: the URL's, plus our schema first on `search_path`, durable commits
-/// and a recognisable application name.
+/// The connection settings: the URL's, plus our schema first on `search_path`, durable commits,
+/// no JIT and a recognisable application name.
+///
+/// JIT is off because our statements are short index scans that JIT only slows down: with the
+/// one-row `log_head` unanalysed, the planner's estimate for a `$all` page crossed
+/// `jit_above_cost` and every page of a replay paid ~130 ms of compilation (13k events/s
+/// instead of hundreds of thousands).
 fn configure(options: &PostgresOptions, application: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut config = options.validate()?;
     let inherited = config.get_options().map(str::to_owned).unwrap_or_default();
     config
-        .options(format!("{inherited} -c search_path={} -c synchronous_commit=on", options.schema).trim())
+        .options(
+            format!("{inherited} -c search_path={} -c synchronous_commit=on -c jit=off", options.schema)
+                .trim(),
+        )
         .application_name(application)
         .connect_timeout(options.connect_timeout);
     Ok(config)
@@ -258,7 +283,18 @@ impl PostgresStore {
         let head_tx = Arc::new(head_tx);
         let writer = writer::Writer::new(&options, Arc::clone(&head_tx));
         let (commands, queue) = mpsc::channel(4096);
-        tokio::spawn(writer.run(queue));
+        // The writer and its connection get a thread and a runtime of their own: each of its
+        // round trips is a few wake-ups (writer → connection → socket → connection → writer),
+        // and on the shared runtime each waited behind the callers' tasks, tripling the time a
+        // batch holds the log head at 8 writers.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StoreError::backend)?;
+        std::thread::Builder::new()
+            .name("careflow-pg-writer".into())
+            .spawn(move || runtime.block_on(writer.run(queue)))
+            .map_err(StoreError::backend)?;
         let listener = tokio::spawn(listener::run(options.clone(), Arc::clone(&readers), head_tx));
         Ok(Self { commands, head, readers, listener, schema: options.schema })
     }
@@ -285,13 +321,7 @@ fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
 impl EventStore for PostgresStore {
     async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
         validate_request(&request)?;
-        let metadata = request
-            .iter()
-            .flat_map(|append| &append.events)
-            .map(|event| {
-                serde_json::to_string(&event.metadata).map_err(|e| StoreError::Encode(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let metadata = encode_metadata(&request)?;
         let (reply, answer) = oneshot::channel();
         self.commands
             .send(writer::Command { request, metadata, reply })

@@ -19,10 +19,11 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Never edit one that has shipped: add the next.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "events, the one-row log head, checkpoints",
-    sql: r"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "events, the one-row log head, checkpoints",
+        sql: r"
 CREATE TABLE events (
     position       bigint      NOT NULL,
     event_id       uuid        NOT NULL,
@@ -55,7 +56,40 @@ CREATE TABLE checkpoints (
     CONSTRAINT checkpoints_pkey PRIMARY KEY (name)
 );
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "careflow_append: one call locks the head, checks it and the event ids, inserts, moves \
+                      the head, notifies",
+        sql: r"
+CREATE FUNCTION careflow_append(
+    expected_head bigint, new_head bigint, channel text,
+    p bigint[], i uuid[], s text[], c text[], v bigint[], t text[], sv bigint[], d bytea[], m text[]
+) RETURNS void LANGUAGE plpgsql
+-- A plan cached while the table was empty would scan it whole on every call.
+SET plan_cache_mode = force_custom_plan
+AS $$
+DECLARE
+    current_head bigint;
+BEGIN
+    SELECT position INTO current_head FROM log_head FOR UPDATE;
+    IF current_head IS DISTINCT FROM expected_head THEN
+        RAISE EXCEPTION 'log head moved from % to %', expected_head, current_head
+            USING ERRCODE = 'CF001';
+    END IF;
+    IF EXISTS (SELECT 1 FROM events WHERE event_id = ANY(i)) THEN
+        RAISE EXCEPTION 'an event id is already stored' USING ERRCODE = 'CF002';
+    END IF;
+    INSERT INTO events (position, event_id, stream, category, version, event_type, schema_version, data, metadata)
+    SELECT u.p, u.i, u.s, u.c, u.v, u.t, u.sv, u.d, u.m::json
+    FROM unnest(p, i, s, c, v, t, sv, d, m) AS u(p, i, s, c, v, t, sv, d, m);
+    UPDATE log_head SET position = new_head;
+    PERFORM pg_notify(channel, new_head::text);
+END
+$$;
+",
+    },
+];
 
 /// The schema version this build reads and writes.
 pub fn latest_version() -> i32 {

@@ -48,24 +48,27 @@ struct Connection {
     client: Client,
     begin: Statement,
     lock_head: Statement,
+    read_head: Statement,
     lookup_ids: Statement,
     versions: Statement,
-    insert: Statement,
-    set_head: Statement,
-    notify: Statement,
+    append: Statement,
     commit: Statement,
 }
 
 impl Connection {
     async fn open(options: &PostgresOptions) -> Result<Self, StoreError> {
         let client = connect(options, "careflow-writer").await?;
+        // Generic plans are made once, from the statistics of the moment: made while `events`
+        // was empty, `event_id = ANY($1)` would scan the whole table on every batch for good.
+        client.batch_execute("SET plan_cache_mode = force_custom_plan").await.map_err(PostgresError::from)?;
         let prepare = |sql: &'static str| {
             let client = &client;
             async move { client.prepare(sql).await.map_err(PostgresError::from) }
         };
-        let (begin, lock_head, lookup_ids, versions, insert, set_head, notify, commit) = futures::try_join!(
+        let (begin, lock_head, read_head, lookup_ids, versions, append, commit) = futures::try_join!(
             prepare("BEGIN"),
             prepare("SELECT position FROM log_head FOR UPDATE"),
+            prepare("SELECT position FROM log_head"),
             prepare("SELECT event_id, stream, version, position FROM events WHERE event_id = ANY($1)"),
             // One backwards index probe per stream (a GROUP BY would scan whole streams).
             prepare(
@@ -73,17 +76,54 @@ impl Connection {
                  ORDER BY e.version DESC LIMIT 1) FROM unnest($1::text[]) AS s(stream)"
             ),
             prepare(
-                "INSERT INTO events (position, event_id, stream, category, version, event_type, \
-                 schema_version, data, metadata) \
-                 SELECT p, i, s, c, v, t, sv, d, m::json FROM unnest($1::int8[], $2::uuid[], $3::text[], \
-                 $4::text[], $5::int8[], $6::text[], $7::int8[], $8::bytea[], $9::text[]) \
-                 AS u(p, i, s, c, v, t, sv, d, m)"
+                "SELECT careflow_append($1, $2, $3, $4::int8[], $5::uuid[], $6::text[], $7::text[], \
+                 $8::int8[], $9::text[], $10::int8[], $11::bytea[], $12::text[])"
             ),
-            prepare("UPDATE log_head SET position = $1"),
-            prepare("SELECT pg_notify($1, $2)"),
             prepare("COMMIT"),
         )?;
-        Ok(Self { client, begin, lock_head, lookup_ids, versions, insert, set_head, notify, commit })
+        Ok(Self { client, begin, lock_head, read_head, lookup_ids, versions, append, commit })
+    }
+}
+
+/// The SQLSTATE `careflow_append` raises when the log head is not where the batch expected.
+const HEAD_MOVED: &str = "CF001";
+/// The SQLSTATE `careflow_append` raises when one of the event ids is already stored.
+const IDS_STORED: &str = "CF002";
+
+/// How an attempt learns what a batch needs to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// From the cache alone, taking the head to be the one this writer last wrote: no round
+    /// trip before the write, which `careflow_append` checks (head, and no event id stored).
+    Cached,
+    /// One pipelined read (head, stored ids, stream versions) without a lock; the write
+    /// checks that the head has not moved since.
+    Read,
+    /// The same read inside the transaction, after taking the head lock: nothing can change
+    /// before the commit.
+    Locked,
+}
+
+/// Why an attempt at a batch did not commit.
+enum Attempt {
+    /// Another process appended after the batch was read: read again, under the lock.
+    HeadMoved,
+    /// The cache cannot answer for the batch (an event id is stored, or a request was
+    /// refused): read the database.
+    NeedsView,
+    /// Anything else: the batch fails.
+    Failed(StoreError),
+}
+
+impl From<StoreError> for Attempt {
+    fn from(error: StoreError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<PostgresError> for Attempt {
+    fn from(error: PostgresError) -> Self {
+        Self::Failed(error.into())
     }
 }
 
@@ -101,11 +141,14 @@ struct Rows<'a> {
     metadata: Vec<&'a str>,
 }
 
-/// What one transaction sees: stored ids of the batch and the version of each of its streams.
+/// What one attempt sees: the head, stored ids of the batch and the version of each of its
+/// streams.
 struct View {
     head: Position,
     stored: HashMap<Uuid, StoredAt>,
     versions: HashMap<StreamName, CurrentVersion>,
+    /// The head and some versions came from the cache, not the database.
+    from_cache: bool,
 }
 
 pub(super) struct Writer {
@@ -226,12 +269,61 @@ impl Writer {
         batch: &[Command],
     ) -> Result<(Vec<Result<AppendResult, StoreError>>, Position), StoreError> {
         if self.cache.len() > MAX_CACHED_STREAMS {
-            self.cache.clear();
-            self.cached_at = None;
+            self.forget_versions();
         }
-        let view = self.view(batch).await?;
-        let head = view.head;
-        let View { stored, mut versions, .. } = view;
+        let mut mode = if self.covers(batch) { Mode::Cached } else { Mode::Read };
+        loop {
+            match self.attempt(batch, mode).await {
+                Ok(done) => return Ok(done),
+                Err(Attempt::Failed(error)) => return Err(error),
+                Err(Attempt::NeedsView) if mode == Mode::Cached => mode = Mode::Read,
+                Err(Attempt::NeedsView | Attempt::HeadMoved) if mode != Mode::Locked => {
+                    // Another process appended since our view: read again, holding the head.
+                    self.forget_versions();
+                    mode = Mode::Locked;
+                }
+                Err(Attempt::NeedsView | Attempt::HeadMoved) => {
+                    return Err(StoreError::backend(PostgresError::InvalidRow(
+                        "the log head or the event ids changed while this writer held the head lock".into(),
+                    )));
+                }
+            }
+        }
+    }
+
+    fn forget_versions(&mut self) {
+        self.cache.clear();
+        self.cached_at = None;
+    }
+
+    /// Whether the cache alone can plan the batch: it is current and knows every stream.
+    fn covers(&self, batch: &[Command]) -> bool {
+        self.cached_at.is_some()
+            && batch.iter().flat_map(|c| &c.request).all(|a| self.cache.contains_key(&a.stream))
+    }
+
+    /// One attempt: get a view of what the batch needs (see [`Mode`]), decide each request, and
+    /// write the numbered events in one call, which checks that the view still holds.
+    async fn attempt(
+        &mut self,
+        batch: &[Command],
+        mode: Mode,
+    ) -> Result<(Vec<Result<AppendResult, StoreError>>, Position), Attempt> {
+        let view = match (mode, self.cached_at) {
+            (Mode::Cached, Some(head)) => View {
+                head,
+                stored: HashMap::new(),
+                versions: batch
+                    .iter()
+                    .flat_map(|c| &c.request)
+                    .filter_map(|a| Some((a.stream.clone(), *self.cache.get(&a.stream)?)))
+                    .collect(),
+                from_cache: true,
+            },
+            (Mode::Cached, None) => return Err(Attempt::NeedsView),
+            (Mode::Read | Mode::Locked, _) => self.view(batch, mode == Mode::Locked).await?,
+        };
+        let View { head, stored, mut versions, from_cache } = view;
 
         let mut rows = Rows::default();
         let mut planned: HashMap<Uuid, StoredAt> = HashMap::new();
@@ -240,74 +332,123 @@ impl Writer {
             .iter()
             .map(|command| plan(command, &stored, &mut planned, &mut versions, &mut last, &mut rows))
             .collect::<Result<_, _>>()?;
-
-        let connection = self.connection.as_ref().ok_or_else(stopped)?;
-        if rows.ids.is_empty() {
-            connection.client.batch_execute("ROLLBACK").await.map_err(PostgresError::from)?;
-        } else {
-            let client = &connection.client;
-            let last_sql = to_i64(last, "position")?;
-            let payload = last.to_string();
-            let insert = async {
-                client
-                    .execute(
-                        &connection.insert,
-                        &[
-                            &rows.positions,
-                            &rows.ids,
-                            &rows.streams,
-                            &rows.categories,
-                            &rows.versions,
-                            &rows.types,
-                            &rows.schema_versions,
-                            &rows.data,
-                            &rows.metadata,
-                        ],
-                    )
-                    .await
-                    .map_err(|e| match e.code() {
-                        Some(&SqlState::UNIQUE_VIOLATION) => PostgresError::Inconsistent(e),
-                        _ => PostgresError::from(e),
-                    })
-            };
-            let plain = |e| PostgresError::from(e);
-            // Pipelined: one round trip, ending with the commit.
-            futures::try_join!(
-                insert,
-                async { client.execute(&connection.set_head, &[&last_sql]).await.map_err(plain) },
-                async { client.execute(&connection.notify, &[&self.channel, &payload]).await.map_err(plain) },
-                async { client.execute(&connection.commit, &[]).await.map_err(plain) },
-            )?;
+        if mode == Mode::Cached && outcomes.iter().any(Result::is_err) {
+            // A refusal may be a retry in disguise (its ids stored, its stream moved on): only
+            // a view with the stored ids can tell.
+            return Err(Attempt::NeedsView);
         }
-        // Committed: what this transaction saw and wrote is the truth as of `last`.
+
+        self.connected().await?;
+        let connection = self.connection.as_ref().ok_or_else(stopped)?;
+        let client = &connection.client;
+        let plain = |e| PostgresError::from(e);
+        if rows.ids.is_empty() {
+            // Nothing to write: every answer came from the view. One read from the cache must
+            // still be confirmed: no other process may have appended since our last commit.
+            if mode == Mode::Locked {
+                client.batch_execute("ROLLBACK").await.map_err(plain)?;
+            } else if from_cache {
+                let now = client.query_one(&connection.read_head, &[]).await.map_err(plain)?;
+                if position(&now, 0, "log head")? != head {
+                    return Err(Attempt::HeadMoved);
+                }
+            }
+            return Ok((outcomes, head));
+        }
+        let (head_sql, last_sql) = (to_i64(head, "position")?, to_i64(last, "position")?);
+        let append = async {
+            client
+                .execute(
+                    &connection.append,
+                    &[
+                        &head_sql,
+                        &last_sql,
+                        &self.channel,
+                        &rows.positions,
+                        &rows.ids,
+                        &rows.streams,
+                        &rows.categories,
+                        &rows.versions,
+                        &rows.types,
+                        &rows.schema_versions,
+                        &rows.data,
+                        &rows.metadata,
+                    ],
+                )
+                .await
+                .map_err(|e| match e.code().map(SqlState::code) {
+                    Some(HEAD_MOVED) => Attempt::HeadMoved,
+                    Some(IDS_STORED) => Attempt::NeedsView,
+                    Some(code) if code == SqlState::UNIQUE_VIOLATION.code() => {
+                        Attempt::Failed(PostgresError::Inconsistent(e).into())
+                    }
+                    _ => Attempt::Failed(PostgresError::from(e).into()),
+                })
+        };
+        let commit =
+            async { client.execute(&connection.commit, &[]).await.map_err(|e| Attempt::from(plain(e))) };
+        // Pipelined: one round trip. After a failed call, COMMIT ends the transaction as a
+        // rollback.
+        if mode == Mode::Locked {
+            futures::try_join!(append, commit)?;
+        } else {
+            let begin =
+                async { client.execute(&connection.begin, &[]).await.map_err(|e| Attempt::from(plain(e))) };
+            futures::try_join!(begin, append, commit)?;
+        }
+        // Committed: what this batch saw and wrote is the truth as of `last`.
         self.cache.extend(versions);
         self.cached_at = Some(last);
         Ok((outcomes, last))
     }
 
-    /// Opens the transaction, takes the head lock, and reads what the batch needs to know, in
-    /// one pipelined round trip (two when another process has appended since our last commit).
-    async fn view(&mut self, batch: &[Command]) -> Result<View, StoreError> {
+    /// Reads the head, where the batch's event ids are stored and the version of each of its
+    /// streams, in one pipelined round trip. `locked`: opens the transaction and takes the head
+    /// lock first. Otherwise, when the cache is current (`cached_at`), the head is taken to be
+    /// the one we last wrote and cached versions are not read again.
+    async fn view(&mut self, batch: &[Command], locked: bool) -> Result<View, StoreError> {
         let ids: Vec<Uuid> =
             batch.iter().flat_map(|c| &c.request).flat_map(|a| &a.events).map(|e| e.id).collect();
         let mut streams: Vec<&StreamName> =
             batch.iter().flat_map(|c| &c.request).map(|a| &a.stream).collect();
         streams.sort_unstable();
         streams.dedup();
-        let uncached: Vec<&str> =
-            streams.iter().filter(|s| !self.cache.contains_key(**s)).map(|s| s.as_str()).collect();
+        let cached_head = if locked { None } else { self.cached_at };
+        let uncached: Vec<&str> = streams
+            .iter()
+            .filter(|s| cached_head.is_none() || !self.cache.contains_key(**s))
+            .map(|s| s.as_str())
+            .collect();
 
         self.connected().await?;
         let connection = self.connection.as_ref().ok_or_else(stopped)?;
         let client = &connection.client;
         let plain = |e| PostgresError::from(e);
-        let (_, head_row, stored_rows, version_rows) = futures::try_join!(
-            async { client.execute(&connection.begin, &[]).await.map_err(plain) },
-            async { client.query_one(&connection.lock_head, &[]).await.map_err(plain) },
-            async { client.query(&connection.lookup_ids, &[&ids]).await.map_err(plain) },
-            async { client.query(&connection.versions, &[&uncached]).await.map_err(plain) },
-        )?;
-        let head = position(&head_row, 0, "log head")?;
+        let stored_rows = async { client.query(&connection.lookup_ids, &[&ids]).await.map_err(plain) };
+        let version_rows = async { client.query(&connection.versions, &[&uncached]).await.map_err(plain) };
+        let (head, stored_rows, version_rows) = match (locked, cached_head) {
+            (true, _) => {
+                let (_, head, stored, versions) = futures::try_join!(
+                    async { client.execute(&connection.begin, &[]).await.map_err(plain) },
+                    async { client.query_one(&connection.lock_head, &[]).await.map_err(plain) },
+                    stored_rows,
+                    version_rows,
+                )?;
+                (position(&head, 0, "log head")?, stored, versions)
+            }
+            (false, Some(head)) => {
+                let (stored, versions) = futures::try_join!(stored_rows, version_rows)?;
+                (head, stored, versions)
+            }
+            (false, None) => {
+                let (head, stored, versions) = futures::try_join!(
+                    async { client.query_one(&connection.read_head, &[]).await.map_err(plain) },
+                    stored_rows,
+                    version_rows,
+                )?;
+                (position(&head, 0, "log head")?, stored, versions)
+            }
+        };
 
         let mut stored = HashMap::with_capacity(stored_rows.len());
         for row in &stored_rows {
@@ -315,36 +456,23 @@ impl Writer {
             let stream: &str = row.try_get(1).map_err(plain)?;
             let stream = StreamName::new(stream)
                 .map_err(|_| PostgresError::InvalidRow(format!("event {id} has stream {stream:?}")))?;
-            stored.insert(
-                id,
-                StoredAt {
-                    stream,
-                    version: position(row, 2, "version")?,
-                    position: position(row, 3, "position")?,
-                },
-            );
+            let at = StoredAt {
+                stream,
+                version: position(row, 2, "version")?,
+                position: position(row, 3, "position")?,
+            };
+            stored.insert(id, at);
         }
         let mut versions = HashMap::with_capacity(streams.len());
         read_versions(&version_rows, &mut versions)?;
-
-        if self.cached_at == Some(head) {
+        if cached_head.is_some() {
             for stream in &streams {
                 if let Some(version) = self.cache.get(*stream) {
                     versions.insert((*stream).clone(), *version);
                 }
             }
-        } else {
-            // Another process appended since our last commit: the cache may be stale.
-            self.cache.clear();
-            self.cached_at = None;
-            let missing: Vec<&str> =
-                streams.iter().filter(|s| !versions.contains_key(**s)).map(|s| s.as_str()).collect();
-            if !missing.is_empty() {
-                let rows = client.query(&connection.versions, &[&missing]).await.map_err(plain)?;
-                read_versions(&rows, &mut versions)?;
-            }
         }
-        Ok(View { head, stored, versions })
+        Ok(View { head, stored, versions, from_cache: cached_head.is_some() })
     }
 }
 

@@ -111,7 +111,7 @@ use uuid::Uuid;
 
 use crate::{
     AllSlice, AppendResult, CurrentVersion, EventStore, Filter, Position, RecordedEvent, StoreError,
-    StreamAppend, StreamName, validate_request,
+    StreamAppend, StreamName, encode_metadata, validate_request,
 };
 use reader::ReaderPool;
 use syncer::Syncer;
@@ -335,14 +335,7 @@ impl Drop for SqliteStore {
 impl EventStore for SqliteStore {
     async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
         validate_request(&request)?;
-        // Encode the metadata here, on the caller's task, to keep the writer thread's work small.
-        let metadata = request
-            .iter()
-            .flat_map(|append| &append.events)
-            .map(|event| {
-                serde_json::to_string(&event.metadata).map_err(|e| StoreError::Encode(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let metadata = encode_metadata(&request)?;
         self.send(|reply| Command::Append { request, metadata, reply }).await
     }
 
