@@ -133,6 +133,13 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
             }
             Part::Push => {
                 let histogram = push::latency(stores, args.rate, args.samples).await?;
+                if (histogram.len() as usize) < args.samples {
+                    println!(
+                        "push    {} mutations made {} pushes (changes to one bed within one projection batch push once)",
+                        args.samples,
+                        histogram.len()
+                    );
+                }
                 print_latency("push    GraphQL mutation→subscription push", args.rate, &histogram);
             }
         }

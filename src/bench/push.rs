@@ -24,6 +24,9 @@ const SECRET: &str = "careflow-bench-secret";
 
 type Sent = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
 
+/// No push for this long after the last one: every push has arrived.
+const QUIET: Duration = Duration::from_secs(3);
+
 /// Measures `samples` mutation → push latencies at `rate` mutations/s: on SQLite with in-memory
 /// read models, or on PostgreSQL with Redis read models (all roles in this process; the path
 /// through the stores is the one separate processes take).
@@ -159,7 +162,10 @@ async fn collect(
 ) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
     let mut histogram = micros_histogram()?;
     while (histogram.len() as usize) < samples {
-        let message = ws::next_json(&mut watcher).await?;
+        // Two changes to one bed in one projection batch make one push (the latest state), so
+        // fewer pushes than mutations may arrive: quiet for this long means they all have.
+        let Ok(message) = tokio::time::timeout(QUIET, ws::next_json(&mut watcher)).await else { break };
+        let message = message?;
         let Some(bed) = message.pointer("/payload/data/bedBoard/id").and_then(Value::as_str) else {
             continue;
         };
