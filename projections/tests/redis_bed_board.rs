@@ -361,3 +361,98 @@ async fn a_writer_with_an_older_view_cannot_apply_a_batch_again() {
     assert!(reader.wait_for(head(&store), DEADLINE).await);
     assert_same_board(&memory_board(&store).await, &reader).await;
 }
+
+/// `host:port` of a `redis://[user[:password]@]host:port[/db]` URL.
+fn host_port(url: &str) -> String {
+    let rest = url.strip_prefix("redis://").unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    authority.rsplit('@').next().unwrap_or(authority).to_owned()
+}
+
+/// A TCP proxy to Redis that a test can cut (every connection closed, new ones refused) and
+/// restore: a network failure between a gateway and Redis, without touching the shared server.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    open: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accept = tokio::spawn({
+            let (open, links) = (open.clone(), links.clone());
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !open.load(std::sync::atomic::Ordering::SeqCst) {
+                        continue; // dropped: refused
+                    }
+                    let target = target.clone();
+                    let link = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    links.lock().unwrap().push(link);
+                }
+            }
+        });
+        Self { addr, open, links, accept }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+#[tokio::test]
+async fn a_reader_cut_off_from_redis_resends_the_board_once_back() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    let proxy = Proxy::start(host_port(&redis.url)).await;
+    let mut config = redis.config();
+    config.url = format!("redis://{}", proxy.addr);
+    let reader = RedisBedBoardReader::connect(&config).await.unwrap();
+    let mut changes = reader.changes();
+
+    proxy.cut();
+    // Published while the reader is cut off: the message is lost to it.
+    admit(&store).await;
+    runner.catch_up().await.unwrap();
+    proxy.restore();
+
+    // Back, the reader resends the board: the admitted bed arrives as it is now.
+    let change = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let change = changes.recv().await.unwrap();
+            if change.bed.bed_id == "RXA01-AMU-B01" {
+                return change;
+            }
+        }
+    })
+    .await
+    .expect("the board is resent after the reader resubscribes");
+    assert_eq!(change.bed.status, BedStatus::Occupied);
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+}

@@ -45,7 +45,8 @@
 //! The reader runs each read as one read-only Lua script (set members and their values), so a
 //! ward's board is a consistent snapshot. A background task subscribes to the change channel,
 //! forwards changes to a broadcast channel and keeps the checkpoint current; it resubscribes
-//! after a lost connection (and re-reads the checkpoint then). While a caller waits in
+//! after a lost connection, re-reads the checkpoint then and, if it moved meanwhile, resends
+//! every bed as a change, so no subscriber keeps a state it missed the change of. While a caller waits in
 //! `wait_for`, the checkpoint is also polled, so a lost message only delays. Commands go
 //! through a [`ConnectionManager`], which reconnects.
 //!

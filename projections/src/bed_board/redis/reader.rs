@@ -245,8 +245,52 @@ async fn subscribe(client: &Client, keys: &Keys) -> Result<PubSub, ::redis::Redi
     Ok(pubsub)
 }
 
-/// Follows the change channel for as long as the reader lives, resubscribing after a failure
-/// and re-reading the checkpoint then (messages published meanwhile are lost).
+/// The stored checkpoint, after a lost connection: the command connection was probably lost too,
+/// and the connection manager only reconnects once a command has failed on it.
+async fn read_checkpoint_again(
+    connection: &ConnectionManager,
+    keys: &Keys,
+) -> Result<Position, ProjectionError> {
+    let mut attempts = 0;
+    loop {
+        match read_checkpoint(connection, keys).await {
+            Err(error) if attempts < 3 => {
+                attempts += 1;
+                tracing::debug!(%error, "re-reading the bed board checkpoint");
+                tokio::time::sleep(RESUBSCRIBE_FIRST).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Every bed's current view, sent as a change: after a gap in the subscription, subscribers see
+/// the present state of whatever changed while messages were lost (a large board makes slow
+/// receivers lag, and they re-read the board, as after any lag).
+async fn resend_all(
+    connection: &ConnectionManager,
+    keys: &Keys,
+    follower: &Follower,
+) -> Result<(), ProjectionError> {
+    let values: Option<Vec<Option<String>>> = Script::new(scripts::MEMBERS)
+        .key(keys.beds())
+        .arg(keys.bed_prefix())
+        .invoke_async(&mut connection.clone())
+        .await
+        .map_err(storage("re-reading the bed board"))?;
+    let beds = values.into_iter().flatten().flatten();
+    let beds = beds.map(|value| decode::<BedView>(&keys.beds(), &value)).collect::<Result<Vec<_>, _>>()?;
+    tracing::info!(beds = beds.len(), "resending the bed board after a gap in the change subscription");
+    for bed in beds {
+        // No receivers is fine: nobody is watching.
+        let _ = follower.changes.send(BedChange { ward_id: bed.ward_id.clone(), bed });
+    }
+    Ok(())
+}
+
+/// Follows the change channel for as long as the reader lives, resubscribing after a failure.
+/// Messages published meanwhile are lost: once back, it re-reads the checkpoint and, if that
+/// moved, resends every bed.
 async fn follow(
     client: Client,
     keys: Keys,
@@ -262,8 +306,18 @@ async fn follow(
             None => match subscribe(&client, &keys).await {
                 Ok(current) => {
                     let seen = *follower.messages();
-                    match read_checkpoint(&connection, &keys).await {
-                        Ok(stored) => follower.polled(seen, stored),
+                    let known = *follower.checkpoint.borrow();
+                    match read_checkpoint_again(&connection, &keys).await {
+                        Ok(stored) => {
+                            if stored != known {
+                                // Messages were published while we were away: whoever watches
+                                // a board may have missed changes, so send every bed as it is.
+                                if let Err(error) = resend_all(&connection, &keys, &follower).await {
+                                    tracing::warn!(%error, "cannot resend the bed board after resubscribing");
+                                }
+                            }
+                            follower.polled(seen, stored);
+                        }
                         Err(error) => tracing::warn!(%error, "cannot re-read the bed board checkpoint"),
                     }
                     tracing::info!(channel = %keys.channel(), "resubscribed to bed board changes");
