@@ -5,8 +5,11 @@
 //! | role          | needs                                  | serves                     |
 //! |---------------|----------------------------------------|----------------------------|
 //! | `services`    | the event store                        | gRPC on `--grpc-addr`      |
-//! | `projections` | the event store, the read model store  | nothing (writes read models)|
-//! | `gateway`     | read models, the services (`--services-url` when elsewhere) | HTTP on `--http-addr` |
+//! | `projections` | the event store, the read model store  | writes the read models     |
+//! | `gateway`     | read models, the services (`--services-url` when elsewhere) | GraphQL on `--http-addr` |
+//!
+//! Every process serves `/healthz`, `/readyz` and `/metrics` on `--http-addr` (the gateway's
+//! port when it runs the gateway), so each role can be probed and scraped.
 //!
 //! Roles in separate processes share state only through PostgreSQL (`--store postgres`) and
 //! Redis (`--read-models redis`); the gateway's read-your-writes wait then follows the Redis
@@ -23,7 +26,7 @@ use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
-use careflow_gateway::{Gateway, GatewayConfig};
+use careflow_gateway::{Gateway, GatewayConfig, OpsServer};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionRunner};
@@ -41,10 +44,12 @@ pub struct Application {
     store: Option<Arc<dyn EventStore>>,
     /// The read model this process keeps (projections role).
     projection: Option<Arc<dyn Projection>>,
-    /// The read model this process reads (gateway role).
-    board: Option<Arc<dyn BedBoardReader>>,
     grpc: Option<(careflow_services::server::Services, TcpListener)>,
     gateway: Option<Gateway>,
+    /// `/healthz`, `/readyz`, `/metrics` of a process without the gateway (which serves them).
+    ops: Option<OpsServer>,
+    /// Where the gateway or the ops endpoints listen.
+    http_addr: SocketAddr,
     ready: watch::Sender<bool>,
     positions: PositionMetrics,
     demo: bool,
@@ -200,18 +205,41 @@ impl Application {
                     graphiql: args.graphiql,
                     read_your_writes_timeout: Duration::from_millis(args.read_your_writes_ms),
                     ready: ready_rx,
-                    metrics: registry,
+                    metrics: registry.clone(),
                 };
                 Some(Gateway::build(config, board.clone()).await?)
             }
             _ => None,
         };
-        Ok(Self { roles, store, projection, board, grpc, gateway, ready, positions, demo: args.demo })
+        let (ops, http_addr) = match &gateway {
+            Some(gateway) => (None, gateway.local_addr()),
+            None => {
+                let listener = TcpListener::bind(args.http_addr)
+                    .await
+                    .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+                let ops = OpsServer::build(listener, ready.subscribe(), registry)?;
+                let addr = ops.local_addr();
+                (Some(ops), addr)
+            }
+        };
+        Ok(Self {
+            roles,
+            store,
+            projection,
+            grpc,
+            gateway,
+            ops,
+            http_addr,
+            ready,
+            positions,
+            demo: args.demo,
+        })
     }
 
-    /// The gateway's bound address, when this process runs the gateway.
-    pub fn http_addr(&self) -> Option<SocketAddr> {
-        self.gateway.as_ref().map(Gateway::local_addr)
+    /// The HTTP address: GraphQL and the ops endpoints, or the ops endpoints alone when this
+    /// process runs no gateway.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
     }
 
     /// The gRPC services' bound address, when this process runs them.
@@ -250,8 +278,12 @@ impl Application {
             let gateway = gateway.run_until_stopped(stop_signal(stopped.clone()));
             parts.spawn(async move { gateway.await.context("GraphQL gateway") });
         }
-        if let (Some(store), Some(board)) = (&self.store, &self.board) {
-            let tracking = self.positions.track(store.clone(), board.clone(), stopped.clone());
+        if let Some(ops) = self.ops {
+            let ops = ops.run_until_stopped(stop_signal(stopped.clone()));
+            parts.spawn(async move { ops.await.context("health and metrics endpoints") });
+        }
+        if let (Some(store), Some(projection)) = (&self.store, &self.projection) {
+            let tracking = self.positions.track(store.clone(), projection.clone(), stopped.clone());
             parts.spawn(async move {
                 tracking.await;
                 anyhow::Ok(())
@@ -269,9 +301,7 @@ impl Application {
         if let Some(addr) = grpc_addr {
             line.push_str(&format!(" grpc={addr}"));
         }
-        if let Some(addr) = http_addr {
-            line.push_str(&format!(" http={addr}"));
-        }
+        line.push_str(&format!(" http={http_addr}"));
         println!("{line}");
         tracing::info!(roles = names(&self.roles), ?grpc_addr, ?http_addr, "careflow ready");
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use careflow_eventstore::EventStore;
-use careflow_projections::bed_board::BedBoardReader;
+use careflow_projections::Projection;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::watch;
@@ -44,14 +44,20 @@ impl PositionMetrics {
     pub async fn track(
         self,
         store: Arc<dyn EventStore>,
-        board: Arc<dyn BedBoardReader>,
+        board: Arc<dyn Projection>,
         mut stopped: watch::Receiver<bool>,
     ) {
         let mut head = store.head();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let position = *head.borrow_and_update();
-            let checkpoint = board.checkpoint();
+            let checkpoint = match board.checkpoint().await {
+                Ok(checkpoint) => checkpoint,
+                Err(error) => {
+                    tracing::debug!(%error, "cannot read the bed board checkpoint for metrics");
+                    u64::try_from(self.checkpoint.get()).unwrap_or(0)
+                }
+            };
             self.head.set(i64::try_from(position).unwrap_or(i64::MAX));
             self.checkpoint.set(i64::try_from(checkpoint).unwrap_or(i64::MAX));
             self.lag.set(i64::try_from(position.saturating_sub(checkpoint)).unwrap_or(i64::MAX));

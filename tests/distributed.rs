@@ -1,7 +1,7 @@
 //! One role per process, black box: `careflow migrate`, then services, projections and two
 //! gateway replicas as four real processes on PostgreSQL and Redis. The bed flow runs end to end
 //! over GraphQL with read-your-writes and subscription pushes, and a change made through one
-//! gateway is pushed by the other.
+//! gateway is pushed by the other. Every process answers health, readiness and metrics.
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -28,7 +28,7 @@ async fn services_projections_and_gateways_in_separate_processes() {
     let store = ["--store", "postgres", "--database-url", &database, "--database-schema", &schema];
     let read_models = ["--read-models", "redis", "--redis-url", &redis, "--redis-prefix", &prefix];
     let services = Careflow::spawn(&[&["--only", "services"], &store[..]].concat());
-    let _projections = Careflow::spawn(&[&["--only", "projections"], &store[..], &read_models[..]].concat());
+    let projections = Careflow::spawn(&[&["--only", "projections"], &store[..], &read_models[..]].concat());
     let services_url = format!("http://{}", services.grpc());
     let gateway_args = [&["--only", "gateway", "--services-url", &services_url], &read_models[..]].concat();
     let (gateway, replica) = (Careflow::spawn(&gateway_args), Careflow::spawn(&gateway_args));
@@ -63,6 +63,23 @@ async fn services_projections_and_gateways_in_separate_processes() {
     let statuses: Vec<&str> =
         board["bedBoard"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["AVAILABLE", "BLOCKED"]);
+
+    // Every role can be probed and scraped, gateway or not.
+    for process in [&services, &projections, &gateway] {
+        assert_eq!(process.get("/readyz").await, (200, "ready".to_owned()));
+    }
+    let (status, metrics) = projections.get("/metrics").await;
+    assert_eq!(status, 200);
+    let head = metric(&metrics, "careflow_event_store_head_position");
+    assert!(head > 0.0, "{metrics}");
+    assert!(metrics.contains("careflow_bed_board_checkpoint_position"), "{metrics}");
+}
+
+/// The value of an unlabelled metric in OpenMetrics text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod error;
 mod metrics;
+mod ops;
 mod schema;
 mod server;
 
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 
 pub use error::{ApiError, FieldViolation};
 pub use metrics::{GatewayMetrics, SharedRegistry};
+pub use ops::OpsServer;
 pub use schema::{Caller, CareflowSchema};
 
 /// Everything the gateway needs.
@@ -81,15 +83,14 @@ impl Gateway {
         };
         let schema =
             schema::build(reader, beds, config.read_your_writes_timeout, metrics.clone(), config.graphiql);
-        let state = server::AppState {
-            schema,
-            auth: config.auth,
-            ready: config.ready,
-            registry: config.metrics,
-            metrics,
-        };
+        let state = server::AppState { schema, auth: config.auth, metrics };
+        let ops = ops::OpsState { ready: config.ready, registry: config.metrics };
         let local_addr = config.listener.local_addr()?;
-        Ok(Self { router: server::router(state, config.graphiql), listener: config.listener, local_addr })
+        Ok(Self {
+            router: server::router(state, ops, config.graphiql),
+            listener: config.listener,
+            local_addr,
+        })
     }
 
     /// The bound address.

@@ -12,37 +12,31 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use careflow_auth::Authenticator;
-use tokio::sync::watch;
 
 use crate::error::ApiError;
-use crate::metrics::{GatewayMetrics, SharedRegistry};
+use crate::metrics::GatewayMetrics;
+use crate::ops::{self, OpsState};
 use crate::schema::{Caller, CareflowSchema};
 
 /// Largest request body accepted.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every handler shares.
+/// What every GraphQL handler shares.
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub schema: CareflowSchema,
     pub auth: Authenticator,
-    pub ready: watch::Receiver<bool>,
-    pub registry: SharedRegistry,
     pub metrics: GatewayMetrics,
 }
 
-/// The router.
-pub(crate) fn router(state: AppState, graphiql: bool) -> Router {
-    let mut router = Router::new()
-        .route("/graphql", axum::routing::post(graphql))
-        .route("/graphql/ws", get(graphql_ws))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
+/// The router: GraphQL and the ops endpoints.
+pub(crate) fn router(state: AppState, ops: OpsState, graphiql: bool) -> Router {
+    let mut router =
+        Router::new().route("/graphql", axum::routing::post(graphql)).route("/graphql/ws", get(graphql_ws));
     if graphiql {
         router = router.route("/graphiql", get(graphiql_page));
     }
-    router.layer(DefaultBodyLimit::max(MAX_BODY_BYTES)).with_state(state)
+    router.with_state(state).merge(ops::routes(ops)).layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 fn caller(
@@ -114,27 +108,6 @@ async fn graphql_ws(
                 })
                 .serve()
         })
-        .into_response()
-}
-
-async fn readyz(State(state): State<AppState>) -> Response {
-    if *state.ready.borrow() {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
-    }
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    let mut body = String::new();
-    let encoded = match state.registry.lock() {
-        Ok(registry) => prometheus_client::encoding::text::encode(&mut body, &registry).is_ok(),
-        Err(_) => false,
-    };
-    if !encoded {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response();
-    }
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
         .into_response()
 }
 

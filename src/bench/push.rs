@@ -73,7 +73,7 @@ pub async fn latency(
     let args = ServeArgs::try_parse_from(argv)?;
     let auth = args.jwt.authenticator();
     let app = Application::build(args).await?;
-    let http = app.http_addr().context("the benchmark app runs the gateway")?;
+    let http = app.http_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;

@@ -1,0 +1,88 @@
+//! Health, readiness and Prometheus metrics over HTTP: `/healthz` (the process is up),
+//! `/readyz` (200 only while ready) and `/metrics` (OpenMetrics text of the process's registry).
+//! Part of the gateway's router, and served alone ([`OpsServer`]) by a process that runs no
+//! gateway (services or projections only), for probes and scraping.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::GatewayError;
+use crate::metrics::SharedRegistry;
+
+/// What the ops endpoints read.
+#[derive(Clone)]
+pub(crate) struct OpsState {
+    pub ready: watch::Receiver<bool>,
+    pub registry: SharedRegistry,
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub(crate) fn routes(state: OpsState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<OpsState>) -> Response {
+    if *state.ready.borrow() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn metrics(State(state): State<OpsState>) -> Response {
+    let mut body = String::new();
+    let encoded = match state.registry.lock() {
+        Ok(registry) => prometheus_client::encoding::text::encode(&mut body, &registry).is_ok(),
+        Err(_) => false,
+    };
+    if !encoded {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics").into_response();
+    }
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body)
+        .into_response()
+}
+
+/// The ops endpoints alone, bound and ready to run.
+pub struct OpsServer {
+    listener: TcpListener,
+    router: Router,
+    local_addr: SocketAddr,
+}
+
+impl OpsServer {
+    /// Serves `/readyz` from `ready` and `/metrics` from `registry` on `listener`.
+    pub fn build(
+        listener: TcpListener,
+        ready: watch::Receiver<bool>,
+        registry: SharedRegistry,
+    ) -> Result<Self, GatewayError> {
+        let local_addr = listener.local_addr()?;
+        Ok(Self { listener, router: routes(OpsState { ready, registry }), local_addr })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GatewayError> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}
