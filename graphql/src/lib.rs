@@ -65,9 +65,7 @@ pub enum GatewayError {
 
 /// The gateway, bound and ready to run.
 pub struct Gateway {
-    listener: TcpListener,
-    router: axum::Router,
-    local_addr: SocketAddr,
+    server: ops::HttpServer,
 }
 
 impl Gateway {
@@ -85,17 +83,13 @@ impl Gateway {
             schema::build(reader, beds, config.read_your_writes_timeout, metrics.clone(), config.graphiql);
         let state = server::AppState { schema, auth: config.auth, metrics };
         let ops = ops::OpsState { ready: config.ready, registry: config.metrics };
-        let local_addr = config.listener.local_addr()?;
-        Ok(Self {
-            router: server::router(state, ops, config.graphiql),
-            listener: config.listener,
-            local_addr,
-        })
+        let router = server::router(state, ops, config.graphiql);
+        Ok(Self { server: ops::HttpServer::new(config.listener, router)? })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.server.local_addr()
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -103,8 +97,7 @@ impl Gateway {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
-        Ok(())
+        self.server.run_until_stopped(shutdown).await
     }
 
     /// The SDL of the schema (for snapshots and clients).

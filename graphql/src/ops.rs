@@ -54,12 +54,35 @@ async fn metrics(State(state): State<OpsState>) -> Response {
         .into_response()
 }
 
-/// The ops endpoints alone, bound and ready to run.
-pub struct OpsServer {
+/// An axum router on a bound listener: the gateway, or the ops endpoints alone.
+pub(crate) struct HttpServer {
     listener: TcpListener,
     router: Router,
     local_addr: SocketAddr,
 }
+
+impl HttpServer {
+    pub(crate) fn new(listener: TcpListener, router: Router) -> Result<Self, GatewayError> {
+        let local_addr = listener.local_addr()?;
+        Ok(Self { listener, router, local_addr })
+    }
+
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub(crate) async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), GatewayError> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// The ops endpoints alone, bound and ready to run.
+pub struct OpsServer(HttpServer);
 
 impl OpsServer {
     /// Serves `/readyz` from `ready` and `/metrics` from `registry` on `listener`.
@@ -68,13 +91,12 @@ impl OpsServer {
         ready: watch::Receiver<bool>,
         registry: SharedRegistry,
     ) -> Result<Self, GatewayError> {
-        let local_addr = listener.local_addr()?;
-        Ok(Self { listener, router: routes(OpsState { ready, registry }), local_addr })
+        HttpServer::new(listener, routes(OpsState { ready, registry })).map(Self)
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.0.local_addr()
     }
 
     /// Serves until `shutdown` resolves.
@@ -82,7 +104,6 @@ impl OpsServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
-        Ok(())
+        self.0.run_until_stopped(shutdown).await
     }
 }
