@@ -6,12 +6,15 @@
 //!
 //! - [`EventStore`] is the port every backend implements: atomic multi-stream [`append`] with
 //!   expected versions, idempotency by event id, stream and `$all` reads, named checkpoints, and a
-//!   [`watch`](tokio::sync::watch) of the committed head position.
+//!   [`watch`] of the committed head position.
 //! - [`Subscription`] is built on top of any backend: catch-up from a position, a caught-up
 //!   marker, then live, without gaps or duplicates (positions are gap-free and only become visible
 //!   in commit order, so "read from the next position" is all a subscriber needs).
-//! - Backends: [`memory::MemoryStore`] (tests) and [`sqlite::SqliteStore`] (embedded default,
-//!   WAL, one writer thread with group commit, `synchronous=FULL`).
+//! - Backends: [`memory::MemoryStore`] (tests), [`sqlite::SqliteStore`] (embedded default,
+//!   WAL, one writer thread with group commit, `synchronous=FULL`) and
+//!   [`postgres::PostgresStore`] (production: any number of processes on one schema, positions
+//!   from a locked log head, group commit, `LISTEN`/`NOTIFY` with polling; schema by
+//!   [`postgres::migrate`]).
 //!
 //! [`append`]: EventStore::append
 

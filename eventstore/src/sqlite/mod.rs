@@ -16,9 +16,9 @@
 //!    with positions handed out by the writer, under a `SAVEPOINT` when the request has more
 //!    than one event, so a failing request rolls back only itself and leaves the rest of the
 //!    batch alone. An event id that is already stored shows up as a `UNIQUE(event_id)`
-//!    violation; the request is then rolled back and answered by [`retry_result`] (the original
+//!    violation; the request is then rolled back and answered by [`retry_result`](crate::retry_result) (the original
 //!    result of a retry, or [`StoreError::EventIdConflict`]). A failed expectation also consults
-//!    [`retry_result`] first, so a retry whose expectation no longer holds still gets its
+//!    [`retry_result`](crate::retry_result) first, so a retry whose expectation no longer holds still gets its
 //!    original result, as with [`MemoryStore`](crate::memory::MemoryStore);
 //! 3. one `COMMIT`;
 //! 4. the batch (its answers and last position) goes to the **syncer** thread, and the writer
