@@ -16,6 +16,9 @@ use crate::{
     category_of, retry_result,
 };
 
+/// How long the writer waits for more requests when its batch is smaller than the last one.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+
 /// More cached stream versions than this and the cache starts again empty.
 const MAX_CACHED_STREAMS: usize = 100_000;
 
@@ -178,6 +181,7 @@ impl Writer {
         let (max_requests, max_events) =
             (self.options.max_batch_requests.max(1), self.options.max_batch_events.max(1));
         let mut carried: Option<Command> = None;
+        let mut previous = 0;
         loop {
             let first = match carried.take() {
                 Some(command) => command,
@@ -188,8 +192,19 @@ impl Writer {
             };
             let mut events = first.events();
             let mut batch = vec![first];
+            let mut lingered = false;
             while batch.len() < max_requests && events < max_events {
-                let Ok(command) = queue.try_recv() else { break };
+                let command = match queue.try_recv() {
+                    Ok(command) => command,
+                    // The callers answered last time are likely sending again right now: a
+                    // moment's wait fills the batch (this thread is the writer's own).
+                    Err(_) if !lingered && batch.len() < previous => {
+                        lingered = true;
+                        std::thread::sleep(LINGER);
+                        continue;
+                    }
+                    Err(_) => break,
+                };
                 if events + command.events() > max_events {
                     carried = Some(command);
                     break;
@@ -197,6 +212,7 @@ impl Writer {
                 events += command.events();
                 batch.push(command);
             }
+            previous = batch.len();
             self.serve(batch).await;
         }
     }
