@@ -135,18 +135,18 @@ async fn bed_board(
         }
         ReadModelKind::Redis => {
             let config = RedisConfig::new(&args.redis_url).with_prefix(&args.redis_prefix);
-            let writer = match keeps {
-                true => Some(Arc::new(
-                    RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?,
-                ) as Arc<dyn Projection>),
-                false => None,
-            };
-            let reader = match reads {
-                true => Some(Arc::new(
-                    RedisBedBoardReader::connect(&config).await.context("cannot read the Redis bed board")?,
-                ) as Arc<dyn BedBoardReader>),
-                false => None,
-            };
+            let mut writer: Option<Arc<dyn Projection>> = None;
+            if keeps {
+                let board =
+                    RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?;
+                writer = Some(Arc::new(board));
+            }
+            let mut reader: Option<Arc<dyn BedBoardReader>> = None;
+            if reads {
+                let board =
+                    RedisBedBoardReader::connect(&config).await.context("cannot read the Redis bed board")?;
+                reader = Some(Arc::new(board));
+            }
             Ok((writer, reader))
         }
     }
@@ -160,10 +160,7 @@ impl Application {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
         }
         let needs_store = roles.contains(&ServeRole::Services) || roles.contains(&ServeRole::Projections);
-        let store = match needs_store {
-            true => Some(open_store(&args).await?),
-            false => None,
-        };
+        let store = if needs_store { Some(open_store(&args).await?) } else { None };
         let (projection, board) = bed_board(&args, &roles).await?;
         if let (Some(store), Some(projection)) = (&store, &projection) {
             let position = ProjectionRunner::new(store.clone(), projection.clone()).catch_up().await?;

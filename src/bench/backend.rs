@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use careflow_eventstore::EventStore;
-use careflow_eventstore::postgres::{PostgresOptions, PostgresStore, migrate};
+use careflow_eventstore::postgres::{PostgresOptions, PostgresStore, drop_schema, migrate};
 use careflow_eventstore::sqlite::SqliteStore;
+use careflow_projections::Projection;
+use careflow_projections::bed_board::redis::{RedisBedBoard, RedisConfig};
 use clap::ValueEnum;
 
 /// The event store backend measured.
@@ -88,24 +90,14 @@ impl Stores {
     /// Drops the PostgreSQL schemas and Redis keys made so far.
     pub async fn cleanup(&self) -> anyhow::Result<()> {
         let prefixes = std::mem::take(&mut *self.prefixes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
-        if !prefixes.is_empty() {
-            let client = redis::Client::open(self.redis_url.as_str())?;
-            let mut connection = client.get_multiplexed_async_connection().await?;
-            for prefix in prefixes {
-                let keys: Vec<String> =
-                    redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await?;
-                if !keys.is_empty() {
-                    redis::cmd("DEL").arg(keys).query_async::<()>(&mut connection).await?;
-                }
-            }
+        for prefix in prefixes {
+            let config = RedisConfig::new(&self.redis_url).with_prefix(prefix);
+            // A reset deletes every key under the prefix.
+            RedisBedBoard::connect(&config).await?.reset().await?;
         }
         let schemas = std::mem::take(&mut *self.schemas.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
         for options in schemas {
-            let (client, connection) = tokio_postgres::connect(&options.url, tokio_postgres::NoTls).await?;
-            let driver = tokio::spawn(connection);
-            client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options.schema)).await?;
-            drop(client);
-            driver.await??;
+            drop_schema(&options).await?;
         }
         Ok(())
     }

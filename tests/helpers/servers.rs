@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use careflow_projections::Projection;
+use careflow_projections::bed_board::redis::{RedisBedBoard, RedisConfig};
+
 /// PostgreSQL: `CAREFLOW_TEST_DATABASE_URL` or the local server's `postgres` database.
 pub async fn postgres_url() -> Option<String> {
     let url = std::env::var("CAREFLOW_TEST_DATABASE_URL")
@@ -57,25 +60,14 @@ impl Drop for Cleanup {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async move {
                 if let Some((url, schema)) = postgres {
-                    let (client, connection) =
-                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await.ok()?;
-                    tokio::spawn(connection);
-                    client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                        .await
-                        .ok()?;
+                    let options =
+                        careflow_eventstore::postgres::PostgresOptions::new(url).with_schema(schema);
+                    careflow_eventstore::postgres::drop_schema(&options).await.ok()?;
                 }
                 if let Some((url, prefix)) = redis {
-                    let client = redis::Client::open(url.as_str()).ok()?;
-                    let mut connection = client.get_multiplexed_async_connection().await.ok()?;
-                    let keys: Vec<String> = redis::cmd("KEYS")
-                        .arg(format!("{prefix}*"))
-                        .query_async(&mut connection)
-                        .await
-                        .ok()?;
-                    if !keys.is_empty() {
-                        redis::cmd("DEL").arg(keys).query_async::<()>(&mut connection).await.ok()?;
-                    }
+                    let config = RedisConfig::new(url).with_prefix(prefix);
+                    // A reset deletes every key under the prefix.
+                    RedisBedBoard::connect(&config).await.ok()?.reset().await.ok()?;
                 }
                 Some(())
             })

@@ -28,7 +28,9 @@ fn advance(head: &watch::Sender<Position>, position: Position) {
 pub(super) async fn run(options: PostgresOptions, readers: Arc<Readers>, head: Arc<watch::Sender<Position>>) {
     let (notified, mut notifications) = mpsc::unbounded_channel::<Position>();
     let listening = tokio::spawn(listen(options.clone(), notified));
-    let mut poll = tokio::time::interval(options.poll_interval.max(Duration::from_millis(10)));
+    // The store read the head just before starting us: the first poll is one period away.
+    let period = options.poll_interval.max(Duration::from_millis(10));
+    let mut poll = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let _stop_listening = AbortOnDrop(listening);
     loop {

@@ -121,7 +121,7 @@ use crate::{
     AllSlice, AppendResult, CurrentVersion, EventStore, Filter, Position, RecordedEvent, StoreError,
     StreamAppend, StreamName, encode_metadata, validate_request,
 };
-pub use schema::{MIGRATIONS, Migration, latest_version, migrate};
+pub use schema::{MIGRATIONS, Migration, drop_schema, latest_version, migrate};
 
 /// The schema used when none is configured.
 pub const DEFAULT_SCHEMA: &str = "careflow";

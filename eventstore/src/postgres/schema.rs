@@ -136,6 +136,18 @@ pub async fn migrate(options: &PostgresOptions) -> Result<Vec<Migration>, StoreE
     Ok(applied)
 }
 
+/// Drops the schema and everything in it (the store's tables, its function, its checkpoints).
+/// For tests, benchmarks and tearing down an environment; there is no undo.
+pub async fn drop_schema(options: &PostgresOptions) -> Result<(), StoreError> {
+    // `connect` validates the schema name, so it is safe to quote into the statement.
+    let client = connect(options, "careflow-drop-schema").await?;
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options.schema))
+        .await
+        .map_err(PostgresError::from)?;
+    Ok(())
+}
+
 /// The applied version, `None` when the bookkeeping table does not exist.
 async fn current_version(client: &impl tokio_postgres::GenericClient) -> Result<Option<i32>, StoreError> {
     match client.query_one("SELECT max(version) FROM careflow_migrations", &[]).await {

@@ -114,7 +114,7 @@ pub fn placements(request: &[StreamAppend], result: &AppendResult) -> Vec<(Uuid,
 /// first use) on `postgres@127.0.0.1:5432`. When the server cannot be reached the tests are
 /// skipped with a message, except under CI (`CI` set), where that is a failure.
 pub mod pg {
-    use careflow_eventstore::postgres::{PostgresOptions, migrate};
+    use careflow_eventstore::postgres::{PostgresOptions, drop_schema, migrate};
     use tokio_postgres::NoTls;
     use tokio_postgres::error::SqlState;
 
@@ -133,12 +133,7 @@ pub mod pg {
             // Drop may run on a runtime thread: do the async cleanup on a thread of its own.
             let cleanup = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-                runtime.block_on(async move {
-                    let (client, connection) = tokio_postgres::connect(&options.url, NoTls).await.ok()?;
-                    tokio::spawn(connection);
-                    let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", options.schema);
-                    client.batch_execute(&sql).await.ok()
-                })
+                runtime.block_on(drop_schema(&options)).ok()
             });
             let _ = cleanup.join();
         }
