@@ -312,7 +312,7 @@ impl Application {
         };
         self.ready.send_replace(false);
         if let Some(health) = &health {
-            careflow_services::server::set_not_serving(health).await;
+            health.set_not_serving().await;
         }
         stop.send_replace(true);
         while let Some(ended) = parts.join_next().await {

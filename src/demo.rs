@@ -1,11 +1,16 @@
-//! The synthetic demo: three sites, ten wards, ~290 beds in mixed states, patients with NHS
-//! numbers from the 999 test range and invented names. Every command has a fixed command id, so
-//! loading twice adds nothing.
+//! The synthetic demo: two organisations — an acute trust (RXA: three sites, ten wards) and a
+//! community trust (RYC: one site, two wards) — ~330 beds in mixed states, patients with NHS
+//! numbers from the 999 test range and invented names. Each organisation's admin loads its own
+//! sites, so organisations are kept apart from the first event. Every command has a fixed
+//! command id, so loading twice adds nothing.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use careflow_auth::policy::Action;
 use careflow_auth::{Actor, Role};
+use careflow_domain::OdsCode;
+use careflow_domain::beds::Beds;
 use careflow_domain::beds::{
     AddBed, AdmitPatient, BedCommand, BlockBed, BlockReason, ConfigureWard, DischargeDestination,
     DischargePatient, Label, MarkMedicallyOptimised, Note, Pathway, PatientName, RegisterSite, ReserveBed,
@@ -13,8 +18,7 @@ use careflow_domain::beds::{
 };
 use careflow_domain::{BedId, NhsNumber, SiteId, StayId, WardId};
 use careflow_eventstore::EventStore;
-use careflow_services::CommandContext;
-use careflow_services::beds::BedCommandHandler;
+use careflow_services::{CommandContext, CommandHandler, ServiceError};
 use chrono::{Duration, Utc};
 use uuid::Uuid;
 
@@ -23,9 +27,10 @@ const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_666c_6f77_8000_0000_000
 /// A ward of the demo: code, name, specialty, number of beds.
 type DemoWard = (&'static str, &'static str, &'static str, u32);
 
-/// The demo's sites: id, name, wards.
-const SITES: [(&str, &str, &[DemoWard]); 3] = [
+/// The demo's sites: owning organisation, id, name, wards.
+const SITES: [(&str, &str, &str, &[DemoWard]); 4] = [
     (
+        "RXA",
         "RXA01",
         "Northgate General Hospital",
         &[
@@ -38,6 +43,7 @@ const SITES: [(&str, &str, &[DemoWard]); 3] = [
         ],
     ),
     (
+        "RXA",
         "RXA02",
         "Riverside Community Hospital",
         &[
@@ -46,9 +52,19 @@ const SITES: [(&str, &str, &[DemoWard]); 3] = [
         ],
     ),
     (
+        "RXA",
         "RXA03",
         "St Aldhelm's Hospital",
         &[("CEDAR", "Cedar Ward", "Stroke", 30), ("MAPLE", "Maple Ward", "General medicine", 36)],
+    ),
+    (
+        "RYC",
+        "RYC01",
+        "Eastbrook Community Hospital",
+        &[
+            ("LARK", "Lark Ward", "Community rehabilitation", 20),
+            ("WREN", "Wren Ward", "Intermediate care", 16),
+        ],
     ),
 ];
 
@@ -86,60 +102,75 @@ fn label(text: &str) -> anyhow::Result<Label> {
     Label::parse(text).with_context(|| format!("demo label {text:?}"))
 }
 
-/// Loads the demo through the beds command handler, in-process, as a system admin actor.
-pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
-    let handler = BedCommandHandler::new(store);
-    let actor = Actor {
-        user_id: "careflow-demo".into(),
+/// The admin who loads an organisation's part of the demo.
+fn admin(organisation: &str) -> Actor {
+    Actor {
+        user_id: format!("careflow-demo.{}", organisation.to_lowercase()),
         role: Role::Admin,
-        organisation: "RXA".into(),
+        organisation: organisation.into(),
         teams: Vec::new(),
-    };
+    }
+}
+
+/// Loads the demo through the beds command handler, in-process, as each organisation's admin.
+pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
+    let handler = CommandHandler::<Beds>::new(store);
     let started = std::time::Instant::now();
     let mut setup = Vec::new();
     let mut wards = Vec::new();
     let mut patient = 0u32;
-    for (site_id, site_name, site_wards) in SITES {
-        setup.push(Step {
-            key: format!("site/{site_id}"),
-            action: BedCommand::RegisterSite(RegisterSite {
-                site_id: SiteId::parse(site_id)?,
-                name: label(site_name)?,
-            }),
-        });
+    for (organisation, site_id, site_name, site_wards) in SITES {
+        let actor = admin(organisation);
+        setup.push((
+            actor.clone(),
+            Step {
+                key: format!("site/{site_id}"),
+                action: BedCommand::RegisterSite(RegisterSite {
+                    site_id: SiteId::parse(site_id)?,
+                    name: label(site_name)?,
+                    organisation: OdsCode::parse(organisation)?,
+                }),
+            },
+        ));
         for (code, name, specialty, beds) in site_wards {
             let ward_id = WardId::parse(&format!("{site_id}-{code}"))?;
-            setup.push(Step {
-                key: format!("ward/{ward_id}"),
-                action: BedCommand::ConfigureWard(ConfigureWard {
-                    ward_id: ward_id.clone(),
-                    site_id: SiteId::parse(site_id)?,
-                    name: label(name)?,
-                    specialty: Some(label(specialty)?),
-                }),
-            });
+            setup.push((
+                actor.clone(),
+                Step {
+                    key: format!("ward/{ward_id}"),
+                    action: BedCommand::ConfigureWard(ConfigureWard {
+                        ward_id: ward_id.clone(),
+                        site_id: SiteId::parse(site_id)?,
+                        name: label(name)?,
+                        specialty: Some(label(specialty)?),
+                    }),
+                },
+            ));
             let mut ward_steps = Vec::new();
             for n in 1..=*beds {
                 let bed_id = BedId::parse(&format!("{ward_id}-B{n:02}"))?;
-                setup.push(Step {
-                    key: format!("bed/{bed_id}"),
-                    action: BedCommand::AddBed(AddBed {
-                        bed_id: bed_id.clone(),
-                        ward_id: ward_id.clone(),
-                        label: label(&format!("Bay {} Bed {}", (n - 1) / 6 + 1, (n - 1) % 6 + 1))?,
-                    }),
-                });
+                setup.push((
+                    actor.clone(),
+                    Step {
+                        key: format!("bed/{bed_id}"),
+                        action: BedCommand::AddBed(AddBed {
+                            bed_id: bed_id.clone(),
+                            ward_id: ward_id.clone(),
+                            label: label(&format!("Bay {} Bed {}", (n - 1) / 6 + 1, (n - 1) % 6 + 1))?,
+                        }),
+                    },
+                ));
                 ward_steps.extend(bed_story(&bed_id, n, &mut patient)?);
             }
-            wards.push(ward_steps);
+            wards.push((actor.clone(), ward_steps));
         }
     }
     // Configuration first, in order; then each ward's stories concurrently.
-    for step in setup {
+    for (actor, step) in setup {
         run(&handler, &actor, step).await?;
     }
-    let tasks = wards.into_iter().map(|steps| {
-        let (handler, actor) = (handler.clone(), actor.clone());
+    let tasks = wards.into_iter().map(|(actor, steps)| {
+        let handler = handler.clone();
         tokio::spawn(async move {
             for step in steps {
                 run(&handler, &actor, step).await?;
@@ -154,10 +185,20 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(handler: &BedCommandHandler, actor: &Actor, step: Step) -> anyhow::Result<()> {
+async fn run(handler: &CommandHandler<Beds>, actor: &Actor, step: Step) -> anyhow::Result<()> {
     let context = demo_context(actor, &step.key);
-    handler.handle(&context, step.action).await.with_context(|| format!("demo step {}", step.key))?;
-    Ok(())
+    let action = match step.action {
+        BedCommand::RegisterSite(_) | BedCommand::ConfigureWard(_) | BedCommand::AddBed(_) => {
+            Action::ConfigureBeds
+        }
+        _ => Action::UpdateBeds,
+    };
+    match handler.handle(&context, action, step.action).await {
+        // The demo was loaded on an earlier day: its dates differed, so the step's command id
+        // was used for a command with other dates. It is in the store: nothing to do.
+        Ok(_) | Err(ServiceError::CommandIdReused) => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("demo step {}", step.key)),
+    }
 }
 
 fn demo_context(actor: &Actor, key: &str) -> CommandContext {

@@ -1,4 +1,5 @@
-//! Identifiers of things careflow configures: sites, wards, beds; and hospital stays.
+//! Identifiers of things careflow configures: organisations, sites, wards, beds; and hospital
+//! stays.
 
 use std::fmt;
 
@@ -80,6 +81,10 @@ slug_id!(
 slug_id!(
     /// A bed (e.g. `RXA01-AMU-B07`).
     BedId
+);
+slug_id!(
+    /// An organisation's ODS code (e.g. `RXA` for an acute trust, `RYC` for a community trust).
+    OdsCode
 );
 
 /// A hospital stay: from admission to discharge.

@@ -1,12 +1,14 @@
 //! careflow-domain: the pure heart of careflow.
 //!
-//! Value objects ([`NhsNumber`], ids), and per bounded context its commands, one event enum,
-//! state, `decide` and `evolve`, and a `thiserror` error. Pure: no I/O, no clock, no random ids —
+//! Value objects ([`NhsNumber`], ids), the [`Decider`] every context implements, and per bounded
+//! context its commands, one event enum, state, `decide` and `evolve`, and a `thiserror` error. Pure: no I/O, no clock, no random ids —
 //! time and ids are inputs. Depends on nothing of ours.
 
 pub mod beds;
+pub mod decider;
 pub mod ids;
 pub mod nhs;
 
-pub use ids::{BedId, IdError, SiteId, StayId, WardId};
+pub use decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
+pub use ids::{BedId, IdError, OdsCode, SiteId, StayId, WardId};
 pub use nhs::{NhsNumber, NhsNumberError};

@@ -122,6 +122,7 @@ fn bench_event(rng: &mut Rng, index: usize) -> Result<NewEvent, StoreError> {
         correlation_id: rng.uuid_v4(),
         causation_id: None,
         command_id: Some(rng.uuid_v4()),
+        command_digest: None,
         actor: Some(Actor {
             user_id: "bench.nurse".into(),
             role: "ward_nurse".into(),

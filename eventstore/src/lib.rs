@@ -205,6 +205,10 @@ pub struct Metadata {
     /// The client command id the event was written for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_id: Option<Uuid>,
+    /// A digest of the command (what was asked, by whom), so that a command id reused for a
+    /// different command can be told from a retry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_digest: Option<Uuid>,
     /// Who caused the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<Actor>,

@@ -63,6 +63,7 @@ fn fast(json: &[u8]) -> Option<Metadata> {
     let correlation_id = c.uuid()?;
     let causation_id = if c.eat(r#","causation_id":""#) { Some(c.uuid()?) } else { None };
     let command_id = if c.eat(r#","command_id":""#) { Some(c.uuid()?) } else { None };
+    let command_digest = if c.eat(r#","command_digest":""#) { Some(c.uuid()?) } else { None };
     let actor = if c.eat(r#","actor":{"user_id":""#) {
         let user_id = c.plain_str()?.to_owned();
         if !c.eat(r#","role":""#) {
@@ -88,7 +89,15 @@ fn fast(json: &[u8]) -> Option<Metadata> {
     if c.rest != "}" {
         return None;
     }
-    Some(Metadata { correlation_id, causation_id, command_id, actor, occurred_at, traceparent })
+    Some(Metadata {
+        correlation_id,
+        causation_id,
+        command_id,
+        command_digest,
+        actor,
+        occurred_at,
+        traceparent,
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, as chrono writes a `DateTime<Utc>` (no leap second).
@@ -131,6 +140,7 @@ mod tests {
             correlation_id: Uuid::now_v7(),
             causation_id: Some(Uuid::new_v4()),
             command_id: Some(Uuid::now_v7()),
+            command_digest: Some(Uuid::new_v4()),
             actor: Some(Actor {
                 user_id: "nurse.okafor".into(),
                 role: "ward_nurse".into(),
@@ -151,6 +161,7 @@ mod tests {
             let mut bare = full.clone();
             bare.causation_id = None;
             bare.command_id = None;
+            bare.command_digest = None;
             bare.actor = None;
             bare.traceparent = None;
             let mut some = full.clone();

@@ -1,7 +1,7 @@
 //! The services' error, and its one mapping to a gRPC status.
 
 use careflow_auth::AuthError;
-use careflow_domain::beds::BedError;
+use careflow_domain::{Refusal, RefusalKind};
 use careflow_eventstore::StoreError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -27,32 +27,56 @@ pub enum ServiceError {
     /// The caller's role may not do this.
     #[error("{0}")]
     PermissionDenied(String),
-    /// The beds context refused the command.
-    #[error(transparent)]
-    Beds(#[from] BedError),
+    /// The context refused the command; the message says why (naming the state).
+    #[error("{message}")]
+    Refused {
+        /// What kind of refusal.
+        kind: RefusalKind,
+        /// The domain's explanation.
+        message: String,
+    },
     /// Concurrent writers kept changing the streams after every retry.
-    #[error("stream {stream} kept changing concurrently; gave up after {attempts} attempts")]
+    #[error("a {category} stream kept changing concurrently; gave up after {attempts} attempts")]
     Contention {
-        /// The contested stream.
-        stream: String,
+        /// The contested stream's category (not its name, which may hold an NHS number).
+        category: String,
         /// How many times the command was decided.
         attempts: usize,
     },
     /// The command id was already used for a different command.
-    #[error("command id reused for a different command")]
+    #[error("the command id was already used for a different command: send a new command id")]
     CommandIdReused,
     /// The event store failed.
     #[error("event store failure")]
     Store(#[source] StoreError),
-    /// Stored data could not be read back.
-    #[error("corrupt stored event: {0}")]
-    Corrupt(String),
+    /// A stored event could not be read back (its data is not quoted: it may be personal).
+    #[error("cannot decode the stored {event_type} event at position {position}")]
+    Corrupt {
+        /// Its position.
+        position: u64,
+        /// Its type.
+        event_type: String,
+    },
+    /// The handler or a decider broke one of its own rules: a bug.
+    #[error("invariant broken: {0}")]
+    Invariant(String),
 }
 
 impl ServiceError {
+    /// The refusal of a context, as a service error.
+    pub fn refused(refusal: &impl Refusal) -> Self {
+        Self::Refused { kind: refusal.kind(), message: refusal.to_string() }
+    }
+
     /// A single invalid field.
     pub fn invalid(field: &str, description: impl Into<String>) -> Self {
         Self::InvalidArgument(vec![FieldViolation { field: field.into(), description: description.into() }])
+    }
+}
+
+impl From<careflow_auth::policy::Denied> for ServiceError {
+    fn from(denied: careflow_auth::policy::Denied) -> Self {
+        Self::PermissionDenied(denied.to_string())
     }
 }
 
@@ -80,7 +104,14 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unauthenticated(e) => Status::unauthenticated(e.to_string()),
             ServiceError::PermissionDenied(message) => Status::permission_denied(message),
-            ServiceError::Beds(e) => Status::new(bed_error_code(&e), e.to_string()),
+            ServiceError::Refused { kind, message } => {
+                let code = match kind {
+                    RefusalKind::NotFound => Code::NotFound,
+                    RefusalKind::AlreadyExists => Code::AlreadyExists,
+                    RefusalKind::Precondition => Code::FailedPrecondition,
+                };
+                Status::new(code, message)
+            }
             e @ ServiceError::Contention { .. } => Status::aborted(e.to_string()),
             e @ ServiceError::CommandIdReused => Status::already_exists(e.to_string()),
             ServiceError::Store(StoreError::Unavailable(message)) => {
@@ -96,27 +127,8 @@ impl From<ServiceError> for Status {
                 | StoreError::Decode { .. }
                 | StoreError::Backend(_)),
             ) => internal(&e),
-            e @ ServiceError::Corrupt(_) => internal(&e),
+            e @ (ServiceError::Corrupt { .. } | ServiceError::Invariant(_)) => internal(&e),
         }
-    }
-}
-
-fn bed_error_code(error: &BedError) -> Code {
-    match error {
-        BedError::SiteNotFound { .. }
-        | BedError::WardNotFound { .. }
-        | BedError::BedNotFound { .. }
-        | BedError::StayNotFound { .. } => Code::NotFound,
-        BedError::SiteAlreadyRegistered { .. }
-        | BedError::WardAlreadyConfigured { .. }
-        | BedError::BedAlreadyExists { .. }
-        | BedError::StayAlreadyExists { .. } => Code::AlreadyExists,
-        BedError::InvalidBedState { .. }
-        | BedError::ReservedForAnotherPatient { .. }
-        | BedError::PatientAlreadyAdmitted { .. }
-        | BedError::StayEnded { .. }
-        | BedError::AlreadyInBed { .. }
-        | BedError::DateBeforeAdmission { .. } => Code::FailedPrecondition,
     }
 }
 

@@ -1,14 +1,23 @@
-//! careflow-services: the write side. Each context has a gRPC adapter (parse the request, check
-//! the caller) over a command handler (load streams → `decide` → append with expected versions,
-//! retrying a bounded number of times when a concurrent writer wins).
+//! careflow-services: the write side. One generic [`CommandHandler`] drives every context's
+//! [`Decider`](careflow_domain::Decider) (load streams → `decide` → append with expected
+//! versions, retrying a bounded number of times when a concurrent writer wins, idempotent by
+//! command id); one gRPC plumbing ([`grpc`]) authenticates every call, parses every field and
+//! hands commands to the handler; each context adds its service module and one line in
+//! [`server`].
 //!
 //! Depends on the domain, the event store port and the proto contracts; never on projections or
 //! the gateway. Services never call each other in-process.
 
 pub mod beds;
+mod cache;
+pub mod clock;
 mod context;
 mod error;
+pub mod grpc;
+mod handler;
 pub mod server;
 
+pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::CommandContext;
 pub use error::{FieldViolation, ServiceError};
+pub use handler::{CommandHandler, Effect, Outcome};

@@ -1,14 +1,20 @@
-//! The gRPC router: every context's service, plus health and reflection, on one port.
+//! The gRPC router: every context's service, plus health and reflection (`grpc.reflection.v1`
+//! and `v1alpha`, for tools that speak only the older one), on one port. Every careflow
+//! service is wrapped in [`Authenticate`], so no method can forget to check the token.
 
 use std::sync::Arc;
 
 use careflow_auth::Authenticator;
 use careflow_eventstore::EventStore;
 use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
+use tonic::server::NamedService;
 use tonic::transport::server::Router;
+use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::beds::{BedCommandHandler, BedGrpc};
+use crate::beds::BedGrpc;
+use crate::grpc::Authenticate;
+use crate::handler::CommandHandler;
 
 /// Why the gRPC services could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -22,27 +28,71 @@ pub enum ServerError {
 pub struct Services {
     /// The router, ready to serve.
     pub router: Router,
-    /// Marks services SERVING / NOT_SERVING.
-    pub health: HealthReporter,
+    /// Marks the services SERVING / NOT_SERVING.
+    pub health: Health,
+}
+
+/// The health of every careflow service on the router.
+#[derive(Clone)]
+pub struct Health {
+    reporter: HealthReporter,
+    /// The careflow services' full names, e.g. `careflow.beds.v1.BedService`.
+    names: Vec<&'static str>,
+}
+
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(careflow_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+fn name_of<S: NamedService>(_: &S) -> &'static str {
+    S::NAME
+}
+
+/// Adds a context's service to the router and records its name.
+macro_rules! register {
+    ($router:ident, $names:ident, $service:expr) => {{
+        let service = $service;
+        $names.push(name_of(&service));
+        $router = $router.add_service(service);
+    }};
 }
 
 /// Builds the router of every service over `store`, checking tokens with `auth`.
 pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result<Services, ServerError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    let beds = BedGrpc::new(BedCommandHandler::new(store), auth).into_server();
-    health.set_serving::<BedServiceServer<BedGrpc>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(careflow_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let router = tonic::transport::Server::builder()
+    let auth = Authenticate::new(auth);
+    let mut names = Vec::new();
+    let mut router = tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(reflection)
-        .add_service(beds);
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?);
+    // One line per context: its service, behind Authenticate, over its command handler.
+    register!(
+        router,
+        names,
+        BedServiceServer::with_interceptor(BedGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+    );
+    let health = Health { reporter: health, names };
+    health.set(ServingStatus::Serving).await;
     Ok(Services { router, health })
 }
 
-/// Marks every service NOT_SERVING (on shutdown).
-pub async fn set_not_serving(health: &HealthReporter) {
-    health.set_not_serving::<BedServiceServer<BedGrpc>>().await;
+impl Health {
+    /// The careflow services' full names, e.g. `careflow.beds.v1.BedService`.
+    pub fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+
+    /// Marks every careflow service NOT_SERVING (on shutdown).
+    pub async fn set_not_serving(&self) {
+        self.set(ServingStatus::NotServing).await;
+    }
+
+    async fn set(&self, status: ServingStatus) {
+        for name in &self.names {
+            self.reporter.set_service_status(name, status).await;
+        }
+    }
 }

@@ -22,19 +22,31 @@ use tonic_types::StatusExt;
 struct TestServices {
     client: BedServiceClient<Channel>,
     channel: Channel,
-    store: Arc<MemoryStore>,
+    store: Arc<dyn EventStore>,
     auth: Authenticator,
     _stop: oneshot::Sender<()>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl TestServices {
     async fn spawn() -> Self {
+        Self::spawn_on(Arc::new(MemoryStore::new()), None).await
+    }
+
+    /// On a SQLite store in a temporary folder: appends then really wait for the writer thread,
+    /// so concurrent requests interleave as they do in production.
+    async fn spawn_on_sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = careflow_eventstore::sqlite::SqliteStore::open(dir.path().join("events.sqlite")).unwrap();
+        Self::spawn_on(Arc::new(store), Some(dir)).await
+    }
+
+    async fn spawn_on(store: Arc<dyn EventStore>, dir: Option<tempfile::TempDir>) -> Self {
         let auth = Authenticator::new(JwtConfig {
             secret: "grpc-test".into(),
             issuer: "careflow".into(),
             audience: "careflow".into(),
         });
-        let store = Arc::new(MemoryStore::new());
         let services = careflow_services::server::services(store.clone(), auth.clone()).await.unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -48,20 +60,24 @@ impl TestServices {
             .connect()
             .await
             .unwrap();
-        Self { client: BedServiceClient::new(channel.clone()), channel, store, auth, _stop: stop }
+        Self { client: BedServiceClient::new(channel.clone()), channel, store, auth, _stop: stop, _dir: dir }
     }
 
-    fn token(&self, role: Role) -> String {
+    fn token(&self, role: Role, organisation: &str) -> String {
         let actor =
-            Actor { user_id: format!("test.{role}"), role, organisation: "RXA".into(), teams: vec![] };
+            Actor { user_id: format!("test.{role}"), role, organisation: organisation.into(), teams: vec![] };
         self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::minutes(5)).unwrap()
     }
 
+    /// A request from `role` at the test trust, RXA.
     fn request<T>(&self, role: Role, message: T) -> Request<T> {
+        self.request_from(role, "RXA", message)
+    }
+
+    fn request_from<T>(&self, role: Role, organisation: &str, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {}", self.token(role)).parse().unwrap());
+        let bearer = format!("Bearer {}", self.token(role, organisation));
+        request.metadata_mut().insert("authorization", bearer.parse().unwrap());
         request
     }
 
@@ -295,4 +311,193 @@ async fn health_reports_the_bed_service_serving() {
     let unknown =
         health.check(HealthCheckRequest { service: "careflow.nope.v1.Nope".into() }).await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn a_command_id_reused_for_another_command_is_refused_and_stores_nothing() {
+    let mut app = TestServices::spawn().await;
+    app.configure(2).await;
+    let command_id = uuid();
+    app.client
+        .admit_patient(app.request(Role::WardNurse, admit(&command_id, bed(0), patient(1))))
+        .await
+        .unwrap();
+    let head = app.head();
+    // Another bed, another patient, under the same command id.
+    let reused = app.request(Role::WardNurse, admit(&command_id, bed(1), patient(2)));
+    let status = app.client.admit_patient(reused).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(status.message().contains("command id was already used"), "{}", status.message());
+    // Another kind of command under it.
+    let block = pb::BlockBedRequest {
+        command_id: command_id.clone(),
+        bed_id: bed(1),
+        reason: pb::BlockReason::Maintenance as i32,
+        note: String::new(),
+    };
+    let status = app.client.block_bed(app.request(Role::WardNurse, block)).await.unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    // The same command from someone else.
+    let other = app.request(Role::BedManager, admit(&command_id, bed(0), patient(1)));
+    assert_eq!(app.client.admit_patient(other).await.unwrap_err().code(), Code::AlreadyExists);
+    assert_eq!(app.head(), head, "nothing stored");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_copies_of_one_command_all_get_the_first_result() {
+    let mut app = TestServices::spawn_on_sqlite().await;
+    app.configure(2).await;
+    for round in 0..20 {
+        // A block that a second run would refuse ("bed … is BLOCKED: cannot block it").
+        let block = pb::BlockBedRequest {
+            command_id: uuid(),
+            bed_id: bed(0),
+            reason: pb::BlockReason::Staffing as i32,
+            note: String::new(),
+        };
+        let unblock = pb::UnblockBedRequest { command_id: uuid(), bed_id: bed(0) };
+        // An admission that a second run would refuse ("stay … already exists").
+        let admission = admit(&uuid(), bed(1), patient(200 + round));
+        let copies = (0..8).map(|_| {
+            let (mut client, block) = (app.client.clone(), app.request(Role::WardNurse, block.clone()));
+            let admission = app.request(Role::WardNurse, admission.clone());
+            tokio::spawn(async move {
+                let blocked = client.block_bed(block).await.map(|r| r.into_inner());
+                let admitted = client.admit_patient(admission).await.map(|r| r.into_inner());
+                (blocked, admitted)
+            })
+        });
+        let results: Vec<_> =
+            futures::future::join_all(copies).await.into_iter().map(Result::unwrap).collect();
+        let (first_block, first_admission) = (&results[0].0, &results[0].1);
+        for (blocked, admitted) in &results {
+            assert!(blocked.is_ok() && admitted.is_ok(), "round {round}: {blocked:?} {admitted:?}");
+            assert_eq!(blocked.as_ref().unwrap(), first_block.as_ref().unwrap(), "round {round}");
+            assert_eq!(admitted.as_ref().unwrap(), first_admission.as_ref().unwrap(), "round {round}");
+        }
+        let stay = &first_admission.as_ref().unwrap().stay_id;
+        let stay_events =
+            read_full_stream(app.store.as_ref(), &StreamName::new(format!("stay-{stay}")).unwrap())
+                .await
+                .unwrap();
+        assert_eq!(stay_events.len(), 1, "round {round}: one admission");
+        // Back to the start for the next round: unblock, discharge, clean.
+        app.client.unblock_bed(app.request(Role::WardNurse, unblock)).await.unwrap();
+        let discharge = pb::DischargePatientRequest {
+            command_id: uuid(),
+            stay_id: stay.clone(),
+            destination: pb::DischargeDestination::UsualResidence as i32,
+            pathway: 0,
+        };
+        app.client.discharge_patient(app.request(Role::WardNurse, discharge)).await.unwrap();
+        let clean = pb::MarkBedCleanedRequest { command_id: uuid(), bed_id: bed(1) };
+        app.client.mark_bed_cleaned(app.request(Role::Housekeeping, clean)).await.unwrap();
+    }
+    let blocks = read_full_stream(app.store.as_ref(), &StreamName::new(format!("bed-{}", bed(0))).unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "BedBlocked")
+        .count();
+    assert_eq!(blocks, 20, "one block per round");
+}
+
+#[tokio::test]
+async fn reflection_speaks_v1_and_v1alpha() {
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest as V1Request;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse as V1Response;
+    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;
+    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse as AlphaResponse;
+    use tonic_reflection::pb::{v1, v1alpha};
+    let app = TestServices::spawn().await;
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(V1Request::ListServices(String::new())),
+    };
+    let mut answers =
+        client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(V1Response::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("a service list")
+    };
+    assert!(list.service.iter().any(|s| s.name == "careflow.beds.v1.BedService"), "{list:?}");
+
+    let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(AlphaRequest::ListServices(String::new())),
+    };
+    let mut answers =
+        client.server_reflection_info(tokio_stream::iter([request])).await.unwrap().into_inner();
+    let Some(AlphaResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("a service list")
+    };
+    assert!(list.service.iter().any(|s| s.name == "careflow.beds.v1.BedService"), "{list:?}");
+}
+
+#[tokio::test]
+async fn another_organisation_cannot_change_a_trusts_beds() {
+    let mut app = TestServices::spawn().await;
+    app.configure(2).await;
+    let head = app.head();
+    let block = |bed_id: String| pb::BlockBedRequest {
+        command_id: uuid(),
+        bed_id,
+        reason: pb::BlockReason::Maintenance as i32,
+        note: String::new(),
+    };
+    // A ward nurse and even an admin of the community trust (RYC) at the acute trust's (RXA) site.
+    for role in [Role::WardNurse, Role::BedManager, Role::Admin] {
+        let status = app.client.block_bed(app.request_from(role, "RYC", block(bed(0)))).await.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied, "{role}");
+        assert!(status.message().contains("RYC") && status.message().contains("RXA"), "{}", status.message());
+        let admission = app.request_from(role, "RYC", admit(&uuid(), bed(0), patient(3)));
+        assert_eq!(app.client.admit_patient(admission).await.unwrap_err().code(), Code::PermissionDenied);
+    }
+    let ward = pb::ConfigureWardRequest {
+        command_id: uuid(),
+        ward_id: "RXT01-W9".into(),
+        site_id: "RXT01".into(),
+        name: "Not theirs".into(),
+        specialty: String::new(),
+    };
+    let status = app.client.configure_ward(app.request_from(Role::Admin, "RYC", ward)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let bed_elsewhere = pb::AddBedRequest {
+        command_id: uuid(),
+        bed_id: "RXT01-W1-B77".into(),
+        ward_id: "RXT01-W1".into(),
+        label: "Not theirs".into(),
+    };
+    assert_eq!(
+        app.client.add_bed(app.request_from(Role::Admin, "RYC", bed_elsewhere)).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    assert_eq!(app.head(), head, "nothing stored");
+
+    // A stay in RXA's bed is RXA's: RYC cannot discharge it either.
+    let stay = app
+        .client
+        .admit_patient(app.request(Role::WardNurse, admit(&uuid(), bed(1), patient(4))))
+        .await
+        .unwrap()
+        .into_inner()
+        .stay_id;
+    let discharge = pb::DischargePatientRequest {
+        command_id: uuid(),
+        stay_id: stay,
+        destination: pb::DischargeDestination::UsualResidence as i32,
+        pathway: 0,
+    };
+    let status =
+        app.client.discharge_patient(app.request_from(Role::WardNurse, "RYC", discharge.clone())).await;
+    assert_eq!(status.unwrap_err().code(), Code::PermissionDenied);
+    // The trust's own nurse can.
+    app.client.block_bed(app.request(Role::WardNurse, block(bed(0)))).await.unwrap();
+    app.client.discharge_patient(app.request(Role::WardNurse, discharge)).await.unwrap();
 }

@@ -42,6 +42,7 @@ fn event(stream_index: usize) -> Result<NewEvent, StoreError> {
         correlation_id: Uuid::new_v4(),
         causation_id: None,
         command_id: Some(Uuid::new_v4()),
+        command_digest: None,
         actor: Some(Actor {
             user_id: "bench.nurse".into(),
             role: "ward_nurse".into(),

@@ -1,23 +1,26 @@
 //! Commands of the beds context: imperative, already parsed (they cannot hold invalid values).
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 
 use super::event::BedStream;
 use super::state::Scope;
 use super::values::{BlockReason, DischargeDestination, Label, Note, Pathway, PatientName};
-use crate::{BedId, NhsNumber, SiteId, StayId, WardId};
+use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 /// Register a hospital site.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegisterSite {
     /// The new site.
     pub site_id: SiteId,
     /// Its name.
     pub name: Label,
+    /// The organisation that will own it (the registering admin's).
+    pub organisation: OdsCode,
 }
 
 /// Configure a ward on a registered site.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigureWard {
     /// The new ward.
     pub ward_id: WardId,
@@ -30,7 +33,7 @@ pub struct ConfigureWard {
 }
 
 /// Add a bed to a configured ward.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AddBed {
     /// The new bed.
     pub bed_id: BedId,
@@ -41,7 +44,7 @@ pub struct AddBed {
 }
 
 /// Admit a patient into a bed, opening a stay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdmitPatient {
     /// The new stay's id.
     pub stay_id: StayId,
@@ -54,7 +57,7 @@ pub struct AdmitPatient {
 }
 
 /// Move a patient to another bed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TransferPatient {
     /// The open stay.
     pub stay_id: StayId,
@@ -63,7 +66,7 @@ pub struct TransferPatient {
 }
 
 /// Set (or change) the expected discharge date.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SetExpectedDischargeDate {
     /// The open stay.
     pub stay_id: StayId,
@@ -73,7 +76,7 @@ pub struct SetExpectedDischargeDate {
 
 /// The patient no longer meets the criteria to reside: record the Discharge Ready Date and
 /// pathway.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MarkMedicallyOptimised {
     /// The open stay.
     pub stay_id: StayId,
@@ -84,7 +87,7 @@ pub struct MarkMedicallyOptimised {
 }
 
 /// Discharge the patient; the bed then awaits cleaning.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DischargePatient {
     /// The open stay.
     pub stay_id: StayId,
@@ -95,14 +98,14 @@ pub struct DischargePatient {
 }
 
 /// Housekeeping has cleaned the bed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MarkBedCleaned {
     /// The bed.
     pub bed_id: BedId,
 }
 
 /// Take a bed out of use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlockBed {
     /// The bed.
     pub bed_id: BedId,
@@ -113,14 +116,14 @@ pub struct BlockBed {
 }
 
 /// Bring a blocked bed back into use.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnblockBed {
     /// The bed.
     pub bed_id: BedId,
 }
 
 /// Hold an available bed for an incoming patient.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReserveBed {
     /// The bed.
     pub bed_id: BedId,
@@ -131,14 +134,14 @@ pub struct ReserveBed {
 }
 
 /// Release a reservation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReleaseBedReservation {
     /// The bed.
     pub bed_id: BedId,
 }
 
 /// Every command of the beds context, with the moment it is decided at.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Command {
     /// What to do.
     pub action: BedCommand,
@@ -147,7 +150,7 @@ pub struct Command {
 }
 
 /// Every command of the beds context.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum BedCommand {
     /// See [`RegisterSite`].
     RegisterSite(RegisterSite),

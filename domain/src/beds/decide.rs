@@ -1,5 +1,7 @@
 //! `decide`: the rules of the beds context, from loaded state and a command to new events.
 
+use chrono::{DateTime, Utc};
+
 use super::command::*;
 use super::error::BedError;
 use super::event::{BedEvent, VacatedBecause};
@@ -12,26 +14,41 @@ use crate::{BedId, NhsNumber, StayId};
 /// `scope` must hold every stream [`BedCommand::streams`] asks for; a stream it lacks reads as
 /// empty (so the command fails as "not found" rather than acting on unknown state).
 pub fn decide(scope: &Scope, command: &Command) -> Result<Vec<BedEvent>, BedError> {
-    let at = command.at;
-    match &command.action {
+    decide_at(scope, &command.action, command.at)
+}
+
+/// [`decide`], with the moment apart from the command.
+pub(super) fn decide_at(
+    scope: &Scope,
+    action: &BedCommand,
+    at: DateTime<Utc>,
+) -> Result<Vec<BedEvent>, BedError> {
+    match action {
         BedCommand::RegisterSite(c) => {
             if scope.site(&c.site_id).is_some_and(|s| s.name.is_some()) {
                 return Err(BedError::SiteAlreadyRegistered { site: c.site_id.clone() });
             }
-            Ok(vec![BedEvent::SiteRegistered { site_id: c.site_id.clone(), name: c.name.clone(), at }])
+            Ok(vec![BedEvent::SiteRegistered {
+                site_id: c.site_id.clone(),
+                name: c.name.clone(),
+                organisation: Some(c.organisation.clone()),
+                at,
+            }])
         }
         BedCommand::ConfigureWard(c) => {
             if scope.ward(&c.ward_id).is_some_and(|w| w.config.is_some()) {
                 return Err(BedError::WardAlreadyConfigured { ward: c.ward_id.clone() });
             }
-            if scope.site(&c.site_id).is_none_or(|s| s.name.is_none()) {
-                return Err(BedError::SiteNotFound { site: c.site_id.clone() });
-            }
+            let site = scope
+                .site(&c.site_id)
+                .filter(|s| s.name.is_some())
+                .ok_or_else(|| BedError::SiteNotFound { site: c.site_id.clone() })?;
             Ok(vec![BedEvent::WardConfigured {
                 ward_id: c.ward_id.clone(),
                 site_id: c.site_id.clone(),
                 name: c.name.clone(),
                 specialty: c.specialty.clone(),
+                organisation: site.organisation.clone(),
                 at,
             }])
         }
@@ -48,6 +65,7 @@ pub fn decide(scope: &Scope, command: &Command) -> Result<Vec<BedEvent>, BedErro
                 ward_id: c.ward_id.clone(),
                 site_id: ward.site_id.clone(),
                 label: c.label.clone(),
+                organisation: ward.organisation.clone(),
                 at,
             }])
         }
@@ -68,6 +86,7 @@ pub fn decide(scope: &Scope, command: &Command) -> Result<Vec<BedEvent>, BedErro
                     bed_id: c.bed_id.clone(),
                     ward_id: config.ward_id.clone(),
                     site_id: config.site_id.clone(),
+                    organisation: config.organisation.clone(),
                     at,
                 },
                 BedEvent::BedOccupied {

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::values::{BedStatus, BlockReason, DischargeDestination, Label, Note, Pathway, PatientName};
-use crate::{BedId, NhsNumber, SiteId, StayId, WardId};
+use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 /// A stream of the beds context.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -64,17 +64,36 @@ pub enum VacatedBecause {
 #[allow(missing_docs)] // fields are named for what they hold
 pub enum BedEvent {
     /// A site was registered.
-    SiteRegistered { site_id: SiteId, name: Label, at: DateTime<Utc> },
+    SiteRegistered {
+        site_id: SiteId,
+        name: Label,
+        /// The organisation that owns it; absent on events recorded before owners were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        organisation: Option<OdsCode>,
+        at: DateTime<Utc>,
+    },
     /// A ward was configured on a site.
     WardConfigured {
         ward_id: WardId,
         site_id: SiteId,
         name: Label,
         specialty: Option<Label>,
+        /// The organisation that owns it; absent on events recorded before owners were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        organisation: Option<OdsCode>,
         at: DateTime<Utc>,
     },
     /// A bed was added to a ward; it starts AVAILABLE.
-    BedAdded { bed_id: BedId, ward_id: WardId, site_id: SiteId, label: Label, at: DateTime<Utc> },
+    BedAdded {
+        bed_id: BedId,
+        ward_id: WardId,
+        site_id: SiteId,
+        label: Label,
+        /// The organisation that owns it; absent on events recorded before owners were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        organisation: Option<OdsCode>,
+        at: DateTime<Utc>,
+    },
     /// A bed was reserved.
     BedReserved { bed_id: BedId, for_nhs_number: Option<NhsNumber>, note: Option<Note>, at: DateTime<Utc> },
     /// A reservation was released.
@@ -103,6 +122,9 @@ pub enum BedEvent {
         bed_id: BedId,
         ward_id: WardId,
         site_id: SiteId,
+        /// The organisation whose bed it is; absent on events recorded before owners were.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        organisation: Option<OdsCode>,
         at: DateTime<Utc>,
     },
     /// The patient moved bed.

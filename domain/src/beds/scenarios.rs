@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
-use crate::{BedId, NhsNumber, SiteId, StayId, WardId};
+use crate::decider::{Decider, Owner};
+use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 fn t(minutes: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 2, 8, 0, 0).single().expect("valid") + Duration::minutes(minutes)
@@ -17,6 +18,9 @@ fn nhs(n: u32) -> NhsNumber {
     (0..).find_map(|k| NhsNumber::from_first_nine(999_000_000 + n * 10 + k)).expect("a valid test number")
 }
 
+fn org() -> OdsCode {
+    OdsCode::parse("RXA").expect("ODS code")
+}
 fn site() -> SiteId {
     SiteId::parse("RXA01").expect("id")
 }
@@ -44,6 +48,12 @@ fn given(history: impl IntoIterator<Item = Vec<BedEvent>>) -> Given {
 
 impl Given {
     fn when(&self, action: BedCommand) -> Result<Vec<BedEvent>, BedError> {
+        let scope = self.scope(&action);
+        decide(&scope, &Command { action, at: t(100) })
+    }
+
+    /// Loads exactly the streams `action` asks for, following a stay to its bed and patient.
+    fn scope(&self, action: &BedCommand) -> Scope {
         let mut scope = Scope::new();
         loop {
             let missing: Vec<BedStream> =
@@ -56,19 +66,25 @@ impl Given {
                 scope.load(&stream, history);
             }
         }
-        decide(&scope, &Command { action, at: t(100) })
+        scope
     }
 }
 
 // Histories.
 fn configured() -> Vec<BedEvent> {
     vec![
-        BedEvent::SiteRegistered { site_id: site(), name: label("Northgate General"), at: t(0) },
+        BedEvent::SiteRegistered {
+            site_id: site(),
+            name: label("Northgate General"),
+            organisation: Some(org()),
+            at: t(0),
+        },
         BedEvent::WardConfigured {
             ward_id: ward(),
             site_id: site(),
             name: label("AMU"),
             specialty: None,
+            organisation: Some(org()),
             at: t(0),
         },
         BedEvent::BedAdded {
@@ -76,6 +92,7 @@ fn configured() -> Vec<BedEvent> {
             ward_id: ward(),
             site_id: site(),
             label: label("Bay 1 Bed 1"),
+            organisation: Some(org()),
             at: t(0),
         },
         BedEvent::BedAdded {
@@ -83,6 +100,7 @@ fn configured() -> Vec<BedEvent> {
             ward_id: ward(),
             site_id: site(),
             label: label("Bay 1 Bed 2"),
+            organisation: Some(org()),
             at: t(0),
         },
     ]
@@ -97,6 +115,7 @@ fn admitted(stay_id: StayId, bed_id: BedId, patient: NhsNumber, at: DateTime<Utc
             bed_id: bed_id.clone(),
             ward_id: ward(),
             site_id: site(),
+            organisation: Some(org()),
             at,
         },
         BedEvent::BedOccupied { bed_id, stay_id, nhs_number: patient, patient: name(), at },
@@ -157,11 +176,21 @@ fn invalid_state(bed_id: BedId, state: BedStatus, action: &'static str) -> Resul
 
 #[test]
 fn sites_wards_and_beds_are_configured_once() {
-    let register =
-        || BedCommand::RegisterSite(RegisterSite { site_id: site(), name: label("Northgate General") });
+    let register = || {
+        BedCommand::RegisterSite(RegisterSite {
+            site_id: site(),
+            name: label("Northgate General"),
+            organisation: org(),
+        })
+    };
     assert_eq!(
         given([]).when(register()),
-        Ok(vec![BedEvent::SiteRegistered { site_id: site(), name: label("Northgate General"), at: t(100) }])
+        Ok(vec![BedEvent::SiteRegistered {
+            site_id: site(),
+            name: label("Northgate General"),
+            organisation: Some(org()),
+            at: t(100)
+        }])
     );
     assert_eq!(given([configured()]).when(register()), Err(BedError::SiteAlreadyRegistered { site: site() }));
 
@@ -188,6 +217,7 @@ fn sites_wards_and_beds_are_configured_once() {
             ward_id: ward(),
             site_id: site(),
             label: label("Side room"),
+            organisation: Some(org()),
             at: t(100)
         }])
     );
@@ -538,4 +568,49 @@ fn events_round_trip_through_json_with_their_type_name() {
         assert_eq!(json["type"], event.event_type());
         assert_eq!(serde_json::from_value::<BedEvent>(json).expect("deserialize"), event);
     }
+}
+
+#[test]
+fn every_command_names_the_owner_of_what_it_touches() {
+    let owners = |history: Vec<Vec<BedEvent>>, action: BedCommand| {
+        let scope = given(history).scope(&action);
+        <Beds as Decider>::owners(&scope, &action)
+    };
+    let rxa = Owner::Organisation(org());
+    let register =
+        BedCommand::RegisterSite(RegisterSite { site_id: site(), name: label("New"), organisation: org() });
+    assert_eq!(owners(vec![], register), [Owner::New]);
+    let configure = BedCommand::ConfigureWard(ConfigureWard {
+        ward_id: ward(),
+        site_id: site(),
+        name: label("W"),
+        specialty: None,
+    });
+    assert_eq!(owners(vec![configured()], configure.clone()), vec![rxa.clone()]);
+    assert_eq!(owners(vec![], configure), [], "an unknown site has no owner: the decision says not found");
+    let add = BedCommand::AddBed(AddBed { bed_id: bed(3), ward_id: ward(), label: label("B") });
+    assert_eq!(owners(vec![configured()], add), vec![rxa.clone()]);
+    assert_eq!(owners(vec![configured()], admit(stay(1), bed(1), nhs(1))), vec![rxa.clone()]);
+    let admitted_once = vec![configured(), admitted(stay(1), bed(1), nhs(1), t(5))];
+    let transfer = BedCommand::TransferPatient(TransferPatient { stay_id: stay(1), to_bed_id: bed(2) });
+    assert_eq!(owners(admitted_once.clone(), transfer), [rxa.clone(), rxa.clone()]);
+    let discharge = BedCommand::DischargePatient(DischargePatient {
+        stay_id: stay(1),
+        destination: DischargeDestination::UsualResidence,
+        pathway: Pathway::Home,
+    });
+    assert_eq!(owners(admitted_once, discharge), [rxa]);
+
+    // Recorded before owners were: unrecorded.
+    let legacy: Vec<BedEvent> = configured()
+        .into_iter()
+        .map(|mut event| {
+            if let BedEvent::BedAdded { organisation, .. } = &mut event {
+                *organisation = None;
+            }
+            event
+        })
+        .collect();
+    let clean = BedCommand::MarkBedCleaned(MarkBedCleaned { bed_id: bed(1) });
+    assert_eq!(owners(vec![legacy], clean), [Owner::Unrecorded]);
 }

@@ -1,18 +1,20 @@
 //! State of the beds context's aggregates, and `evolve`: folding events into it.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::Beds;
 use super::event::{BedEvent, BedStream};
 use super::values::{BedStatus, BlockReason, Label, Pathway, PatientName};
-use crate::{BedId, NhsNumber, SiteId, StayId, WardId};
+use crate::decider::Loaded;
+use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 /// A site: registered or not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteState {
     /// The site's name once registered.
     pub name: Option<Label>,
+    /// Its owner, if recorded.
+    pub organisation: Option<OdsCode>,
 }
 
 /// A ward's configuration.
@@ -22,6 +24,8 @@ pub struct WardConfig {
     pub site_id: SiteId,
     /// Its name.
     pub name: Label,
+    /// Its owner, if recorded.
+    pub organisation: Option<OdsCode>,
 }
 
 /// A ward: configured or not.
@@ -40,6 +44,8 @@ pub struct BedConfig {
     pub site_id: SiteId,
     /// What staff call it.
     pub label: Label,
+    /// Its owner, if recorded.
+    pub organisation: Option<OdsCode>,
 }
 
 /// Who is in a bed.
@@ -92,6 +98,8 @@ pub struct Admission {
     pub bed_id: BedId,
     /// When they were admitted.
     pub admitted_at: DateTime<Utc>,
+    /// The organisation whose bed they were admitted to, if recorded.
+    pub organisation: Option<OdsCode>,
 }
 
 /// A hospital stay.
@@ -114,150 +122,164 @@ pub struct InpatientState {
     pub open_stay: Option<StayId>,
 }
 
-/// The loaded state of every stream a decision needs. Streams are loaded by [`Scope::load`]
-/// (marking them present even when empty) and folded with [`Scope::apply`].
-#[derive(Debug, Clone, Default)]
-pub struct Scope {
-    sites: HashMap<SiteId, SiteState>,
-    wards: HashMap<WardId, WardState>,
-    beds: HashMap<BedId, BedState>,
-    stays: HashMap<StayId, StayState>,
-    inpatients: HashMap<NhsNumber, InpatientState>,
+/// The state of one beds stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BedStreamState {
+    /// A `site-` stream.
+    Site(SiteState),
+    /// A `ward-` stream.
+    Ward(WardState),
+    /// A `bed-` stream.
+    Bed(BedState),
+    /// A `stay-` stream.
+    Stay(StayState),
+    /// An `inpatient-` stream.
+    Inpatient(InpatientState),
 }
 
-impl Scope {
-    /// An empty scope.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Whether `stream` has been loaded.
-    pub fn is_loaded(&self, stream: &BedStream) -> bool {
+impl BedStreamState {
+    /// The state of a stream with no events.
+    pub fn initial(stream: &BedStream) -> Self {
         match stream {
-            BedStream::Site(id) => self.sites.contains_key(id),
-            BedStream::Ward(id) => self.wards.contains_key(id),
-            BedStream::Bed(id) => self.beds.contains_key(id),
-            BedStream::Stay(id) => self.stays.contains_key(id),
-            BedStream::Inpatient(nhs) => self.inpatients.contains_key(nhs),
+            BedStream::Site(_) => Self::Site(SiteState::default()),
+            BedStream::Ward(_) => Self::Ward(WardState::default()),
+            BedStream::Bed(_) => Self::Bed(BedState::default()),
+            BedStream::Stay(_) => Self::Stay(StayState::default()),
+            BedStream::Inpatient(_) => Self::Inpatient(InpatientState::default()),
         }
     }
 
-    /// Loads a stream: marks it present and folds its history.
-    pub fn load<'a>(&mut self, stream: &BedStream, history: impl IntoIterator<Item = &'a BedEvent>) {
-        match stream {
-            BedStream::Site(id) => drop(self.sites.entry(id.clone()).or_default()),
-            BedStream::Ward(id) => drop(self.wards.entry(id.clone()).or_default()),
-            BedStream::Bed(id) => drop(self.beds.entry(id.clone()).or_default()),
-            BedStream::Stay(id) => drop(self.stays.entry(*id).or_default()),
-            BedStream::Inpatient(nhs) => drop(self.inpatients.entry(*nhs).or_default()),
-        }
-        for event in history {
-            self.apply(event);
+    /// `evolve`: folds one event of this stream in. An event of another kind of stream changes
+    /// nothing (it cannot be routed here: the event names its stream).
+    pub fn evolve(&mut self, event: &BedEvent) {
+        match (self, event) {
+            (Self::Site(site), BedEvent::SiteRegistered { name, organisation, .. }) => {
+                site.name = Some(name.clone());
+                site.organisation = organisation.clone();
+            }
+            (Self::Ward(ward), BedEvent::WardConfigured { site_id, name, organisation, .. }) => {
+                ward.config = Some(WardConfig {
+                    site_id: site_id.clone(),
+                    name: name.clone(),
+                    organisation: organisation.clone(),
+                });
+            }
+            (Self::Bed(bed), event) => bed.evolve(event),
+            (Self::Stay(stay), event) => stay.evolve(event),
+            (Self::Inpatient(inpatient), BedEvent::InpatientStayOpened { stay_id, .. }) => {
+                inpatient.open_stay = Some(*stay_id);
+            }
+            (Self::Inpatient(inpatient), BedEvent::InpatientStayClosed { .. }) => inpatient.open_stay = None,
+            (Self::Site(_) | Self::Ward(_) | Self::Inpatient(_), _) => {}
         }
     }
+}
 
+/// The loaded state of every stream a decision needs: the beds context's [`Loaded`] streams.
+pub type Scope = Loaded<Beds>;
+
+impl Loaded<Beds> {
     /// A loaded site.
     pub fn site(&self, id: &SiteId) -> Option<&SiteState> {
-        self.sites.get(id)
+        match self.get(&BedStream::Site(id.clone()))? {
+            BedStreamState::Site(site) => Some(site),
+            _ => None,
+        }
     }
 
     /// A loaded ward.
     pub fn ward(&self, id: &WardId) -> Option<&WardState> {
-        self.wards.get(id)
+        match self.get(&BedStream::Ward(id.clone()))? {
+            BedStreamState::Ward(ward) => Some(ward),
+            _ => None,
+        }
     }
 
     /// A loaded bed.
     pub fn bed(&self, id: &BedId) -> Option<&BedState> {
-        self.beds.get(id)
+        match self.get(&BedStream::Bed(id.clone()))? {
+            BedStreamState::Bed(bed) => Some(bed),
+            _ => None,
+        }
     }
 
     /// A loaded stay.
     pub fn stay(&self, id: &StayId) -> Option<&StayState> {
-        self.stays.get(id)
+        match self.get(&BedStream::Stay(*id))? {
+            BedStreamState::Stay(stay) => Some(stay),
+            _ => None,
+        }
     }
 
     /// A loaded patient's open stay.
     pub fn inpatient(&self, nhs: &NhsNumber) -> Option<&InpatientState> {
-        self.inpatients.get(nhs)
+        match self.get(&BedStream::Inpatient(*nhs))? {
+            BedStreamState::Inpatient(inpatient) => Some(inpatient),
+            _ => None,
+        }
     }
+}
 
-    /// `evolve`: folds one event into the state of its stream (loading it if needed).
-    pub fn apply(&mut self, event: &BedEvent) {
+impl StayState {
+    fn evolve(&mut self, event: &BedEvent) {
         match event {
-            BedEvent::SiteRegistered { site_id, name, .. } => {
-                self.sites.entry(site_id.clone()).or_default().name = Some(name.clone());
-            }
-            BedEvent::WardConfigured { ward_id, site_id, name, .. } => {
-                self.wards.entry(ward_id.clone()).or_default().config =
-                    Some(WardConfig { site_id: site_id.clone(), name: name.clone() });
-            }
-            BedEvent::BedAdded { bed_id, ward_id, site_id, label, at } => {
-                let bed = self.beds.entry(bed_id.clone()).or_default();
-                bed.config = Some(BedConfig {
-                    ward_id: ward_id.clone(),
-                    site_id: site_id.clone(),
-                    label: label.clone(),
-                });
-                bed.set_status(BedStatus::Available, *at);
-            }
-            BedEvent::BedReserved { bed_id, for_nhs_number, at, .. } => {
-                let bed = self.beds.entry(bed_id.clone()).or_default();
-                bed.set_status(BedStatus::Reserved, *at);
-                bed.reserved_for = *for_nhs_number;
-            }
-            BedEvent::BedReservationReleased { bed_id, at } | BedEvent::BedCleaned { bed_id, at } => {
-                self.beds.entry(bed_id.clone()).or_default().set_status(BedStatus::Available, *at);
-            }
-            BedEvent::BedOccupied { bed_id, stay_id, nhs_number, at, .. } => {
-                let bed = self.beds.entry(bed_id.clone()).or_default();
-                bed.set_status(BedStatus::Occupied, *at);
-                bed.occupant = Some(Occupant { stay_id: *stay_id, nhs_number: *nhs_number });
-            }
-            BedEvent::BedVacated { bed_id, at, .. } => {
-                self.beds.entry(bed_id.clone()).or_default().set_status(BedStatus::AwaitingCleaning, *at);
-            }
-            BedEvent::BedBlocked { bed_id, reason, at, .. } => {
-                let bed = self.beds.entry(bed_id.clone()).or_default();
-                bed.set_status(BedStatus::Blocked, *at);
-                bed.blocked_for = Some(*reason);
-            }
-            BedEvent::BedUnblocked { bed_id, to, at } => {
-                self.beds.entry(bed_id.clone()).or_default().set_status(*to, *at);
-            }
-            BedEvent::PatientAdmitted { stay_id, nhs_number, patient, bed_id, at, .. } => {
-                self.stays.entry(*stay_id).or_default().admission = Some(Admission {
+            BedEvent::PatientAdmitted { nhs_number, patient, bed_id, organisation, at, .. } => {
+                self.admission = Some(Admission {
                     nhs_number: *nhs_number,
                     patient: patient.clone(),
                     bed_id: bed_id.clone(),
                     admitted_at: *at,
+                    organisation: organisation.clone(),
                 });
             }
-            BedEvent::PatientTransferred { stay_id, to_bed_id, .. } => {
-                if let Some(admission) = self.stays.entry(*stay_id).or_default().admission.as_mut() {
+            BedEvent::PatientTransferred { to_bed_id, .. } => {
+                if let Some(admission) = self.admission.as_mut() {
                     admission.bed_id = to_bed_id.clone();
                 }
             }
-            BedEvent::ExpectedDischargeDateSet { stay_id, date, .. } => {
-                self.stays.entry(*stay_id).or_default().expected_discharge_date = Some(*date);
+            BedEvent::ExpectedDischargeDateSet { date, .. } => self.expected_discharge_date = Some(*date),
+            BedEvent::PatientMedicallyOptimised { discharge_ready_date, pathway, .. } => {
+                self.medically_optimised = Some((*discharge_ready_date, *pathway));
             }
-            BedEvent::PatientMedicallyOptimised { stay_id, discharge_ready_date, pathway, .. } => {
-                self.stays.entry(*stay_id).or_default().medically_optimised =
-                    Some((*discharge_ready_date, *pathway));
-            }
-            BedEvent::PatientDischarged { stay_id, .. } => {
-                self.stays.entry(*stay_id).or_default().discharged = true;
-            }
-            BedEvent::InpatientStayOpened { nhs_number, stay_id, .. } => {
-                self.inpatients.entry(*nhs_number).or_default().open_stay = Some(*stay_id);
-            }
-            BedEvent::InpatientStayClosed { nhs_number, .. } => {
-                self.inpatients.entry(*nhs_number).or_default().open_stay = None;
-            }
+            BedEvent::PatientDischarged { .. } => self.discharged = true,
+            _ => {}
         }
     }
 }
 
 impl BedState {
+    fn evolve(&mut self, event: &BedEvent) {
+        match event {
+            BedEvent::BedAdded { ward_id, site_id, label, organisation, at, .. } => {
+                self.config = Some(BedConfig {
+                    ward_id: ward_id.clone(),
+                    site_id: site_id.clone(),
+                    label: label.clone(),
+                    organisation: organisation.clone(),
+                });
+                self.set_status(BedStatus::Available, *at);
+            }
+            BedEvent::BedReserved { for_nhs_number, at, .. } => {
+                self.set_status(BedStatus::Reserved, *at);
+                self.reserved_for = *for_nhs_number;
+            }
+            BedEvent::BedReservationReleased { at, .. } | BedEvent::BedCleaned { at, .. } => {
+                self.set_status(BedStatus::Available, *at);
+            }
+            BedEvent::BedOccupied { stay_id, nhs_number, at, .. } => {
+                self.set_status(BedStatus::Occupied, *at);
+                self.occupant = Some(Occupant { stay_id: *stay_id, nhs_number: *nhs_number });
+            }
+            BedEvent::BedVacated { at, .. } => self.set_status(BedStatus::AwaitingCleaning, *at),
+            BedEvent::BedBlocked { reason, at, .. } => {
+                self.set_status(BedStatus::Blocked, *at);
+                self.blocked_for = Some(*reason);
+            }
+            BedEvent::BedUnblocked { to, at, .. } => self.set_status(*to, *at),
+            _ => {}
+        }
+    }
+
     /// Moves to `status` at `at`, clearing what belonged to the state left.
     fn set_status(&mut self, status: BedStatus, at: DateTime<Utc>) {
         self.status = status;

@@ -21,6 +21,7 @@ pub fn metadata() -> Metadata {
         correlation_id: Uuid::now_v7(),
         causation_id: Some(Uuid::now_v7()),
         command_id: Some(Uuid::now_v7()),
+        command_digest: None,
         actor: Some(Actor {
             user_id: "nurse.okafor".into(),
             role: "ward_nurse".into(),

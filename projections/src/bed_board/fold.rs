@@ -207,7 +207,7 @@ impl Board {
                 );
                 None
             }
-            BedEvent::BedAdded { bed_id, ward_id, site_id, label, at } => {
+            BedEvent::BedAdded { bed_id, ward_id, site_id, label, at, .. } => {
                 let (bed_id, ward_id) = (bed_id.to_string(), ward_id.to_string());
                 self.ward_beds.entry(ward_id.clone()).or_default().insert(bed_id.clone());
                 self.beds.insert(

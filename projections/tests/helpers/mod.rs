@@ -29,6 +29,7 @@ pub async fn append(store: &MemoryStore, events: Vec<BedEvent>) {
             correlation_id: Uuid::nil(),
             causation_id: None,
             command_id: None,
+            command_digest: None,
             actor: None,
             occurred_at: at(0),
             traceparent: None,
@@ -61,6 +62,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
             BedEvent::SiteRegistered {
                 site_id: site.clone(),
                 name: Label::parse("Northgate General").unwrap(),
+                organisation: None,
                 at: at(0),
             },
             BedEvent::WardConfigured {
@@ -68,6 +70,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
                 site_id: site.clone(),
                 name: Label::parse("Acute Medical Unit").unwrap(),
                 specialty: None,
+                organisation: None,
                 at: at(0),
             },
         ],
@@ -81,6 +84,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
                 ward_id: ward.clone(),
                 site_id: site.clone(),
                 label: Label::parse("Bay 1").unwrap(),
+                organisation: None,
                 at: at(0),
             }],
         )
@@ -102,6 +106,7 @@ pub async fn admit(store: &MemoryStore) {
                 bed_id: b1.clone(),
                 ward_id: ward,
                 site_id: site,
+                organisation: None,
                 at: at(5),
             },
             BedEvent::BedOccupied { bed_id: b1, stay_id: stay, nhs_number: nhs(), patient, at: at(5) },
@@ -141,6 +146,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 bed_id: b2.clone(),
                 ward_id: ward.clone(),
                 site_id: site.clone(),
+                organisation: None,
                 at: at(12),
             },
             BedEvent::BedOccupied {
@@ -202,6 +208,7 @@ pub async fn busy_day(store: &MemoryStore) {
             BedEvent::SiteRegistered {
                 site_id: other_site.clone(),
                 name: Label::parse("Southfield Community").unwrap(),
+                organisation: None,
                 at: at(30),
             },
             BedEvent::WardConfigured {
@@ -209,6 +216,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 site_id: other_site.clone(),
                 name: Label::parse("Coronary Care").unwrap(),
                 specialty: Some(Label::parse("Cardiology").unwrap()),
+                organisation: None,
                 at: at(30),
             },
             BedEvent::BedAdded {
@@ -216,6 +224,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 ward_id: other_ward,
                 site_id: other_site,
                 label: Label::parse("Side room").unwrap(),
+                organisation: None,
                 at: at(31),
             },
         ],

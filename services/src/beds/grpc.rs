@@ -1,128 +1,36 @@
-//! `careflow.beds.v1.BedService`: parses requests into domain commands (every bad field named),
-//! checks the caller's token and role, and hands the command to [`BedCommandHandler`].
+//! `careflow.beds.v1.BedService`: each request parses into a beds command (every bad field
+//! named), the caller's role is checked, and the generic [`rpc`] hands it to the handler.
 
-use careflow_auth::{Actor, Authenticator};
+use careflow_auth::policy::Action;
 use careflow_domain::beds::{
-    AddBed, AdmitPatient, BedCommand, BlockBed, BlockReason, ConfigureWard, DischargeDestination,
+    AddBed, AdmitPatient, BedCommand, Beds, BlockBed, BlockReason, ConfigureWard, DischargeDestination,
     DischargePatient, Label, MarkBedCleaned, MarkMedicallyOptimised, Note, Pathway, PatientName,
     RegisterSite, ReleaseBedReservation, ReserveBed, SetExpectedDischargeDate, TransferPatient, UnblockBed,
 };
-use careflow_domain::{BedId, NhsNumber, SiteId, StayId, WardId};
+use careflow_domain::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 use careflow_proto::beds::v1 as pb;
-use chrono::{NaiveDate, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use super::handler::{BedCommandHandler, Outcome};
-use crate::{CommandContext, FieldViolation, ServiceError};
+use crate::grpc::{CommandRequest, Fields, date, optional, rpc};
+use crate::handler::{CommandHandler, Outcome};
+use crate::{CommandContext, fields};
 
 /// The gRPC adapter of the beds context.
 #[derive(Clone)]
 pub struct BedGrpc {
-    handler: BedCommandHandler,
-    auth: Authenticator,
+    handler: CommandHandler<Beds>,
 }
 
 impl BedGrpc {
-    /// An adapter over `handler`, checking tokens with `auth`.
-    pub fn new(handler: BedCommandHandler, auth: Authenticator) -> Self {
-        Self { handler, auth }
-    }
-
-    /// Wraps it as a tonic service.
-    pub fn into_server(self) -> pb::bed_service_server::BedServiceServer<Self> {
-        pb::bed_service_server::BedServiceServer::new(self)
+    /// An adapter over `handler`.
+    pub fn new(handler: CommandHandler<Beds>) -> Self {
+        Self { handler }
     }
 }
 
-/// What a command needs the caller's role to allow.
-#[derive(Clone, Copy)]
-enum Permission {
-    Configure,
-    Update,
-}
-
-/// The caller, from the request's metadata, before the request is consumed.
-struct Caller {
-    actor: Actor,
-    correlation_id: Option<Uuid>,
-    traceparent: Option<String>,
-}
-
-fn caller<T>(
-    auth: &Authenticator,
-    request: &Request<T>,
-    permission: Permission,
-) -> Result<Caller, ServiceError> {
-    let metadata = request.metadata();
-    let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
-    let actor = auth.verify_header(header("authorization"))?;
-    let allowed = match permission {
-        Permission::Configure => actor.role.can_configure_beds(),
-        Permission::Update => actor.role.can_update_beds(),
-    };
-    if !allowed {
-        return Err(ServiceError::PermissionDenied(format!("role {} may not do this", actor.role)));
-    }
-    Ok(Caller {
-        actor,
-        correlation_id: header("x-correlation-id").and_then(|v| Uuid::parse_str(v).ok()),
-        traceparent: header("traceparent").filter(|t| is_traceparent(t)).map(str::to_owned),
-    })
-}
-
-/// Whether `value` is a W3C `traceparent` (`version-trace_id-parent_id-flags`, lower-case hex);
-/// anything else is dropped rather than stored.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    parts.len() == 4 && hex(parts[0], 2) && hex(parts[1], 32) && hex(parts[2], 16) && hex(parts[3], 2)
-}
-
-impl Caller {
-    fn context(self, command_id: Uuid) -> CommandContext {
-        CommandContext {
-            command_id,
-            actor: self.actor,
-            correlation_id: self.correlation_id.unwrap_or(command_id),
-            traceparent: self.traceparent,
-            at: Utc::now(),
-        }
-    }
-}
-
-/// Parses every field, collecting every violation, then binds the parsed values.
-macro_rules! fields {
-    ($($name:ident: $field:literal => $parse:expr),+ $(,)?) => {
-        let mut violations = Vec::new();
-        $(
-            let $name = match $parse {
-                Ok(value) => Some(value),
-                Err(error) => {
-                    violations.push(FieldViolation { field: $field.into(), description: error.to_string() });
-                    None
-                }
-            };
-        )+
-        if !violations.is_empty() {
-            return Err(ServiceError::InvalidArgument(violations).into());
-        }
-        $(let Some($name) = $name else { return Err(ServiceError::invalid($field, "missing").into()) };)+
-    };
-}
-
-fn command_id(input: &str) -> Result<Uuid, String> {
-    if input.trim().is_empty() {
-        return Err("required: a UUID the client generates once per action and reuses on retry".into());
-    }
-    Uuid::parse_str(input.trim()).map_err(|_| "must be a UUID".to_owned())
-}
-
-fn date(input: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").map_err(|_| "must be a date, YYYY-MM-DD".to_owned())
-}
+const CONFIGURE: Action = Action::ConfigureBeds;
+const UPDATE: Action = Action::UpdateBeds;
 
 fn stay_id(input: &str) -> Result<StayId, String> {
     Uuid::parse_str(input.trim()).map(StayId).map_err(|_| "must be a stay id (UUID)".to_owned())
@@ -133,10 +41,6 @@ fn pathway(input: u32) -> Result<Pathway, String> {
         .ok()
         .and_then(|p| Pathway::try_from(p).ok())
         .ok_or_else(|| "must be 0, 1, 2 or 3".to_owned())
-}
-
-fn optional<T, E>(input: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<Option<T>, E> {
-    if input.trim().is_empty() { Ok(None) } else { parse(input).map(Some) }
 }
 
 fn destination(input: i32) -> Result<DischargeDestination, String> {
@@ -163,9 +67,126 @@ fn block_reason(input: i32) -> Result<BlockReason, String> {
     }
 }
 
-impl Outcome {
-    fn ack(self) -> Option<pb::CommandAck> {
-        Some(pb::CommandAck { position: self.position, bed_ids: self.bed_ids })
+/// The id of the stay an admission opens: derived from the command id, so a retry names the
+/// same stay.
+fn admitted_stay(context: &CommandContext) -> StayId {
+    StayId(context.derived_id("stay"))
+}
+
+fn ack(outcome: Outcome) -> Option<pb::CommandAck> {
+    Some(pb::CommandAck { position: outcome.position, bed_ids: outcome.touched })
+}
+
+/// `impl CommandRequest` for a beds request: `message => |r, f, context| -> Option<BedCommand>`.
+macro_rules! beds_request {
+    ($($message:ident => |$r:ident, $f:ident, $context:tt| $body:block)+) => {$(
+        impl CommandRequest for pb::$message {
+            type Decider = Beds;
+            fn command_id(&self) -> &str {
+                &self.command_id
+            }
+            fn parse(self, $f: &mut Fields, $context: &CommandContext) -> Option<BedCommand> {
+                let $r = self;
+                $body
+            }
+        }
+    )+};
+}
+
+beds_request! {
+    RegisterSiteRequest => |r, f, context| {
+        let (site_id, name, organisation) = fields!(f,
+            site_id: "site_id" => SiteId::parse(&r.site_id),
+            name: "name" => Label::parse(&r.name),
+            // The site belongs to the registering admin's organisation (the token's).
+            organisation: "authorization" => OdsCode::parse(&context.actor.organisation),
+        )?;
+        Some(BedCommand::RegisterSite(RegisterSite { site_id, name, organisation }))
+    }
+    ConfigureWardRequest => |r, f, _| {
+        let (ward_id, site_id, name, specialty) = fields!(f,
+            ward_id: "ward_id" => WardId::parse(&r.ward_id),
+            site_id: "site_id" => SiteId::parse(&r.site_id),
+            name: "name" => Label::parse(&r.name),
+            specialty: "specialty" => optional(&r.specialty, Label::parse),
+        )?;
+        Some(BedCommand::ConfigureWard(ConfigureWard { ward_id, site_id, name, specialty }))
+    }
+    AddBedRequest => |r, f, _| {
+        let (bed_id, ward_id, label) = fields!(f,
+            bed_id: "bed_id" => BedId::parse(&r.bed_id),
+            ward_id: "ward_id" => WardId::parse(&r.ward_id),
+            label: "label" => Label::parse(&r.label),
+        )?;
+        Some(BedCommand::AddBed(AddBed { bed_id, ward_id, label }))
+    }
+    AdmitPatientRequest => |r, f, context| {
+        let (bed_id, nhs_number, given, family) = fields!(f,
+            bed_id: "bed_id" => BedId::parse(&r.bed_id),
+            nhs_number: "nhs_number" => NhsNumber::parse(&r.nhs_number),
+            given: "given_name" => PatientName::part(&r.given_name),
+            family: "family_name" => PatientName::part(&r.family_name),
+        )?;
+        let patient = PatientName { given, family };
+        Some(BedCommand::AdmitPatient(AdmitPatient { stay_id: admitted_stay(context), bed_id, nhs_number, patient }))
+    }
+    TransferPatientRequest => |r, f, _| {
+        let (stay_id, to_bed_id) = fields!(f,
+            stay_id: "stay_id" => stay_id(&r.stay_id),
+            to_bed_id: "to_bed_id" => BedId::parse(&r.to_bed_id),
+        )?;
+        Some(BedCommand::TransferPatient(TransferPatient { stay_id, to_bed_id }))
+    }
+    SetExpectedDischargeDateRequest => |r, f, _| {
+        let (stay_id, date) = fields!(f,
+            stay_id: "stay_id" => stay_id(&r.stay_id),
+            date: "date" => date(&r.date),
+        )?;
+        Some(BedCommand::SetExpectedDischargeDate(SetExpectedDischargeDate { stay_id, date }))
+    }
+    MarkMedicallyOptimisedRequest => |r, f, _| {
+        let (stay_id, discharge_ready_date, pathway) = fields!(f,
+            stay_id: "stay_id" => stay_id(&r.stay_id),
+            discharge_ready_date: "discharge_ready_date" => date(&r.discharge_ready_date),
+            pathway: "pathway" => pathway(r.pathway),
+        )?;
+        Some(BedCommand::MarkMedicallyOptimised(MarkMedicallyOptimised { stay_id, discharge_ready_date, pathway }))
+    }
+    DischargePatientRequest => |r, f, _| {
+        let (stay_id, destination, pathway) = fields!(f,
+            stay_id: "stay_id" => stay_id(&r.stay_id),
+            destination: "destination" => destination(r.destination),
+            pathway: "pathway" => pathway(r.pathway),
+        )?;
+        Some(BedCommand::DischargePatient(DischargePatient { stay_id, destination, pathway }))
+    }
+    MarkBedCleanedRequest => |r, f, _| {
+        let (bed_id,) = fields!(f, bed_id: "bed_id" => BedId::parse(&r.bed_id))?;
+        Some(BedCommand::MarkBedCleaned(MarkBedCleaned { bed_id }))
+    }
+    BlockBedRequest => |r, f, _| {
+        let (bed_id, reason, note) = fields!(f,
+            bed_id: "bed_id" => BedId::parse(&r.bed_id),
+            reason: "reason" => block_reason(r.reason),
+            note: "note" => optional(&r.note, Note::parse),
+        )?;
+        Some(BedCommand::BlockBed(BlockBed { bed_id, reason, note }))
+    }
+    UnblockBedRequest => |r, f, _| {
+        let (bed_id,) = fields!(f, bed_id: "bed_id" => BedId::parse(&r.bed_id))?;
+        Some(BedCommand::UnblockBed(UnblockBed { bed_id }))
+    }
+    ReserveBedRequest => |r, f, _| {
+        let (bed_id, for_nhs_number, note) = fields!(f,
+            bed_id: "bed_id" => BedId::parse(&r.bed_id),
+            for_nhs_number: "for_nhs_number" => optional(&r.for_nhs_number, NhsNumber::parse),
+            note: "note" => optional(&r.note, Note::parse),
+        )?;
+        Some(BedCommand::ReserveBed(ReserveBed { bed_id, for_nhs_number, note }))
+    }
+    ReleaseBedReservationRequest => |r, f, _| {
+        let (bed_id,) = fields!(f, bed_id: "bed_id" => BedId::parse(&r.bed_id))?;
+        Some(BedCommand::ReleaseBedReservation(ReleaseBedReservation { bed_id }))
     }
 }
 
@@ -177,208 +198,82 @@ impl pb::bed_service_server::BedService for BedGrpc {
         &self,
         request: Request<pb::RegisterSiteRequest>,
     ) -> Reply<pb::RegisterSiteResponse> {
-        let caller = caller(&self.auth, &request, Permission::Configure)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            site_id: "site_id" => SiteId::parse(&r.site_id),
-            name: "name" => Label::parse(&r.name),
-        }
-        let action = BedCommand::RegisterSite(RegisterSite { site_id, name });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::RegisterSiteResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, CONFIGURE, |_, o| pb::RegisterSiteResponse { ack: ack(o) }).await
     }
 
     async fn configure_ward(
         &self,
         request: Request<pb::ConfigureWardRequest>,
     ) -> Reply<pb::ConfigureWardResponse> {
-        let caller = caller(&self.auth, &request, Permission::Configure)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            ward_id: "ward_id" => WardId::parse(&r.ward_id),
-            site_id: "site_id" => SiteId::parse(&r.site_id),
-            name: "name" => Label::parse(&r.name),
-            specialty: "specialty" => optional(&r.specialty, Label::parse),
-        }
-        let action = BedCommand::ConfigureWard(ConfigureWard { ward_id, site_id, name, specialty });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::ConfigureWardResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, CONFIGURE, |_, o| pb::ConfigureWardResponse { ack: ack(o) }).await
     }
 
     async fn add_bed(&self, request: Request<pb::AddBedRequest>) -> Reply<pb::AddBedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Configure)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-            ward_id: "ward_id" => WardId::parse(&r.ward_id),
-            label: "label" => Label::parse(&r.label),
-        }
-        let action = BedCommand::AddBed(AddBed { bed_id, ward_id, label });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::AddBedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, CONFIGURE, |_, o| pb::AddBedResponse { ack: ack(o) }).await
     }
 
     async fn admit_patient(
         &self,
         request: Request<pb::AdmitPatientRequest>,
     ) -> Reply<pb::AdmitPatientResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-            nhs_number: "nhs_number" => NhsNumber::parse(&r.nhs_number),
-            given: "given_name" => PatientName::part(&r.given_name),
-            family: "family_name" => PatientName::part(&r.family_name),
-        }
-        let context = caller.context(command_id);
-        let stay_id = StayId(context.derived_id("stay"));
-        let patient = PatientName { given, family };
-        let action = BedCommand::AdmitPatient(AdmitPatient { stay_id, bed_id, nhs_number, patient });
-        let outcome = self.handler.handle(&context, action).await?;
-        Ok(Response::new(pb::AdmitPatientResponse { ack: outcome.ack(), stay_id: stay_id.to_string() }))
+        rpc(&self.handler, request, UPDATE, |context, o| pb::AdmitPatientResponse {
+            ack: ack(o),
+            stay_id: admitted_stay(context).to_string(),
+        })
+        .await
     }
 
     async fn transfer_patient(
         &self,
         request: Request<pb::TransferPatientRequest>,
     ) -> Reply<pb::TransferPatientResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            stay_id: "stay_id" => stay_id(&r.stay_id),
-            to_bed_id: "to_bed_id" => BedId::parse(&r.to_bed_id),
-        }
-        let action = BedCommand::TransferPatient(TransferPatient { stay_id, to_bed_id });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::TransferPatientResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::TransferPatientResponse { ack: ack(o) }).await
     }
 
     async fn set_expected_discharge_date(
         &self,
         request: Request<pb::SetExpectedDischargeDateRequest>,
     ) -> Reply<pb::SetExpectedDischargeDateResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            stay_id: "stay_id" => stay_id(&r.stay_id),
-            date: "date" => date(&r.date),
-        }
-        let action = BedCommand::SetExpectedDischargeDate(SetExpectedDischargeDate { stay_id, date });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::SetExpectedDischargeDateResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::SetExpectedDischargeDateResponse { ack: ack(o) }).await
     }
 
     async fn mark_medically_optimised(
         &self,
         request: Request<pb::MarkMedicallyOptimisedRequest>,
     ) -> Reply<pb::MarkMedicallyOptimisedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            stay_id: "stay_id" => stay_id(&r.stay_id),
-            discharge_ready_date: "discharge_ready_date" => date(&r.discharge_ready_date),
-            pathway: "pathway" => pathway(r.pathway),
-        }
-        let action = BedCommand::MarkMedicallyOptimised(MarkMedicallyOptimised {
-            stay_id,
-            discharge_ready_date,
-            pathway,
-        });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::MarkMedicallyOptimisedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::MarkMedicallyOptimisedResponse { ack: ack(o) }).await
     }
 
     async fn discharge_patient(
         &self,
         request: Request<pb::DischargePatientRequest>,
     ) -> Reply<pb::DischargePatientResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            stay_id: "stay_id" => stay_id(&r.stay_id),
-            destination: "destination" => destination(r.destination),
-            pathway: "pathway" => pathway(r.pathway),
-        }
-        let action = BedCommand::DischargePatient(DischargePatient { stay_id, destination, pathway });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::DischargePatientResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::DischargePatientResponse { ack: ack(o) }).await
     }
 
     async fn mark_bed_cleaned(
         &self,
         request: Request<pb::MarkBedCleanedRequest>,
     ) -> Reply<pb::MarkBedCleanedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-        }
-        let action = BedCommand::MarkBedCleaned(MarkBedCleaned { bed_id });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::MarkBedCleanedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::MarkBedCleanedResponse { ack: ack(o) }).await
     }
 
     async fn block_bed(&self, request: Request<pb::BlockBedRequest>) -> Reply<pb::BlockBedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-            reason: "reason" => block_reason(r.reason),
-            note: "note" => optional(&r.note, Note::parse),
-        }
-        let action = BedCommand::BlockBed(BlockBed { bed_id, reason, note });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::BlockBedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::BlockBedResponse { ack: ack(o) }).await
     }
 
     async fn unblock_bed(&self, request: Request<pb::UnblockBedRequest>) -> Reply<pb::UnblockBedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-        }
-        let action = BedCommand::UnblockBed(UnblockBed { bed_id });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::UnblockBedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::UnblockBedResponse { ack: ack(o) }).await
     }
 
     async fn reserve_bed(&self, request: Request<pb::ReserveBedRequest>) -> Reply<pb::ReserveBedResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-            for_nhs_number: "for_nhs_number" => optional(&r.for_nhs_number, NhsNumber::parse),
-            note: "note" => optional(&r.note, Note::parse),
-        }
-        let action = BedCommand::ReserveBed(ReserveBed { bed_id, for_nhs_number, note });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::ReserveBedResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::ReserveBedResponse { ack: ack(o) }).await
     }
 
     async fn release_bed_reservation(
         &self,
         request: Request<pb::ReleaseBedReservationRequest>,
     ) -> Reply<pb::ReleaseBedReservationResponse> {
-        let caller = caller(&self.auth, &request, Permission::Update)?;
-        let r = request.into_inner();
-        fields! {
-            command_id: "command_id" => command_id(&r.command_id),
-            bed_id: "bed_id" => BedId::parse(&r.bed_id),
-        }
-        let action = BedCommand::ReleaseBedReservation(ReleaseBedReservation { bed_id });
-        let outcome = self.handler.handle(&caller.context(command_id), action).await?;
-        Ok(Response::new(pb::ReleaseBedReservationResponse { ack: outcome.ack() }))
+        rpc(&self.handler, request, UPDATE, |_, o| pb::ReleaseBedReservationResponse { ack: ack(o) }).await
     }
 }

@@ -1,8 +1,6 @@
-//! The beds context's write side: [`BedCommandHandler`] (load → decide → append) and its gRPC
-//! adapter [`BedGrpc`] (`careflow.beds.v1.BedService`).
+//! The beds context's write side: its gRPC adapter [`BedGrpc`] (`careflow.beds.v1.BedService`)
+//! over the generic [`CommandHandler`](crate::CommandHandler) for [`Beds`](careflow_domain::beds::Beds).
 
 mod grpc;
-mod handler;
 
 pub use grpc::BedGrpc;
-pub use handler::{BedCommandHandler, Outcome};

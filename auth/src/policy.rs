@@ -1,0 +1,171 @@
+//! The access policy: the one place that says who may do what (DESIGN.md §2, "Organisations
+//! and access"). The services ask it before every command and the gateway before every read;
+//! nothing else decides access.
+//!
+//! A write is allowed to a member of the organisation that owns what it changes (the site a
+//! ward or bed belongs to) whose role may take that action; an admin may take any action, but
+//! only within their own organisation. Something recorded before owners were recorded has no
+//! owner: only an admin may change it.
+//!
+//! Depends on nothing but the actor: the caller says which organisation owns the resource
+//! (the services learn it from the loaded streams).
+
+use std::fmt;
+
+use crate::{Actor, Role};
+
+/// What someone may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Register sites, configure wards, add beds.
+    ConfigureBeds,
+    /// Change bed state: admit, transfer, discharge, clean, block, reserve, dates.
+    UpdateBeds,
+    /// See bed state and capacity.
+    ViewBeds,
+}
+
+impl Action {
+    /// Every action.
+    pub const ALL: [Action; 3] = [Action::ConfigureBeds, Action::UpdateBeds, Action::ViewBeds];
+
+    /// What the action is, for messages ("change bed state").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::ConfigureBeds => "configure sites, wards and beds",
+            Action::UpdateBeds => "change bed state",
+            Action::ViewBeds => "see the bed board",
+        }
+    }
+}
+
+/// Which organisation owns what an action touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// Something new that the actor's organisation will own (a site being registered), or
+    /// something every organisation may act on.
+    Actor,
+    /// Owned by this organisation (ODS code).
+    Organisation(&'a str),
+    /// Recorded before owners were: only an admin may change it.
+    Unrecorded,
+}
+
+/// Why the policy said no. The message names the role or organisation, never a patient.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The role may not take the action anywhere.
+    #[error("role {role} may not {action}")]
+    Role {
+        /// The actor's role.
+        role: Role,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// The actor's organisation does not own what the action touches.
+    #[error("{actor_org} may not {action} of {owner_org}: only members of {owner_org} may")]
+    Organisation {
+        /// The actor's organisation.
+        actor_org: String,
+        /// The owner.
+        owner_org: String,
+        /// What was attempted.
+        action: &'static str,
+    },
+}
+
+/// Whether `role` may take `action` at all (in its own organisation).
+pub fn role_allows(role: Role, action: Action) -> bool {
+    use Role::*;
+    match action {
+        Action::ConfigureBeds => matches!(role, BedManager | Admin),
+        Action::UpdateBeds => matches!(role, WardNurse | WardClerk | Housekeeping | BedManager | Admin),
+        Action::ViewBeds => !matches!(role, CareProvider),
+    }
+}
+
+/// Whether `actor` may take `action` on something `owner` owns.
+pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    match owner {
+        Owner::Actor => Ok(()),
+        Owner::Organisation(org) if org == actor.organisation => Ok(()),
+        Owner::Unrecorded if actor.role == Role::Admin => Ok(()),
+        Owner::Organisation(org) => Err(Denied::Organisation {
+            actor_org: actor.organisation.clone(),
+            owner_org: org.to_owned(),
+            action: action.describe(),
+        }),
+        Owner::Unrecorded => Err(Denied::Organisation {
+            actor_org: actor.organisation.clone(),
+            owner_org: "an organisation not recorded".to_owned(),
+            action: action.describe(),
+        }),
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, org: &str) -> Actor {
+        Actor { user_id: format!("{role}.{org}"), role, organisation: org.into(), teams: Vec::new() }
+    }
+
+    /// Every role against every action: who may, in their own organisation.
+    #[test]
+    fn the_role_table() {
+        use Role::*;
+        let table: [(Role, [bool; 3]); 13] = [
+            //                      configure, update, view
+            (WardNurse, [false, true, true]),
+            (WardClerk, [false, true, true]),
+            (Housekeeping, [false, true, true]),
+            (BedManager, [true, true, true]),
+            (SocialWorker, [false, false, true]),
+            (Therapist, [false, false, true]),
+            (CommunityNurse, [false, false, true]),
+            (VirtualWardClinician, [false, false, true]),
+            (Broker, [false, false, true]),
+            (Commissioner, [false, false, true]),
+            (CareProvider, [false, false, false]),
+            (Analyst, [false, false, true]),
+            (Admin, [true, true, true]),
+        ];
+        assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
+        for (role, allowed) in table {
+            for (action, allowed) in Action::ALL.into_iter().zip(allowed) {
+                assert_eq!(role_allows(role, action), allowed, "{role} {action:?}");
+                let own = authorize(&actor(role, "RXA"), action, Owner::Organisation("RXA"));
+                assert_eq!(own.is_ok(), allowed, "{role} {action:?} in its own organisation");
+                let new = authorize(&actor(role, "RXA"), action, Owner::Actor);
+                assert_eq!(new.is_ok(), allowed, "{role} {action:?} on something new");
+            }
+        }
+    }
+
+    /// Nobody, admins included, acts on another organisation's resources.
+    #[test]
+    fn organisations_are_kept_apart() {
+        for role in Role::ALL {
+            for action in Action::ALL {
+                let other = authorize(&actor(role, "RXA"), action, Owner::Organisation("RYC"));
+                assert!(other.is_err(), "{role} {action:?} of another organisation");
+                if role_allows(role, action) {
+                    let message = other.unwrap_err().to_string();
+                    assert!(message.contains("RXA") && message.contains("RYC"), "{message}");
+                }
+                let unrecorded = authorize(&actor(role, "RXA"), action, Owner::Unrecorded);
+                assert_eq!(unrecorded.is_ok(), role == Role::Admin, "{role} {action:?} unrecorded");
+            }
+        }
+    }
+}

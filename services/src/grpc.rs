@@ -1,0 +1,201 @@
+//! What every context's gRPC adapter shares: authentication once per call ([`Authenticate`], an
+//! interceptor on every careflow service), parsing with every bad field named ([`fields!`] and
+//! the parsers here), and the one body of every command RPC ([`rpc`]): authorise, parse, hand to
+//! the [`CommandHandler`], reply.
+
+use std::fmt::Display;
+
+use careflow_auth::policy::{self, Action};
+use careflow_auth::{Actor, Authenticator};
+use careflow_domain::Decider;
+use chrono::NaiveDate;
+use tonic::service::Interceptor;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::handler::{CommandHandler, Outcome};
+use crate::{CommandContext, FieldViolation, ServiceError};
+
+/// The authenticated caller of a gRPC call, put in the request's extensions by [`Authenticate`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub actor: Actor,
+    /// The client's correlation id (`x-correlation-id`), if it sent a valid one.
+    pub correlation_id: Option<Uuid>,
+    /// The client's W3C `traceparent`, if well formed.
+    pub traceparent: Option<String>,
+}
+
+/// Checks the bearer token of every call to a careflow service and records the [`Caller`];
+/// a call without a valid token is refused UNAUTHENTICATED before it reaches the service.
+#[derive(Clone)]
+pub struct Authenticate {
+    auth: Authenticator,
+}
+
+impl Authenticate {
+    /// Checks tokens with `auth`.
+    pub fn new(auth: Authenticator) -> Self {
+        Self { auth }
+    }
+}
+
+impl Interceptor for Authenticate {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let metadata = request.metadata();
+        let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
+        let actor = self.auth.verify_header(header("authorization")).map_err(ServiceError::from)?;
+        let caller = Caller {
+            actor,
+            correlation_id: header("x-correlation-id").and_then(|v| Uuid::parse_str(v).ok()),
+            traceparent: header("traceparent").filter(|t| is_traceparent(t)).map(str::to_owned),
+        };
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
+}
+
+/// Whether `value` is a W3C `traceparent` (`version-trace_id-parent_id-flags`, lower-case hex);
+/// anything else is dropped rather than stored.
+fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, len: usize| {
+        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    parts.len() == 4 && hex(parts[0], 2) && hex(parts[1], 32) && hex(parts[2], 16) && hex(parts[3], 2)
+}
+
+/// Collects every field violation of a request, so the client hears of all of them at once.
+#[derive(Debug, Default)]
+pub struct Fields(Vec<FieldViolation>);
+
+impl Fields {
+    /// The parsed value, or `None` with the violation recorded under `field`.
+    pub fn take<T, E: Display>(&mut self, field: &'static str, parsed: Result<T, E>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.0.push(FieldViolation { field: field.into(), description: error.to_string() });
+                None
+            }
+        }
+    }
+
+    /// Fails with every violation recorded, if any.
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(self.0)) }
+    }
+}
+
+/// Parses every field into a [`Fields`], then binds the parsed values; `None` (with the
+/// violations recorded) if any failed:
+///
+/// ```ignore
+/// let (site_id, name) = fields!(f, site_id: "site_id" => SiteId::parse(&r.site_id), name: "name" => Label::parse(&r.name))?;
+/// ```
+#[macro_export]
+macro_rules! fields {
+    ($fields:expr, $($name:ident: $field:literal => $parse:expr),+ $(,)?) => {{
+        $(let $name = $fields.take($field, $parse);)+
+        match ($($name,)+) {
+            ($(Some($name),)+) => Some(($($name,)+)),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }};
+}
+
+/// A gRPC request message that is a command of context `D`.
+pub trait CommandRequest: Send + 'static {
+    /// The context.
+    type Decider: Decider;
+    /// The client's command id, as sent.
+    fn command_id(&self) -> &str;
+    /// Parses every field into `fields` (recording each violation), then builds the command;
+    /// `None` when any field failed. `context` gives ids derived from the command id.
+    fn parse(
+        self,
+        fields: &mut Fields,
+        context: &CommandContext,
+    ) -> Option<<Self::Decider as Decider>::Command>;
+}
+
+/// The body of every command RPC: the caller's role may take `action` (the policy), every field
+/// parses, the handler carries the command out (checking the organisations it touches), and
+/// `reply` builds the response from the outcome.
+pub async fn rpc<R: CommandRequest, Reply>(
+    handler: &CommandHandler<R::Decider>,
+    request: Request<R>,
+    action: Action,
+    reply: impl FnOnce(&CommandContext, Outcome) -> Reply,
+) -> Result<Response<Reply>, Status> {
+    let caller = request.extensions().get::<Caller>().cloned().ok_or_else(|| {
+        ServiceError::Invariant("a careflow service registered without Authenticate".into())
+    })?;
+    policy::authorize(&caller.actor, action, policy::Owner::Actor).map_err(ServiceError::from)?;
+    let message = request.into_inner();
+    let mut fields = Fields::default();
+    let command_id = fields.take("command_id", command_id(message.command_id()));
+    let context = CommandContext {
+        command_id: command_id.unwrap_or_default(),
+        correlation_id: caller.correlation_id.or(command_id).unwrap_or_default(),
+        actor: caller.actor,
+        traceparent: caller.traceparent,
+        at: handler.now(),
+    };
+    let command = message.parse(&mut fields, &context);
+    fields.finish()?;
+    let command = command.ok_or_else(|| ServiceError::Invariant("a request parsed to nothing".into()))?;
+    let outcome = handler.handle(&context, action, command).await?;
+    Ok(Response::new(reply(&context, outcome)))
+}
+
+/// A client command id: a UUID, required.
+pub fn command_id(input: &str) -> Result<Uuid, String> {
+    if input.trim().is_empty() {
+        return Err("required: a UUID the client generates once per action and reuses on retry".into());
+    }
+    Uuid::parse_str(input.trim()).map_err(|_| "must be a UUID".to_owned())
+}
+
+/// A calendar date, `YYYY-MM-DD`.
+pub fn date(input: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").map_err(|_| "must be a date, YYYY-MM-DD".to_owned())
+}
+
+/// An optional field: empty (or blank) is `None`, anything else must parse.
+pub fn optional<T, E>(input: &str, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<Option<T>, E> {
+    if input.trim().is_empty() { Ok(None) } else { parse(input).map(Some) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_collects_every_violation_and_binds_only_when_all_parse() {
+        let mut fields = Fields::default();
+        let parsed = fields!(fields,
+            a: "a" => "1".parse::<u8>(),
+            b: "b" => "x".parse::<u8>(),
+            c: "c" => "300".parse::<u8>(),
+        );
+        assert_eq!(parsed, None);
+        let Err(ServiceError::InvalidArgument(violations)) = fields.finish() else { panic!("violations") };
+        let named: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(named, ["b", "c"]);
+
+        let mut fields = Fields::default();
+        let parsed = fields!(fields, a: "a" => "1".parse::<u8>(), b: "b" => "2".parse::<u8>());
+        assert_eq!(parsed, Some((1, 2)));
+        assert!(fields.finish().is_ok());
+    }
+
+    #[test]
+    fn traceparents_are_checked() {
+        assert!(is_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+        assert!(!is_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
+        assert!(!is_traceparent("hello"));
+    }
+}
