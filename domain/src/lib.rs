@@ -6,8 +6,10 @@
 
 pub mod beds;
 pub mod decider;
+pub mod flags;
 pub mod ids;
 pub mod nhs;
+pub mod patients;
 
 pub use decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
 pub use ids::{BedId, IdError, OdsCode, SiteId, StayId, WardId};

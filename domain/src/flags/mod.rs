@@ -1,0 +1,631 @@
+//! The flags context: what everyone caring for a patient must know at a glance — an end of life
+//! care plan, frailty (with the Clinical Frailty Scale score), a learning disability,
+//! safeguarding, falls risk, infection control.
+//!
+//! One stream per patient, `flags-<nhs>`, holding every flag raised for them, active and past.
+//! A decision also reads the patient's MPI stream (`patient-<nhs>`): flags are raised only for
+//! registered patients who are alive.
+//!
+//! Rules: one active flag per kind per patient; a frailty flag carries a Clinical Frailty Scale
+//! score of 6–9 (6 moderately frail, 7–9 severely frail; DESIGN.md §4) and other kinds carry
+//! none; review dates are not in the past; only an active flag is reviewed or resolved. Each
+//! flag records its source: the person who raised it, or the rule (and its version) that did.
+
+#[cfg(test)]
+mod scenarios;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::beds::Note;
+use crate::decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
+use crate::patients::{PatientEvent, PatientState};
+use crate::{NhsNumber, OdsCode};
+
+/// A flag: the same id from raising to resolving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FlagId(pub Uuid);
+
+impl fmt::Display for FlagId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What a flag warns of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FlagKind {
+    /// Has an end of life care plan.
+    EndOfLifeCarePlan,
+    /// Frail, with a Clinical Frailty Scale score of 6–9.
+    Frailty,
+    /// On the learning disability register.
+    LearningDisability,
+    /// A safeguarding concern.
+    Safeguarding,
+    /// At risk of falls.
+    FallsRisk,
+    /// Needs infection control precautions.
+    InfectionControl,
+}
+
+impl FlagKind {
+    /// Every kind.
+    pub const ALL: [FlagKind; 6] = [
+        FlagKind::EndOfLifeCarePlan,
+        FlagKind::Frailty,
+        FlagKind::LearningDisability,
+        FlagKind::Safeguarding,
+        FlagKind::FallsRisk,
+        FlagKind::InfectionControl,
+    ];
+
+    /// The kind's name as stored and shown (`END_OF_LIFE_CARE_PLAN`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlagKind::EndOfLifeCarePlan => "END_OF_LIFE_CARE_PLAN",
+            FlagKind::Frailty => "FRAILTY",
+            FlagKind::LearningDisability => "LEARNING_DISABILITY",
+            FlagKind::Safeguarding => "SAFEGUARDING",
+            FlagKind::FallsRisk => "FALLS_RISK",
+            FlagKind::InfectionControl => "INFECTION_CONTROL",
+        }
+    }
+}
+
+impl fmt::Display for FlagKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SNOMED CT concept: code and display term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snomed {
+    /// The concept id.
+    pub code: &'static str,
+    /// Its term.
+    pub display: &'static str,
+}
+
+/// The SNOMED CT concept of a flag (DESIGN.md §7), where one is assigned: frailty depends on its
+/// score (6 moderate, 7–9 severe). Safeguarding and infection control have no concept assigned
+/// yet (a FHIR Flag then carries text only).
+pub fn snomed(kind: FlagKind, frailty: Option<FrailtyScore>) -> Option<Snomed> {
+    match kind {
+        FlagKind::EndOfLifeCarePlan => {
+            Some(Snomed { code: "713673000", display: "Has end of life care plan" })
+        }
+        FlagKind::Frailty => match frailty.map(FrailtyScore::get) {
+            Some(6) => Some(Snomed { code: "925831000000107", display: "Moderate frailty" }),
+            Some(_) => Some(Snomed { code: "925861000000102", display: "Severe frailty" }),
+            None => None,
+        },
+        FlagKind::LearningDisability => {
+            Some(Snomed { code: "416075005", display: "On learning disability register" })
+        }
+        FlagKind::FallsRisk => Some(Snomed { code: "129839007", display: "At risk for falls" }),
+        FlagKind::Safeguarding | FlagKind::InfectionControl => None,
+    }
+}
+
+/// A Clinical Frailty Scale score that warrants a frailty flag: 6 (moderately frail) to 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct FrailtyScore(u8);
+
+impl FrailtyScore {
+    /// The score, if it is 6 to 9.
+    pub fn new(score: u8) -> Result<Self, String> {
+        if (6..=9).contains(&score) {
+            Ok(Self(score))
+        } else {
+            Err(format!("a frailty flag needs a Clinical Frailty Scale score of 6 to 9, not {score}"))
+        }
+    }
+
+    /// The score.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for FrailtyScore {
+    type Error = String;
+    fn try_from(value: u8) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<FrailtyScore> for u8 {
+    fn from(value: FrailtyScore) -> Self {
+        value.0
+    }
+}
+
+/// How much a flag matters to whoever reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Severity {
+    /// Worth knowing.
+    Low,
+    /// Changes how care is given.
+    Medium,
+    /// Must be acted on.
+    High,
+}
+
+/// Who or what raised a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum FlagSource {
+    /// A person.
+    Person {
+        /// Their user id.
+        user_id: String,
+        /// Their organisation.
+        organisation: OdsCode,
+    },
+    /// A workflow rule.
+    Rule {
+        /// The rule's name.
+        rule: String,
+        /// Its version.
+        version: u32,
+    },
+}
+
+/// Every command of the flags context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum FlagCommand {
+    /// Raise a flag.
+    Raise {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The new flag's id.
+        flag_id: FlagId,
+        /// What it warns of.
+        kind: FlagKind,
+        /// The Clinical Frailty Scale score: for a frailty flag only, and required there.
+        frailty_score: Option<FrailtyScore>,
+        /// How much it matters.
+        severity: Severity,
+        /// Why it is raised.
+        reason: Note,
+        /// When it is to be reviewed.
+        review_on: Option<NaiveDate>,
+        /// Who raises it.
+        source: FlagSource,
+    },
+    /// Review an active flag: it stands, with a new review date.
+    Review {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The flag.
+        flag_id: FlagId,
+        /// The next review date.
+        review_on: NaiveDate,
+        /// What the review found.
+        note: Option<Note>,
+    },
+    /// Resolve an active flag: it no longer applies.
+    Resolve {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The flag.
+        flag_id: FlagId,
+        /// Why.
+        reason: Note,
+    },
+}
+
+impl FlagCommand {
+    /// The patient the command is about.
+    pub fn nhs_number(&self) -> NhsNumber {
+        match self {
+            Self::Raise { nhs_number, .. }
+            | Self::Review { nhs_number, .. }
+            | Self::Resolve { nhs_number, .. } => *nhs_number,
+        }
+    }
+}
+
+/// Every event of the flags context, on `flags-<nhs>`. Serialized with its type name in `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+#[allow(missing_docs)] // fields are named for what they hold
+pub enum FlagEvent {
+    /// A flag was raised.
+    FlagRaised {
+        nhs_number: NhsNumber,
+        flag_id: FlagId,
+        kind: FlagKind,
+        frailty_score: Option<FrailtyScore>,
+        severity: Severity,
+        reason: Note,
+        review_on: Option<NaiveDate>,
+        source: FlagSource,
+        at: DateTime<Utc>,
+    },
+    /// A flag was reviewed and stands.
+    FlagReviewed {
+        nhs_number: NhsNumber,
+        flag_id: FlagId,
+        review_on: NaiveDate,
+        note: Option<Note>,
+        at: DateTime<Utc>,
+    },
+    /// A flag was resolved.
+    FlagResolved { nhs_number: NhsNumber, flag_id: FlagId, reason: Note, at: DateTime<Utc> },
+}
+
+impl FlagEvent {
+    /// The schema version of the events' data.
+    pub const SCHEMA_VERSION: u32 = 1;
+
+    /// The patient the event is about.
+    pub fn nhs_number(&self) -> NhsNumber {
+        match self {
+            Self::FlagRaised { nhs_number, .. }
+            | Self::FlagReviewed { nhs_number, .. }
+            | Self::FlagResolved { nhs_number, .. } => *nhs_number,
+        }
+    }
+
+    /// The event's type name, as stored.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Self::FlagRaised { .. } => "FlagRaised",
+            Self::FlagReviewed { .. } => "FlagReviewed",
+            Self::FlagResolved { .. } => "FlagResolved",
+        }
+    }
+}
+
+/// A flag as folded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagState {
+    /// What it warns of.
+    pub kind: FlagKind,
+    /// Its frailty score, for a frailty flag.
+    pub frailty_score: Option<FrailtyScore>,
+    /// How much it matters.
+    pub severity: Severity,
+    /// Why it was raised.
+    pub reason: Note,
+    /// When it is to be reviewed.
+    pub review_on: Option<NaiveDate>,
+    /// Who raised it.
+    pub source: FlagSource,
+    /// When it was raised.
+    pub raised_at: DateTime<Utc>,
+    /// When it was resolved, if it was.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Every flag of one patient, active and past.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatientFlags {
+    /// By id.
+    pub flags: BTreeMap<FlagId, FlagState>,
+}
+
+impl PatientFlags {
+    /// The active flag of a kind, if any.
+    pub fn active(&self, kind: FlagKind) -> Option<(FlagId, &FlagState)> {
+        self.flags.iter().find(|(_, f)| f.kind == kind && f.resolved_at.is_none()).map(|(id, f)| (*id, f))
+    }
+
+    /// `evolve`: folds one flag event in.
+    pub fn evolve(&mut self, event: &FlagEvent) {
+        match event {
+            FlagEvent::FlagRaised {
+                flag_id,
+                kind,
+                frailty_score,
+                severity,
+                reason,
+                review_on,
+                source,
+                at,
+                ..
+            } => {
+                self.flags.insert(
+                    *flag_id,
+                    FlagState {
+                        kind: *kind,
+                        frailty_score: *frailty_score,
+                        severity: *severity,
+                        reason: reason.clone(),
+                        review_on: *review_on,
+                        source: source.clone(),
+                        raised_at: *at,
+                        resolved_at: None,
+                    },
+                );
+            }
+            FlagEvent::FlagReviewed { flag_id, review_on, .. } => {
+                if let Some(flag) = self.flags.get_mut(flag_id) {
+                    flag.review_on = Some(*review_on);
+                }
+            }
+            FlagEvent::FlagResolved { flag_id, at, .. } => {
+                if let Some(flag) = self.flags.get_mut(flag_id) {
+                    flag.resolved_at = Some(*at);
+                }
+            }
+        }
+    }
+}
+
+/// A command the flags context refuses. Nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// The patient is not in the MPI.
+    #[error("patient {nhs_number} is not registered")]
+    PatientNotRegistered {
+        /// The patient.
+        nhs_number: NhsNumber,
+    },
+    /// The patient has died.
+    #[error("patient {nhs_number} has died: no new flags are raised")]
+    PatientDied {
+        /// The patient.
+        nhs_number: NhsNumber,
+    },
+    /// A flag of this kind is active already.
+    #[error("patient {nhs_number} already has an active {kind} flag ({flag_id})")]
+    AlreadyActive {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The kind.
+        kind: FlagKind,
+        /// The active flag.
+        flag_id: FlagId,
+    },
+    /// A flag with this id exists.
+    #[error("flag {flag_id} already exists")]
+    FlagExists {
+        /// The flag.
+        flag_id: FlagId,
+    },
+    /// No such flag for the patient.
+    #[error("flag {flag_id} does not exist for patient {nhs_number}")]
+    FlagNotFound {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The flag.
+        flag_id: FlagId,
+    },
+    /// The flag was resolved.
+    #[error("flag {flag_id} is RESOLVED: cannot {action}")]
+    Resolved {
+        /// The flag.
+        flag_id: FlagId,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// A frailty flag without its score, or a score on another kind.
+    #[error("{0}")]
+    FrailtyScore(&'static str),
+    /// A review date in the past.
+    #[error("review_on {date} is in the past")]
+    ReviewInThePast {
+        /// The date given.
+        date: NaiveDate,
+    },
+}
+
+impl Refusal for FlagError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            FlagError::PatientNotRegistered { .. } | FlagError::FlagNotFound { .. } => RefusalKind::NotFound,
+            FlagError::FlagExists { .. } => RefusalKind::AlreadyExists,
+            FlagError::PatientDied { .. }
+            | FlagError::AlreadyActive { .. }
+            | FlagError::Resolved { .. }
+            | FlagError::FrailtyScore(_)
+            | FlagError::ReviewInThePast { .. } => RefusalKind::Precondition,
+        }
+    }
+}
+
+/// A stream a flags decision reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FlagStream {
+    /// `flags-<nhs>`: the patient's flags.
+    Flags(NhsNumber),
+    /// `patient-<nhs>`: the patient in the MPI (read only).
+    Patient(NhsNumber),
+}
+
+/// The state of a stream a flags decision reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagStreamState {
+    /// The patient's flags.
+    Flags(PatientFlags),
+    /// The patient in the MPI.
+    Patient(PatientState),
+}
+
+/// An event on a stream a flags decision reads. Stored as the event itself (its `type` tells
+/// which), so this enum is untagged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FlagStreamEvent {
+    /// A flags event.
+    Flag(FlagEvent),
+    /// A patients (MPI) event.
+    Patient(PatientEvent),
+}
+
+/// The flags context as a [`Decider`].
+#[derive(Debug, Clone, Copy)]
+pub struct Flags;
+
+fn review_date(date: Option<NaiveDate>, at: DateTime<Utc>) -> Result<(), FlagError> {
+    match date {
+        Some(date) if date < at.date_naive() => Err(FlagError::ReviewInThePast { date }),
+        _ => Ok(()),
+    }
+}
+
+/// Decides a flags command on the patient's MPI record and flags.
+pub fn decide(
+    patient: &PatientState,
+    flags: &PatientFlags,
+    command: &FlagCommand,
+    at: DateTime<Utc>,
+) -> Result<Vec<FlagEvent>, FlagError> {
+    let nhs_number = command.nhs_number();
+    let live = |flag_id: FlagId, action| {
+        let flag = flags.flags.get(&flag_id).ok_or(FlagError::FlagNotFound { nhs_number, flag_id })?;
+        if flag.resolved_at.is_some() { Err(FlagError::Resolved { flag_id, action }) } else { Ok(flag) }
+    };
+    match command {
+        FlagCommand::Raise { flag_id, kind, frailty_score, severity, reason, review_on, source, .. } => {
+            if patient.demographics.is_none() {
+                return Err(FlagError::PatientNotRegistered { nhs_number });
+            }
+            if patient.date_of_death.is_some() {
+                return Err(FlagError::PatientDied { nhs_number });
+            }
+            if flags.flags.contains_key(flag_id) {
+                return Err(FlagError::FlagExists { flag_id: *flag_id });
+            }
+            match (kind, frailty_score) {
+                (FlagKind::Frailty, None) => {
+                    return Err(FlagError::FrailtyScore(
+                        "a frailty flag needs its Clinical Frailty Scale score",
+                    ));
+                }
+                (FlagKind::Frailty, Some(_)) | (_, None) => {}
+                (_, Some(_)) => {
+                    return Err(FlagError::FrailtyScore("only a frailty flag has a frailty score"));
+                }
+            }
+            if let Some((active, _)) = flags.active(*kind) {
+                return Err(FlagError::AlreadyActive { nhs_number, kind: *kind, flag_id: active });
+            }
+            review_date(*review_on, at)?;
+            Ok(vec![FlagEvent::FlagRaised {
+                nhs_number,
+                flag_id: *flag_id,
+                kind: *kind,
+                frailty_score: *frailty_score,
+                severity: *severity,
+                reason: reason.clone(),
+                review_on: *review_on,
+                source: source.clone(),
+                at,
+            }])
+        }
+        FlagCommand::Review { flag_id, review_on, note, .. } => {
+            live(*flag_id, "review it")?;
+            review_date(Some(*review_on), at)?;
+            Ok(vec![FlagEvent::FlagReviewed {
+                nhs_number,
+                flag_id: *flag_id,
+                review_on: *review_on,
+                note: note.clone(),
+                at,
+            }])
+        }
+        FlagCommand::Resolve { flag_id, reason, .. } => {
+            live(*flag_id, "resolve it")?;
+            Ok(vec![FlagEvent::FlagResolved { nhs_number, flag_id: *flag_id, reason: reason.clone(), at }])
+        }
+    }
+}
+
+impl Decider for Flags {
+    type Command = FlagCommand;
+    type Event = FlagStreamEvent;
+    type Stream = FlagStream;
+    type State = FlagStreamState;
+    type Error = FlagError;
+
+    const CONTEXT: &'static str = "flags";
+    const SCHEMA_VERSION: u32 = FlagEvent::SCHEMA_VERSION;
+    const CATEGORIES: &'static [&'static str] = &["flags"];
+
+    fn command_name(command: &FlagCommand) -> &'static str {
+        match command {
+            FlagCommand::Raise { .. } => "RaiseFlag",
+            FlagCommand::Review { .. } => "ReviewFlag",
+            FlagCommand::Resolve { .. } => "ResolveFlag",
+        }
+    }
+
+    fn stream_name(stream: &FlagStream) -> String {
+        match stream {
+            FlagStream::Flags(nhs) => format!("flags-{nhs}"),
+            FlagStream::Patient(nhs) => format!("patient-{nhs}"),
+        }
+    }
+
+    fn stream_of(event: &FlagStreamEvent) -> FlagStream {
+        match event {
+            FlagStreamEvent::Flag(e) => FlagStream::Flags(e.nhs_number()),
+            FlagStreamEvent::Patient(e) => FlagStream::Patient(e.nhs_number()),
+        }
+    }
+
+    fn event_type(event: &FlagStreamEvent) -> &'static str {
+        match event {
+            FlagStreamEvent::Flag(e) => e.event_type(),
+            FlagStreamEvent::Patient(e) => e.event_type(),
+        }
+    }
+
+    fn initial(stream: &FlagStream) -> FlagStreamState {
+        match stream {
+            FlagStream::Flags(_) => FlagStreamState::Flags(PatientFlags::default()),
+            FlagStream::Patient(_) => FlagStreamState::Patient(PatientState::default()),
+        }
+    }
+
+    fn evolve(state: &mut FlagStreamState, event: &FlagStreamEvent) {
+        match (state, event) {
+            (FlagStreamState::Flags(flags), FlagStreamEvent::Flag(e)) => flags.evolve(e),
+            (FlagStreamState::Patient(patient), FlagStreamEvent::Patient(e)) => patient.evolve(e),
+            (FlagStreamState::Flags(_), FlagStreamEvent::Patient(_))
+            | (FlagStreamState::Patient(_), FlagStreamEvent::Flag(_)) => {}
+        }
+    }
+
+    fn streams(command: &FlagCommand, _: &Loaded<Self>) -> Vec<FlagStream> {
+        let nhs = command.nhs_number();
+        vec![FlagStream::Flags(nhs), FlagStream::Patient(nhs)]
+    }
+
+    /// Flags are part of the shared record: any organisation whose role may raise flags may
+    /// (the policy checks the role).
+    fn owners(_: &Loaded<Self>, _: &FlagCommand) -> Vec<Owner> {
+        vec![Owner::New]
+    }
+
+    fn decide(
+        loaded: &Loaded<Self>,
+        command: &FlagCommand,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<FlagStreamEvent>, FlagError> {
+        let nhs = command.nhs_number();
+        let (no_patient, no_flags) = (PatientState::default(), PatientFlags::default());
+        let patient = match loaded.get(&FlagStream::Patient(nhs)) {
+            Some(FlagStreamState::Patient(patient)) => patient,
+            _ => &no_patient,
+        };
+        let flags = match loaded.get(&FlagStream::Flags(nhs)) {
+            Some(FlagStreamState::Flags(flags)) => flags,
+            _ => &no_flags,
+        };
+        Ok(decide(patient, flags, command, at)?.into_iter().map(FlagStreamEvent::Flag).collect())
+    }
+}
