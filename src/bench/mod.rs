@@ -5,6 +5,8 @@
 //!   (~200 B data, ~170 B metadata) over 10,000 streams, expected version checked.
 //! - `replay`: `$all` read from position 1 with every payload decoded, events/s.
 //! - `subscribe`: append → live subscriber latency, p50/p99, at a steady rate.
+//! - `decide`: a command on a stream with 10,000 events against one on a new stream, through
+//!   the real command handler.
 //! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
 //!   through the real gateway, gRPC service, event store and projection (with `--backend
 //!   postgres`: PostgreSQL and Redis read models).
@@ -13,6 +15,7 @@
 //! dropped at the end.
 
 mod backend;
+mod decide;
 mod push;
 mod store;
 mod ws;
@@ -35,13 +38,15 @@ pub enum Part {
     Subscribe,
     /// GraphQL mutation → subscription push latency.
     Push,
+    /// A command on a long stream against one on a new stream.
+    Decide,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -79,6 +84,9 @@ pub struct BenchArgs {
     /// Samples for the latency parts.
     #[arg(long, default_value_t = 5_000)]
     pub samples: usize,
+    /// Events already in the long stream of `decide`.
+    #[arg(long, default_value_t = 10_000)]
+    pub history: usize,
 }
 
 /// Runs the selected parts.
@@ -141,6 +149,26 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     );
                 }
                 print_latency("push    GraphQL mutation→subscription push", args.rate, &histogram);
+            }
+            Part::Decide => {
+                let samples = args.samples.min(2_000);
+                let report = decide::run(stores, args.history, samples).await?;
+                let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                let (new, long) = (&report.new_stream, &report.long_stream);
+                for (what, h) in [("new stream", new), (&*format!("{} events", args.history), long)] {
+                    println!(
+                        "decide  {backend} {what:<14} samples={} mean={:.3} ms p50={:.3} ms p99={:.3} ms",
+                        h.len(),
+                        h.mean() / 1000.0,
+                        ms(h, 0.5),
+                        ms(h, 0.99)
+                    );
+                }
+                println!(
+                    "decide  {backend} long/new mean ratio {:.2}; first command on the long stream from a cold handler {:.2} ms",
+                    long.mean() / new.mean().max(f64::EPSILON),
+                    report.cold_first as f64 / 1000.0
+                );
             }
         }
     }
