@@ -140,3 +140,23 @@ async fn spans_are_exported_to_the_configured_otlp_endpoint() {
     let preface = tokio::time::timeout(std::time::Duration::from_secs(20), received).await.unwrap().unwrap();
     assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 }
+
+#[tokio::test]
+async fn an_nhs_number_written_the_usual_way_is_accepted_and_stored_as_10_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let (admin, nurse) = (token("admin"), token("ward_nurse"));
+    configure(&app, &admin).await;
+    let admit = |nhs: &str| {
+        format!(
+            r#"mutation {{ admitPatient(input: {{bedId: "RXT01-W1-B01", nhsNumber: "{nhs}", givenName: "Ada",
+                familyName: "Quennell"}}) {{ bed {{ status patient {{ nhsNumber }} }} }} }}"#
+        )
+    };
+    let refused = app.graphql(Some(&nurse), &admit("9990 000018"), json!({})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    let admitted = app.data(&nurse, &admit("999 000 0018"), json!({})).await;
+    assert_eq!(admitted["admitPatient"]["bed"]["patient"]["nhsNumber"], "9990000018");
+    let board = app.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await;
+    assert!(board.to_string().contains("\"9990000018\""), "{board}");
+}
