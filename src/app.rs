@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tonic::transport::server::TcpIncoming;
 
-use crate::cli::{DEV_JWT_SECRET, ReadModelKind, ServeArgs, ServeRole, StoreKind};
+use crate::cli::{JwtSecretUse, ReadModelKind, ServeArgs, ServeRole, StoreKind};
 use crate::positions::PositionMetrics;
 
 /// careflow with its listeners bound, ready to run.
@@ -156,7 +156,7 @@ impl Application {
     /// Opens what the roles need, brings the read models up to date and binds every listener.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let roles = roles(&args)?;
-        if args.jwt.jwt_secret == DEV_JWT_SECRET {
+        if args.check_jwt_secret()? == JwtSecretUse::Development {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
         }
         let needs_store = roles.contains(&ServeRole::Services) || roles.contains(&ServeRole::Projections);

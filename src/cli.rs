@@ -6,8 +6,51 @@ use std::path::PathBuf;
 use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// The development secret: fine on a laptop, refused nowhere, warned about at start-up.
+/// The development secret: published in this repository, so anyone can mint any token with it.
+/// `careflow serve` accepts it only for the embedded laptop run (with a warning) and refuses it
+/// on PostgreSQL or with split roles: see [`check_jwt_secret`].
 pub const DEV_JWT_SECRET: &str = "careflow-dev-secret-change-me";
+
+/// How `careflow serve` may use the JWT secret it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtSecretUse {
+    /// A secret of the deployment's own.
+    Configured,
+    /// The development secret, on the embedded laptop run: allowed, with a warning.
+    Development,
+}
+
+/// Why `careflow serve` refuses to start with the JWT secret it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwtSecretError {
+    /// The development secret outside the embedded laptop run.
+    #[error(
+        "refusing the development JWT secret with {deployment}: it is public, so anyone could mint an \
+         admin token; set CAREFLOW_JWT_SECRET (or --jwt-secret) to a secret of your own"
+    )]
+    Development {
+        /// What makes this run a deployment (`--store postgres`, `--only …`).
+        deployment: String,
+    },
+    /// An empty secret (e.g. `CAREFLOW_JWT_SECRET=` with nothing after it).
+    #[error("the JWT secret is empty: set CAREFLOW_JWT_SECRET (or --jwt-secret) to a secret of your own")]
+    Empty,
+}
+
+/// Checks the JWT secret for a run described by `deployment`: `None` for the embedded laptop
+/// run (SQLite or in-memory store, every role in one process), else what makes it a deployment
+/// shared with others (`--store postgres`, split roles). The development secret is allowed only
+/// on the laptop run; an empty secret never.
+pub fn check_jwt_secret(secret: &str, deployment: Option<&str>) -> Result<JwtSecretUse, JwtSecretError> {
+    if secret.is_empty() {
+        return Err(JwtSecretError::Empty);
+    }
+    match (secret == DEV_JWT_SECRET, deployment) {
+        (false, _) => Ok(JwtSecretUse::Configured),
+        (true, None) => Ok(JwtSecretUse::Development),
+        (true, Some(deployment)) => Err(JwtSecretError::Development { deployment: deployment.to_owned() }),
+    }
+}
 
 /// careflow: shared tasking, bed state and discharge workflows for health and social care.
 #[derive(Debug, Parser)]
@@ -170,6 +213,26 @@ pub struct ServeArgs {
     pub log: LogArgs,
 }
 
+impl ServeArgs {
+    /// What makes this run a deployment rather than the embedded laptop run, if anything:
+    /// `--store postgres`, or split roles (`--only` naming fewer than every role).
+    pub fn deployment(&self) -> Option<String> {
+        if self.store == StoreKind::Postgres {
+            return Some("--store postgres".into());
+        }
+        let split = !self.only.is_empty() && ServeRole::ALL.iter().any(|role| !self.only.contains(role));
+        split.then(|| {
+            let roles: Vec<&str> = self.only.iter().map(|role| role.name()).collect();
+            format!("split roles (--only {})", roles.join(","))
+        })
+    }
+
+    /// [`check_jwt_secret`] for this run.
+    pub fn check_jwt_secret(&self) -> Result<JwtSecretUse, JwtSecretError> {
+        check_jwt_secret(&self.jwt.jwt_secret, self.deployment().as_deref())
+    }
+}
+
 /// JWT settings, shared by `serve` and `token`.
 #[derive(Debug, Clone, Args)]
 pub struct JwtArgs {
@@ -261,4 +324,59 @@ pub fn print_token(args: &TokenArgs) -> anyhow::Result<()> {
     )?;
     println!("{token}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        ServeArgs::try_parse_from([&["serve"], args].concat()).expect("valid flags")
+    }
+
+    #[test]
+    fn the_development_secret_is_for_the_embedded_laptop_run_only() {
+        assert_eq!(check_jwt_secret(DEV_JWT_SECRET, None), Ok(JwtSecretUse::Development));
+        assert_eq!(check_jwt_secret("a-secret-of-our-own", None), Ok(JwtSecretUse::Configured));
+        assert_eq!(
+            check_jwt_secret("a-secret-of-our-own", Some("--store postgres")),
+            Ok(JwtSecretUse::Configured)
+        );
+        let refused = check_jwt_secret(DEV_JWT_SECRET, Some("--store postgres"));
+        assert_eq!(refused, Err(JwtSecretError::Development { deployment: "--store postgres".into() }));
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("CAREFLOW_JWT_SECRET") && message.contains("--store postgres"), "{message}");
+        assert_eq!(check_jwt_secret("", None), Err(JwtSecretError::Empty));
+        assert_eq!(check_jwt_secret("", Some("--store postgres")), Err(JwtSecretError::Empty));
+    }
+
+    #[test]
+    fn postgres_and_split_roles_are_deployments() {
+        let embedded: [&[&str]; 4] = [
+            &[],
+            &["--store", "memory"],
+            &["--store", "sqlite", "--demo"],
+            &["--only", "gateway,services,projections"],
+        ];
+        for args in embedded {
+            assert_eq!(serve(args).deployment(), None, "{args:?}");
+            assert_eq!(serve(args).check_jwt_secret(), Ok(JwtSecretUse::Development), "{args:?}");
+        }
+        let deployments: [(&[&str], &str); 4] = [
+            (&["--store", "postgres"], "--store postgres"),
+            (&["--store", "postgres", "--only", "services"], "--store postgres"),
+            (&["--only", "gateway", "--services-url", "http://services:50051"], "--only gateway"),
+            (&["--only", "services,projections"], "--only services,projections"),
+        ];
+        for (args, named) in deployments {
+            let deployment = serve(args).deployment().unwrap_or_default();
+            assert!(deployment.contains(named), "{args:?}: {deployment}");
+            assert!(
+                matches!(serve(args).check_jwt_secret(), Err(JwtSecretError::Development { .. })),
+                "{args:?}"
+            );
+            let own = serve(&[args, &["--jwt-secret", "a-secret-of-our-own"]].concat());
+            assert_eq!(own.check_jwt_secret(), Ok(JwtSecretUse::Configured), "{args:?}");
+        }
+    }
 }

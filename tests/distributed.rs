@@ -99,3 +99,35 @@ fn split_roles_refuse_configurations_that_cannot_work() {
         assert!(stderr.contains(complaint), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_development_jwt_secret_is_refused_on_postgres_and_with_split_roles() {
+    let unreachable = ["--database-url", "postgres://postgres@127.0.0.1:1/none"];
+    let gateway = ["--only", "gateway", "--services-url", "http://127.0.0.1:1"];
+    let redis = ["--read-models", "redis", "--redis-url", "redis://127.0.0.1:1"];
+    for (args, deployment) in [
+        (&[&["--store", "postgres"][..], &unreachable[..]].concat(), "--store postgres"),
+        (
+            &[&["--store", "postgres", "--only", "services"][..], &unreachable[..]].concat(),
+            "--store postgres",
+        ),
+        (&[&gateway[..], &redis[..]].concat(), "--only gateway"),
+    ] {
+        // No --jwt-secret and no CAREFLOW_JWT_SECRET: the development secret. (Nothing is
+        // reachable on port 1: without the check, start-up would fail later, for another reason.)
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_careflow"))
+            .args(["serve", "--log", "warn", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("CAREFLOW_JWT_SECRET")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} started with the development secret");
+        assert!(
+            stderr.contains("development JWT secret")
+                && stderr.contains("CAREFLOW_JWT_SECRET")
+                && stderr.contains(deployment),
+            "{args:?}: {stderr}"
+        );
+    }
+}

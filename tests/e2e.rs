@@ -140,3 +140,77 @@ async fn spans_are_exported_to_the_configured_otlp_endpoint() {
     let preface = tokio::time::timeout(std::time::Duration::from_secs(20), received).await.unwrap().unwrap();
     assert_eq!(&preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 }
+
+/// The README's five-minute tour, as written: the GraphQL body of every numbered `curl` step runs
+/// in order against the demo, then the steps the tour says to repeat run again. Every answer is
+/// free of errors (a second admission into a bed that still awaits cleaning would be refused).
+#[tokio::test]
+async fn the_readme_tour_works_as_written() {
+    let readme = include_str!("../README.md");
+    let tour = readme.split("## A five-minute tour").nth(1).unwrap();
+    let tour = tour.split("\n## ").next().unwrap();
+    // Steps: a `# N. …` comment line, then a curl whose `-d '…'` body is the GraphQL request.
+    let mut steps: Vec<(u32, Value)> = Vec::new();
+    let mut number = None;
+    for line in tour.lines() {
+        let step = line.strip_prefix("# ").and_then(|rest| rest.split_once(". "));
+        if let Some(n) = step.and_then(|(n, _)| n.parse::<u32>().ok()) {
+            number = Some(n);
+        }
+        if let (Some(n), Some(body)) = (number, line.trim().strip_prefix("-d '")) {
+            let body = body.strip_suffix('\'').unwrap();
+            steps.push((n, serde_json::from_str(body).unwrap_or_else(|e| panic!("step {n}: {e}: {body}"))));
+        }
+    }
+    let numbers: Vec<u32> = steps.iter().map(|(n, _)| *n).collect();
+    assert_eq!(numbers, [2, 3, 4, 5], "the tour's curl steps");
+    let repeat = tour.split("repeat steps ").nth(1).unwrap();
+    let (from, to) = repeat.split_once('–').unwrap();
+    let (from, to): (u32, u32) = (from.parse().unwrap(), to[..1].parse().unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &["--demo"]);
+    let nurse = token("ward_nurse"); // as step 1's `careflow token --role ward_nurse --org RXA`
+    let mut stay = None::<String>;
+    let mut run = async |n: u32, body: &Value| {
+        let mut query = body["query"].as_str().unwrap().to_owned();
+        if let Some(stay) = &stay {
+            query = query.replace("<stayId>", stay);
+        }
+        assert!(!query.contains("<stayId>"), "step {n} needs a stay id from an earlier step");
+        let data = app.data(&nurse, &query, json!({})).await;
+        if let Some(id) = data["admitPatient"]["stayId"].as_str() {
+            stay = Some(id.to_owned());
+        }
+        data
+    };
+    for (n, body) in &steps {
+        run(*n, body).await;
+    }
+    for (n, body) in steps.iter().filter(|(n, _)| (from..=to).contains(n)) {
+        let data = run(*n, body).await;
+        if let Some(status) = data["markBedCleaned"]["bed"]["status"].as_str() {
+            assert_eq!(status, "AVAILABLE");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_nhs_number_written_the_usual_way_is_accepted_and_stored_as_10_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let (admin, nurse) = (token("admin"), token("ward_nurse"));
+    configure(&app, &admin).await;
+    let admit = |nhs: &str| {
+        format!(
+            r#"mutation {{ admitPatient(input: {{bedId: "RXT01-W1-B01", nhsNumber: "{nhs}", givenName: "Ada",
+                familyName: "Quennell"}}) {{ bed {{ status patient {{ nhsNumber }} }} }} }}"#
+        )
+    };
+    let refused = app.graphql(Some(&nurse), &admit("9990 000018"), json!({})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    let admitted = app.data(&nurse, &admit("999 000 0018"), json!({})).await;
+    assert_eq!(admitted["admitPatient"]["bed"]["patient"]["nhsNumber"], "9990000018");
+    let board = app.data(&nurse, BOARD, json!({"ward": "RXT01-W1"})).await;
+    assert!(board.to_string().contains("\"9990000018\""), "{board}");
+}

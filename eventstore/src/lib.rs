@@ -395,10 +395,16 @@ pub enum StoreError {
         /// What went wrong.
         message: String,
     },
-    /// The store is shutting down or its writer has stopped.
+    /// The store cannot serve the request now but may later: it is shutting down, its writer
+    /// has stopped, its database is restarting or unreachable, its disk is full. Retryable:
+    /// nothing of a refused append was written, so the caller retries it with the same event
+    /// ids (the one exception, a PostgreSQL connection lost during `COMMIT`, is safe to retry
+    /// too: a retry of a committed append gets its original result). The message names the
+    /// condition, never the request's data.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
-    /// The backend failed (I/O, database error).
+    /// The backend failed in a way a retry will not mend (a bug, corrupt data, a constraint
+    /// the protocol does not expect).
     #[error("event store backend error")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -1,7 +1,8 @@
 //! What the PostgreSQL backend promises beyond the conformance suite: gap-free positions with
 //! several processes and a transaction held open, readers never stalled by unrelated
 //! transactions, wake-ups by `NOTIFY` with a polling fallback, group commit, the constraints,
-//! and migrations. Runs against the real server (see `common::pg`); skipped with a message when
+//! migrations, and transient failures (connections terminated, a server starting up or
+//! refusing connections) answered as unavailable, with the store recovering by itself. Runs against the real server (see `common::pg`); skipped with a message when
 //! there is none outside CI.
 
 // Test code throughout (helpers included): a failed unwrap is a failed test.
@@ -18,7 +19,7 @@ use careflow_eventstore::{
     EventStore, ExpectedVersion, Filter, Position, RecordedEvent, StoreError, Subscription,
     SubscriptionMessage,
 };
-use common::{check_log, event, metadata, replay, to};
+use common::{check_log, event, fill, metadata, replay, to};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
@@ -312,4 +313,194 @@ async fn a_store_needs_a_migrated_schema_and_migrate_is_idempotent() {
         }
         other => panic!("expected an invalid schema name error, got {other:?}"),
     }
+}
+
+/// The `application_name`s of a store's connections in `options`' schema.
+fn applications(options: &PostgresOptions) -> Vec<String> {
+    ["writer", "reader", "listener"]
+        .iter()
+        .map(|role| format!("careflow-{role}/{}", options.schema))
+        .collect()
+}
+
+/// Terminates every connection of the stores on `options`' schema (no other test's); returns
+/// how many there were.
+async fn terminate_store_connections(admin: &Client, options: &PostgresOptions) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ANY($1)",
+            &[&applications(options)],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Retries `attempt` until it succeeds (within [`DEADLINE`]), accepting only
+/// [`StoreError::Unavailable`] meanwhile: never a backend error.
+async fn once_available<T, F, Fut>(what: &str, mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(StoreError::Unavailable(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(error) => panic!("{what}: expected success or unavailable, got {error:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminated_connections_give_unavailable_and_the_store_recovers() {
+    let Some(schema) = common::pg::fresh_schema().await else { return };
+    let options = schema.options.clone();
+    let store = connect(&options).await;
+    fill(store.as_ref(), "bed-1", 2).await;
+    let admin = raw_client(&options).await;
+
+    // 1. An append in flight when its connection is terminated ("terminating connection due to
+    //    administrator command", as in a PostgreSQL restart): hold the log head so that the
+    //    writer's append waits on it, then terminate the store's connections.
+    let mut holder = raw_client(&options).await;
+    let held = holder.transaction().await.unwrap();
+    held.query_one("SELECT position FROM log_head FOR UPDATE", &[]).await.unwrap();
+    let request = vec![to("bed-1", ExpectedVersion::Any, vec![event("Held")])];
+    let id = request[0].events[0].id;
+    let pending = tokio::spawn({
+        let (store, request) = (Arc::clone(&store), request.clone());
+        async move { store.append(request).await }
+    });
+    let writer = format!("careflow-writer/{}", options.schema);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let waiting = admin
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&writer],
+            )
+            .await
+            .unwrap();
+        if !waiting.is_empty() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the writer never waited on the log head");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(terminate_store_connections(&admin, &options).await >= 2, "writer and a reader");
+    held.rollback().await.unwrap();
+    match pending.await.unwrap() {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("57P01"), "{message}");
+        }
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    // Nothing of it was written.
+    let head: i64 = admin.query_one("SELECT position FROM log_head", &[]).await.unwrap().get(0);
+    assert_eq!(head, 2);
+    let stored: i64 =
+        admin.query_one("SELECT count(*) FROM events WHERE event_id = $1", &[&id]).await.unwrap().get(0);
+    assert_eq!(stored, 0);
+
+    // 2. The writer reconnects for the next batch: the retry goes through at once, once.
+    let result = store.append(request.clone()).await.unwrap();
+    assert_eq!((result.first_position, result.last_position), (3, 3));
+    assert_eq!(store.append(request.clone()).await.unwrap(), result);
+    let found = once_available("find the event", || store.find_event(id)).await;
+    assert_eq!(found.map(|e| e.position), Some(3));
+
+    // 3. Idle connections terminated: every answer until the store has reconnected is a
+    //    success or unavailable, never a backend error, and the store is whole afterwards.
+    assert!(terminate_store_connections(&admin, &options).await >= 1);
+    let more = vec![to("bed-2", ExpectedVersion::NoStream, vec![event("After")])];
+    let after = once_available("append after a restart", || store.append(more.clone())).await;
+    assert_eq!(after.last_position, 4);
+    let events = once_available("replay", || async {
+        let slice = store.read_all(1, 100, &Filter::all()).await?;
+        Ok(slice.events)
+    })
+    .await;
+    check_log(&events);
+    assert_eq!(events.len(), 4);
+    head_reaches(&store, 4).await;
+    once_available("save a checkpoint", || store.save_checkpoint("bed-board", 4)).await;
+}
+
+/// A stand-in for PostgreSQL: answers each connection's startup message with `reply` (raw
+/// protocol bytes), or closes the connection at once when `reply` is empty.
+async fn stand_in_server(reply: Vec<u8>) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let reply = reply.clone();
+            tokio::spawn(async move {
+                if reply.is_empty() {
+                    return None;
+                }
+                let mut length = [0u8; 4];
+                socket.read_exact(&mut length).await.ok()?;
+                let mut startup = vec![0u8; (u32::from_be_bytes(length) as usize).saturating_sub(4)];
+                socket.read_exact(&mut startup).await.ok()?;
+                socket.write_all(&reply).await.ok()?;
+                socket.shutdown().await.ok()
+            });
+        }
+    });
+    addr
+}
+
+/// A protocol `ErrorResponse` with severity FATAL, `code` and `message`.
+fn fatal(code: &str, message: &str) -> Vec<u8> {
+    let mut fields = Vec::new();
+    for (tag, value) in [(b'S', "FATAL"), (b'V', "FATAL"), (b'C', code), (b'M', message)] {
+        fields.push(tag);
+        fields.extend_from_slice(value.as_bytes());
+        fields.push(0);
+    }
+    fields.push(0);
+    let mut reply = vec![b'E'];
+    reply.extend_from_slice(&(fields.len() as u32 + 4).to_be_bytes());
+    reply.extend_from_slice(&fields);
+    reply
+}
+
+#[tokio::test]
+async fn a_server_starting_up_refusing_or_dropping_connections_is_unavailable() {
+    let options = |addr: std::net::SocketAddr| {
+        let mut options = PostgresOptions::new(format!("postgres://postgres@{addr}/postgres"));
+        options.connect_timeout = Duration::from_secs(5);
+        options
+    };
+    let starting = stand_in_server(fatal("57P03", "the database system is starting up")).await;
+    match PostgresStore::connect(options(starting)).await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("starting up") && message.contains("57P03"), "{message}")
+        }
+        other => panic!("a server starting up: expected unavailable, got {other:?}"),
+    }
+    let full = stand_in_server(fatal("53300", "sorry, too many clients already")).await;
+    assert!(matches!(PostgresStore::connect(options(full)).await, Err(StoreError::Unavailable(_))));
+    let dropping = stand_in_server(Vec::new()).await;
+    match PostgresStore::connect(options(dropping)).await {
+        Err(StoreError::Unavailable(_)) => {}
+        other => panic!("a dropped connection: expected unavailable, got {other:?}"),
+    }
+    let refused = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    match PostgresStore::connect(options(refused)).await {
+        Err(StoreError::Unavailable(message)) => assert!(message.contains("refused"), "{message}"),
+        other => panic!("a refused connection: expected unavailable, got {other:?}"),
+    }
+    // A server that refuses the credentials is no passing condition.
+    let denied =
+        stand_in_server(fatal("28P01", "password authentication failed for user \"postgres\"")).await;
+    assert!(matches!(PostgresStore::connect(options(denied)).await, Err(StoreError::Backend(_))));
 }

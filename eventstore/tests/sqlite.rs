@@ -1,5 +1,6 @@
 //! What only the SQLite backend has to show: data and positions survive closing and reopening,
-//! one store per data file, queued work finishes on drop, bad files fail cleanly.
+//! one store per data file, queued work finishes on drop, bad files fail cleanly, a full disk
+//! refuses writes as unavailable until space is freed.
 
 mod common;
 
@@ -204,4 +205,110 @@ fn works_without_a_tokio_runtime() {
     assert_eq!(result.last_position, 2);
     let events = futures::executor::block_on(store.read_stream(&stream("bed-1"), 0, 10)).unwrap();
     assert_eq!(events.len(), 2);
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped. `None` (after saying why) where
+/// mounting is not allowed (not root, no CAP_SYS_ADMIN): the writer's own unit test covers
+/// SQLITE_FULL there with `max_page_count`.
+struct SmallDisk {
+    mount_point: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mount_point = dir.path().join("disk");
+        std::fs::create_dir(&mount_point).expect("a mount point");
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&mount_point)
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(Self { mount_point, _dir: dir }),
+            Ok(output) => {
+                eprintln!(
+                    "skipping: cannot mount a tmpfs: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                None
+            }
+            Err(error) => {
+                eprintln!("skipping: cannot run mount: {error}");
+                None
+            }
+        }
+    }
+
+    /// Fills the disk with `<disk>/filler` until a write fails.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(self.mount_point.join("filler")).expect("a filler file");
+        let chunk = vec![0u8; 4096];
+        while filler.write_all(&chunk).is_ok() {}
+        let _ = filler.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.mount_point.join("filler")).expect("the filler file removed");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let unmounted = std::process::Command::new("umount").arg(&self.mount_point).status();
+        if !unmounted.is_ok_and(|s| s.success()) {
+            let _ = std::process::Command::new("umount").arg("-l").arg(&self.mount_point).status();
+        }
+    }
+}
+
+/// An event whose payload takes `bytes` bytes: more than the room a full disk has left.
+fn big_event(bytes: usize) -> careflow_eventstore::NewEvent {
+    careflow_eventstore::NewEvent::json(
+        uuid::Uuid::now_v7(),
+        "Big",
+        1,
+        &"x".repeat(bytes),
+        common::metadata(),
+    )
+    .expect("an encodable payload")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_as_unavailable_and_they_resume_once_space_is_freed() {
+    let Some(disk) = SmallDisk::mount(8 * 1024 * 1024) else { return };
+    let store = SqliteStore::open(disk.mount_point.join("events.sqlite")).unwrap();
+    fill(&store, "bed-1", 3).await;
+    store.save_checkpoint("bed-board", 3).await.unwrap();
+
+    disk.fill();
+    let request = vec![to("bed-2", ExpectedVersion::NoStream, vec![big_event(256 * 1024)])];
+    let id = request[0].events[0].id;
+    for attempt in 0..3 {
+        match store.append(request.clone()).await {
+            Err(StoreError::Unavailable(condition)) => assert!(condition.contains("full"), "{condition}"),
+            other => panic!("attempt {attempt}: expected unavailable, got {other:?}"),
+        }
+    }
+    // Nothing of the refused append was written, and reads still work.
+    assert_eq!(*store.head().borrow(), 3);
+    assert_eq!(store.find_event(id).await.unwrap(), None);
+    assert_eq!(store.stream_version(&stream("bed-2")).await.unwrap(), CurrentVersion::NoStream);
+    assert_eq!(replay(&store, 100).await.len(), 3);
+
+    disk.free();
+    let result = store.append(request.clone()).await.unwrap();
+    assert_eq!((result.first_position, result.last_position), (4, 4));
+    // The same request again is a retry: the original result, nothing written twice.
+    assert_eq!(store.append(request).await.unwrap(), result);
+    fill(&store, "bed-1", 1).await;
+    let events = replay(&store, 100).await;
+    check_log(&events);
+    assert_eq!(events.len(), 5);
+    assert_eq!(store.load_checkpoint("bed-board").await.unwrap(), Some(3));
+    drop(store);
+    // And it all survives a reopen.
+    let store = SqliteStore::open(disk.mount_point.join("events.sqlite")).unwrap();
+    assert_eq!(replay(&store, 100).await, events);
 }

@@ -61,6 +61,23 @@
 //! `events` was empty scanned the whole table on every batch from then on (measured: appends/s
 //! fell to a fifth).
 //!
+//! # Failures: unavailable, or a bug
+//! A failure that may pass is [`StoreError::Unavailable`] (see `is_transient`): the server
+//! restarting or shutting down ("terminating connection due to administrator command", "the
+//! database system is starting up"), a refused, reset or closed connection, the server out of
+//! disk, memory or connections, a transaction rolled back for a deadlock or a serialization
+//! failure. The caller retries the same request (the same event ids), which idempotency makes
+//! safe. Nothing of a batch refused this way was written, except when the connection drops
+//! during `COMMIT`: then the caller cannot know, and its retry gets the original result if the
+//! commit went through. The writer drops its connection after such a failure and opens a new
+//! one for the next batch; a reader reopens a closed connection when next used; the listener
+//! reconnects with backoff while the timer keeps polling. Everything else (a constraint the
+//! protocol does not expect, malformed SQL, a row that does not decode) is a
+//! [`StoreError::Backend`]: a bug, not to be retried.
+//!
+//! Every connection's `application_name` is `careflow-writer/<schema>`,
+//! `careflow-reader/<schema>` or `careflow-listener/<schema>`.
+//!
 //! # Reads and live updates
 //! Reads use a few connections of their own, each shared by concurrent readers (tokio-postgres
 //! pipelines their queries). A `$all` read examines positions `[from, min(from + max, head + 1))`
@@ -114,6 +131,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 use uuid::Uuid;
 
@@ -209,16 +227,75 @@ pub enum PostgresError {
 impl From<PostgresError> for StoreError {
     fn from(error: PostgresError) -> Self {
         match error {
-            PostgresError::Database(e) if e.is_closed() => {
-                StoreError::Unavailable(format!("the PostgreSQL connection is closed: {e}"))
-            }
-            PostgresError::Database(e) if e.code().is_none() && e.as_db_error().is_none() => {
-                // No server error: an I/O or connect failure.
-                StoreError::Unavailable(format!("PostgreSQL is unreachable: {e}"))
-            }
+            PostgresError::Database(e) if is_transient(&e) => StoreError::Unavailable(describe_transient(&e)),
             PostgresError::Config(message) => StoreError::Unavailable(message),
             other => StoreError::backend(other),
         }
+    }
+}
+
+/// Whether a database error is a passing condition of the server or the network, which the
+/// same request may get past later ([`StoreError::Unavailable`]), rather than a bug.
+///
+/// Transient: a closed connection; a transport failure (connect refused, reset, timed out:
+/// an I/O error without a server error); and the server states of [`is_transient_state`].
+/// Everything else is a [`StoreError::Backend`]: constraint violations the protocol does not
+/// expect, malformed SQL, a value that does not decode, authentication and protocol errors.
+pub(crate) fn is_transient(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(state) = error.code() {
+        return is_transient_state(state);
+    }
+    // No server error. Transport failures carry the socket's I/O error; the codec's own
+    // failures (a message it cannot parse or encode) carry an InvalidData/InvalidInput one,
+    // and value conversions (ToSql, FromSql) an error of their own type.
+    std::error::Error::source(error).and_then(|source| source.downcast_ref::<std::io::Error>()).is_some_and(
+        |io| !matches!(io.kind(), std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput),
+    )
+}
+
+/// Whether a SQLSTATE says the server cannot serve the request now but may soon:
+/// - class 08, connection exception (except 08P01, a protocol violation: a bug);
+/// - 57P01 `admin_shutdown` ("terminating connection due to administrator command"), 57P02
+///   `crash_shutdown`, 57P03 `cannot_connect_now` ("the database system is starting up", "…
+///   is shutting down", "… is in recovery mode"), 57P05 `idle_session_timeout`, 57014
+///   `query_canceled` (a statement timeout or an operator's cancel);
+/// - class 53, insufficient resources (`disk_full`, `out_of_memory`, `too_many_connections`);
+/// - 40001 `serialization_failure`, 40P01 `deadlock_detected`, 40003
+///   `statement_completion_unknown`: the transaction was rolled back as a whole;
+/// - 55P03 `lock_not_available` (a lock timeout), 58030 `io_error` (the server's disk), 25006
+///   `read_only_sql_transaction` (connected to a standby during a failover).
+pub(crate) fn is_transient_state(state: &SqlState) -> bool {
+    let code = state.code();
+    (code.starts_with("08") && code != "08P01")
+        || code.starts_with("53")
+        || matches!(
+            code,
+            "57P01"
+                | "57P02"
+                | "57P03"
+                | "57P05"
+                | "57014"
+                | "40001"
+                | "40P01"
+                | "40003"
+                | "55P03"
+                | "58030"
+                | "25006"
+        )
+}
+
+/// The message of a transient error: what the server or the socket said, which names a state,
+/// never a row (no event data or stream name reaches it).
+fn describe_transient(error: &tokio_postgres::Error) -> String {
+    match (error.as_db_error(), std::error::Error::source(error)) {
+        (Some(db), _) => {
+            format!("PostgreSQL is unavailable: {} (SQLSTATE {})", db.message(), db.code().code())
+        }
+        (None, Some(source)) => format!("PostgreSQL is unavailable: {error}: {source}"),
+        (None, None) => format!("PostgreSQL is unavailable: {error}"),
     }
 }
 
@@ -236,7 +313,9 @@ pub(crate) async fn connect(options: &PostgresOptions, application: &str) -> Res
 }
 
 /// The connection settings: the URL's, plus our schema first on `search_path`, durable commits,
-/// no JIT and a recognisable application name.
+/// no JIT and a recognisable application name, `<application>/<schema>` (e.g.
+/// `careflow-writer/careflow`), so that `pg_stat_activity` shows which store each connection
+/// serves.
 ///
 /// JIT is off because our statements are short index scans that JIT only slows down: with the
 /// one-row `log_head` unanalysed, the planner's estimate for a `$all` page crossed
@@ -250,7 +329,7 @@ fn configure(options: &PostgresOptions, application: &str) -> Result<tokio_postg
             format!("{inherited} -c search_path={} -c synchronous_commit=on -c jit=off", options.schema)
                 .trim(),
         )
-        .application_name(application)
+        .application_name(format!("{application}/{}", options.schema))
         .connect_timeout(options.connect_timeout);
     Ok(config)
 }
@@ -370,5 +449,61 @@ impl EventStore for PostgresStore {
 
     async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
         self.readers.save_checkpoint(name, position).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_lost_connections_and_exhausted_resources_are_transient() {
+        for state in [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::IDLE_SESSION_TIMEOUT,
+            SqlState::QUERY_CANCELED,
+            SqlState::CONNECTION_EXCEPTION,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+            SqlState::CONNECTION_DOES_NOT_EXIST,
+            SqlState::TRANSACTION_RESOLUTION_UNKNOWN,
+            SqlState::INSUFFICIENT_RESOURCES,
+            SqlState::DISK_FULL,
+            SqlState::OUT_OF_MEMORY,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_STATEMENT_COMPLETION_UNKNOWN,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::IO_ERROR,
+            SqlState::READ_ONLY_SQL_TRANSACTION,
+        ] {
+            assert!(is_transient_state(&state), "{}", state.code());
+        }
+    }
+
+    #[test]
+    fn bugs_stay_backend_errors() {
+        for state in [
+            SqlState::UNIQUE_VIOLATION,
+            SqlState::CHECK_VIOLATION,
+            SqlState::NOT_NULL_VIOLATION,
+            SqlState::SYNTAX_ERROR,
+            SqlState::UNDEFINED_TABLE,
+            SqlState::UNDEFINED_FUNCTION,
+            SqlState::INVALID_TEXT_REPRESENTATION,
+            SqlState::DATATYPE_MISMATCH,
+            SqlState::PROTOCOL_VIOLATION,
+            SqlState::INVALID_PASSWORD,
+            SqlState::INSUFFICIENT_PRIVILEGE,
+            SqlState::INTERNAL_ERROR,
+            SqlState::DATA_CORRUPTED,
+            SqlState::T_R_INTEGRITY_CONSTRAINT_VIOLATION,
+            SqlState::from_code("CF001"),
+        ] {
+            assert!(!is_transient_state(&state), "{}", state.code());
+        }
     }
 }

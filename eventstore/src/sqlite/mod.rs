@@ -38,7 +38,12 @@
 //!
 //! If the transaction fails as a whole (I/O error, disk full, failed `COMMIT`), it is rolled
 //! back, every request of the batch gets an error, nothing is acknowledged, and the writer
-//! forgets its cache and reloads the last position from the file before the next batch.
+//! forgets its cache and reloads the last position from the file before the next batch. The
+//! writer thread goes on serving: once space is freed (or the I/O error passes), writes resume
+//! by themselves. A failure that may pass this way (`SQLITE_FULL`, `SQLITE_IOERR`,
+//! `SQLITE_BUSY`/`SQLITE_LOCKED`, `SQLITE_CANTOPEN`, `SQLITE_NOMEM`) is a
+//! [`StoreError::Unavailable`], for the caller to retry; anything else (a constraint the cache
+//! did not predict, malformed SQL, a corrupt file) is a [`StoreError::Backend`].
 //!
 //! Since the writer alone assigns positions and commits in position order, positions are
 //! gap-free and a position is visible only once every lower one is: exactly what

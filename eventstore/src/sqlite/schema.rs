@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::SqliteOptions;
 use crate::{Position, StoreError};
@@ -53,8 +53,36 @@ pub(super) enum SchemaError {
     NoWal(String),
 }
 
+/// Lifts a SQLite error: [`StoreError::Unavailable`] when it is a passing condition of the
+/// disk or the file ([`transient`]), else [`StoreError::Backend`].
 pub(super) fn db(error: rusqlite::Error) -> StoreError {
-    StoreError::backend(error)
+    match transient(&error) {
+        Some(condition) => StoreError::Unavailable(condition.to_owned()),
+        None => StoreError::backend(error),
+    }
+}
+
+/// What a SQLite error says about the disk or the file, when it is something that may pass and
+/// a retry may get past: the disk is full (`SQLITE_FULL`; writes resume once space is freed), a
+/// read or write failed (`SQLITE_IOERR`, any extended code), the file is busy or locked
+/// (`SQLITE_BUSY`, `SQLITE_LOCKED`: only recovery or a checkpoint holds it, briefly), cannot be
+/// opened (`SQLITE_CANTOPEN`), memory ran out (`SQLITE_NOMEM`) or the WAL's lock protocol failed
+/// (`SQLITE_PROTOCOL`). `None` for everything else: constraint violations, malformed SQL, a
+/// corrupt file, misuse, values that do not convert, which are bugs or damage, not to be retried.
+pub(super) fn transient(error: &rusqlite::Error) -> Option<&'static str> {
+    let rusqlite::Error::SqliteFailure(failure, _) = error else { return None };
+    match failure.code {
+        ErrorCode::DiskFull => Some("the event store's disk is full (SQLITE_FULL)"),
+        ErrorCode::SystemIoFailure => Some("the event store's disk failed to read or write (SQLITE_IOERR)"),
+        ErrorCode::DatabaseBusy => Some("the event store's file is busy (SQLITE_BUSY)"),
+        ErrorCode::DatabaseLocked => Some("the event store's file is locked (SQLITE_LOCKED)"),
+        ErrorCode::CannotOpen => Some("the event store's file cannot be opened (SQLITE_CANTOPEN)"),
+        ErrorCode::OutOfMemory => Some("the event store ran out of memory (SQLITE_NOMEM)"),
+        ErrorCode::FileLockingProtocolFailed => {
+            Some("the event store's file locking failed (SQLITE_PROTOCOL)")
+        }
+        _ => None,
+    }
 }
 
 /// Opens the read-write connection of the writer thread: WAL, the durability setting, the
@@ -130,4 +158,70 @@ pub(super) fn open_reader(path: &Path, options: &SqliteOptions) -> Result<Connec
     conn.pragma_update(None, "mmap_size", options.reader_mmap_bytes).map_err(db)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(db)?;
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::ffi;
+
+    use super::*;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn disk_and_file_conditions_are_unavailable() {
+        for code in [
+            ffi::SQLITE_FULL,
+            ffi::SQLITE_IOERR,
+            ffi::SQLITE_IOERR_WRITE,
+            ffi::SQLITE_IOERR_FSYNC,
+            ffi::SQLITE_IOERR_SHMSIZE,
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_BUSY_SNAPSHOT,
+            ffi::SQLITE_LOCKED,
+            ffi::SQLITE_CANTOPEN,
+            ffi::SQLITE_NOMEM,
+            ffi::SQLITE_PROTOCOL,
+        ] {
+            assert!(matches!(db(failure(code)), StoreError::Unavailable(_)), "code {code}");
+        }
+        let message = db(failure(ffi::SQLITE_FULL)).to_string();
+        assert!(message.contains("disk is full"), "{message}");
+    }
+
+    #[test]
+    fn bugs_and_damage_stay_backend_errors() {
+        for code in [
+            ffi::SQLITE_CONSTRAINT_UNIQUE,
+            ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+            ffi::SQLITE_ERROR,
+            ffi::SQLITE_CORRUPT,
+            ffi::SQLITE_NOTADB,
+            ffi::SQLITE_MISUSE,
+            ffi::SQLITE_READONLY,
+            ffi::SQLITE_TOOBIG,
+            ffi::SQLITE_MISMATCH,
+        ] {
+            assert!(matches!(db(failure(code)), StoreError::Backend(_)), "code {code}");
+        }
+        for error in [
+            rusqlite::Error::InvalidColumnType(0, "position".into(), rusqlite::types::Type::Text),
+            rusqlite::Error::QueryReturnedNoRows,
+            rusqlite::Error::InvalidParameterCount(1, 2),
+        ] {
+            assert!(matches!(db(error), StoreError::Backend(_)));
+        }
+    }
+
+    #[test]
+    fn a_real_malformed_statement_and_a_real_full_database() {
+        let conn = Connection::open_in_memory().unwrap();
+        let malformed = conn.execute_batch("SELEC 1").map_err(db);
+        assert!(matches!(malformed, Err(StoreError::Backend(_))), "{malformed:?}");
+        conn.execute_batch("CREATE TABLE t (b BLOB); PRAGMA max_page_count = 8;").unwrap();
+        let full = conn.execute("INSERT INTO t VALUES (zeroblob(1000000))", []).map_err(db);
+        assert!(matches!(full, Err(StoreError::Unavailable(_))), "{full:?}");
+    }
 }

@@ -64,6 +64,15 @@ impl Command {
 #[error("the group commit failed: {0}")]
 struct BatchFailed(Arc<StoreError>);
 
+/// One request's copy of the batch's error: still [`StoreError::Unavailable`] when the batch
+/// was refused for a passing condition (disk full, I/O error), so the caller knows to retry.
+fn share(error: &Arc<StoreError>) -> StoreError {
+    match &**error {
+        StoreError::Unavailable(condition) => StoreError::Unavailable(condition.clone()),
+        _ => StoreError::backend(BatchFailed(Arc::clone(error))),
+    }
+}
+
 /// A constraint violation that idempotency does not explain: the cache or the file is wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("unexpected constraint violation while appending: {0}")]
@@ -160,11 +169,18 @@ impl Writer {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, requests = batch.len(), "event store batch failed; nothing in it was written");
+                match &error {
+                    StoreError::Unavailable(condition) => {
+                        tracing::warn!(%condition, requests = batch.len(), "event store batch refused; nothing in it was written");
+                    }
+                    _ => {
+                        tracing::error!(%error, requests = batch.len(), "event store batch failed; nothing in it was written");
+                    }
+                }
                 self.abort();
                 let error = Arc::new(error);
                 for command in batch.drain(..) {
-                    command.fail(StoreError::backend(BatchFailed(Arc::clone(&error))));
+                    command.fail(share(&error));
                 }
             }
         }
@@ -286,7 +302,9 @@ impl Writer {
         match retry_result(request, |id| self.lookup(id), |stream| self.peek_version(stream)) {
             Ok(None) => Ok(None),
             Ok(Some(result)) => Ok(Some(Ok(result))),
-            Err(error @ StoreError::Backend(_)) => Err(error),
+            // The file failed us (a bug, or a passing condition such as an I/O error): the
+            // batch fails as a whole, rolled back.
+            Err(error @ (StoreError::Backend(_) | StoreError::Unavailable(_))) => Err(error),
             Err(error) => Ok(Some(Err(error))),
         }
     }
@@ -338,16 +356,19 @@ impl Writer {
                 Ok(Ok(result))
             }
             Err(error) => {
-                if savepoint {
-                    self.exec("ROLLBACK TO request")?;
-                    self.exec("RELEASE request")?;
-                }
                 let is_constraint = matches!(
                     &error,
                     rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::ConstraintViolation
                 );
                 if !is_constraint {
+                    // The batch fails as a whole (and is rolled back): report this error, not
+                    // that of a ROLLBACK TO which SQLite may have made impossible (after
+                    // SQLITE_FULL it can roll the whole transaction back by itself).
                     return Err(db(error));
+                }
+                if savepoint {
+                    self.exec("ROLLBACK TO request")?;
+                    self.exec("RELEASE request")?;
                 }
                 match self.retried(request)? {
                     Some(answer) => Ok(answer),
@@ -397,5 +418,94 @@ impl Writer {
             streams.push(StreamWritten { stream: append.stream.clone(), version });
         }
         Ok(AppendResult { streams, first_position: last + 1, last_position: position })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ExpectedVersion, Metadata, NewEvent, encode_metadata};
+
+    use super::super::schema::open_writer;
+    use super::*;
+
+    /// An append of one event of `bytes` bytes (a JSON string) to `stream`.
+    fn append(stream: &str, bytes: usize) -> (Vec<StreamAppend>, Uuid) {
+        let id = Uuid::now_v7();
+        let metadata = Metadata {
+            correlation_id: id,
+            causation_id: None,
+            command_id: None,
+            actor: None,
+            occurred_at: Utc::now(),
+            traceparent: None,
+        };
+        let event = NewEvent::json(id, "Filled", 1, &"x".repeat(bytes), metadata).unwrap();
+        let request = vec![StreamAppend {
+            stream: StreamName::new(stream).unwrap(),
+            expected: ExpectedVersion::Any,
+            events: vec![event],
+        }];
+        (request, id)
+    }
+
+    /// Serves `request` as a batch of its own and answers it as the syncer would.
+    fn serve(
+        writer: &mut Writer,
+        synced: &mpsc::Receiver<Committed>,
+        request: Vec<StreamAppend>,
+    ) -> Result<AppendResult, StoreError> {
+        let metadata = encode_metadata(&request).unwrap();
+        let (reply, mut answer) = oneshot::channel();
+        writer.serve(&mut vec![Command::Append { request, metadata, reply }]);
+        while let Ok(committed) = synced.try_recv() {
+            committed.replies.into_iter().for_each(Reply::send);
+        }
+        answer.try_recv().unwrap()
+    }
+
+    fn stored(conn: &Connection, id: Uuid) -> bool {
+        conn.query_row("SELECT count(*) FROM events WHERE event_id = ?1", [id.as_bytes().as_slice()], |row| {
+            row.get::<_, i64>(0)
+        })
+        .unwrap()
+            == 1
+    }
+
+    /// SQLITE_FULL on a real file (its size capped with `max_page_count`): every write is
+    /// refused as unavailable and writes nothing, the writer keeps serving, and once there is
+    /// room again the same request goes through at the next position.
+    #[test]
+    fn a_full_database_refuses_writes_as_unavailable_until_there_is_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::default();
+        let conn = open_writer(&dir.path().join("events.sqlite"), &options).unwrap();
+        let (synced_tx, synced) = mpsc::channel();
+        let mut writer = Writer::new(conn, synced_tx, Arc::new(AtomicBool::new(false)), 0, &options);
+        let first = serve(&mut writer, &synced, append("bed-1", 100).0).unwrap();
+        assert_eq!(first.last_position, 1);
+
+        let pages: i64 = writer.conn.pragma_query_value(None, "page_count", |row| row.get(0)).unwrap();
+        writer.conn.pragma_update(None, "max_page_count", pages + 2).unwrap();
+        let (big, big_id) = append("bed-1", 64 * 1024);
+        for _ in 0..3 {
+            match serve(&mut writer, &synced, big.clone()) {
+                Err(StoreError::Unavailable(condition)) => {
+                    assert!(condition.contains("SQLITE_FULL"), "{condition}")
+                }
+                other => panic!("expected unavailable, got {other:?}"),
+            }
+            assert!(!stored(&writer.conn, big_id), "a refused append wrote nothing");
+        }
+        // Multi-event requests go through a savepoint: SQLITE_FULL there is reported as such.
+        let (mut two, _) = append("bed-2", 64 * 1024);
+        two.extend(append("bed-3", 64 * 1024).0);
+        assert!(matches!(serve(&mut writer, &synced, two), Err(StoreError::Unavailable(_))));
+
+        writer.conn.pragma_update(None, "max_page_count", 1_000_000).unwrap();
+        let retried = serve(&mut writer, &synced, big).unwrap();
+        assert_eq!((retried.first_position, retried.last_position), (2, 2));
+        assert!(stored(&writer.conn, big_id));
+        let count: i64 = writer.conn.query_row("SELECT count(*) FROM events", [], |row| row.get(0)).unwrap();
+        assert_eq!(count, 2);
     }
 }
