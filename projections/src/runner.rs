@@ -6,6 +6,13 @@
 //! from [`Projection::verify`], which [`ProjectionRunner::run`] calls on a timer while it waits;
 //! the runner then resets the projection and replays from position 1. In `run`, a transient
 //! [`ProjectionError::Storage`] failure is retried with backoff rather than ending the runner.
+//!
+//! The checkpoint moves past events the projection does not read: when the subscription reports
+//! progress (an empty batch, see [`Subscription::next_batch`]), the runner applies it with no
+//! events, at most once per [`Projection::progress_every`] (a Redis model pays a write for
+//! each), and at the latest that long after the last progress it held back. When the
+//! subscription catches up, the runner tells the projection ([`Projection::caught_up`]): a
+//! model rebuilt aside goes live then.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -75,6 +82,19 @@ pub trait Projection: Send + Sync + 'static {
     async fn verify(&self) -> Result<(), ProjectionError> {
         Ok(())
     }
+    /// Says that everything committed up to `position` is applied: the subscription has caught
+    /// up. A model rebuilt aside (after [`reset`](Self::reset)) may go live now; the default
+    /// does nothing.
+    async fn caught_up(&self, position: Position) -> Result<(), ProjectionError> {
+        let _ = position;
+        Ok(())
+    }
+    /// How often, at most, the runner applies a batch with no events just to move the
+    /// checkpoint past events the projection does not read. The default, zero, applies every
+    /// one at once (cheap for a model held in the process).
+    fn progress_every(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Feeds a projection from the event store.
@@ -88,6 +108,8 @@ pub struct ProjectionRunner {
 enum Wake {
     Stop,
     Verify,
+    /// Time to apply the progress held back.
+    Progress,
     Batch(Result<(Vec<RecordedEvent>, Option<Position>), StoreError>),
 }
 
@@ -140,40 +162,48 @@ impl ProjectionRunner {
         };
         let mut verify = tokio::time::interval_at(Instant::now() + self.verify_every, self.verify_every);
         verify.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let progress_every = self.projection.progress_every();
+        // Progress held back by the throttle, and when the next progress may be applied.
+        let mut held: Option<Position> = None;
+        let mut progress_at = Instant::now();
         tokio::pin!(shutdown);
         loop {
             let wake = tokio::select! {
                 biased;
                 () = &mut shutdown => Wake::Stop,
+                () = tokio::time::sleep_until(progress_at), if held.is_some() => Wake::Progress,
                 _ = verify.tick() => Wake::Verify,
                 batch = subscription.next_batch(BATCH) => Wake::Batch(batch),
             };
             let outcome = match wake {
                 Wake::Stop => return Ok(()),
                 Wake::Verify => self.projection.verify().await,
+                Wake::Progress => match held.take() {
+                    Some(through) => {
+                        progress_at = Instant::now() + progress_every;
+                        match self.apply(shutdown.as_mut(), &[], through, None).await {
+                            Ok(false) => return Ok(()),
+                            Ok(true) => Ok(()),
+                            Err(error) => Err(error),
+                        }
+                    }
+                    None => Ok(()),
+                },
                 Wake::Batch(batch) => {
                     let (events, caught_up) = batch?;
                     let through = subscription.delivered_through();
-                    let span = tracing::debug_span!(
-                        "projection batch",
-                        projection = self.projection.name(),
-                        events = events.len(),
-                        through
-                    );
-                    let applied = self
-                        .retrying(shutdown.as_mut(), || self.projection.apply(&events, through))
-                        .instrument(span)
-                        .await;
-                    match applied {
-                        Ok(false) => return Ok(()),
-                        Ok(true) if caught_up.is_some() => {
-                            tracing::info!(
-                                projection = self.projection.name(),
-                                position = through,
-                                "caught up"
-                            );
-                            Ok(())
+                    if events.is_empty() && caught_up.is_none() {
+                        // Progress only: apply it unless one was applied too recently.
+                        let now = Instant::now();
+                        if now < progress_at {
+                            held = Some(through);
+                            continue;
                         }
+                        progress_at = now + progress_every;
+                    }
+                    held = None;
+                    match self.apply(shutdown.as_mut(), &events, through, caught_up).await {
+                        Ok(false) => return Ok(()),
                         Ok(true) => Ok(()),
                         Err(error) => Err(error),
                     }
@@ -190,11 +220,38 @@ impl ProjectionRunner {
                     if !self.retrying(shutdown.as_mut(), || self.projection.reset()).await? {
                         return Ok(());
                     }
+                    held = None;
                     subscription = self.subscribe().await?;
                 }
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// Applies one batch (retrying storage failures) and, when the subscription has just caught
+    /// up, says so to the projection. `Ok(false)` when `shutdown` resolved first.
+    async fn apply(
+        &self,
+        mut shutdown: Pin<&mut (impl Future<Output = ()> + Send)>,
+        events: &[RecordedEvent],
+        through: Position,
+        caught_up: Option<Position>,
+    ) -> Result<bool, ProjectionError> {
+        let name = self.projection.name();
+        let span =
+            tracing::debug_span!("projection batch", projection = name, events = events.len(), through);
+        let applied = self
+            .retrying(shutdown.as_mut(), || self.projection.apply(events, through))
+            .instrument(span)
+            .await?;
+        if !applied || caught_up.is_none() {
+            return Ok(applied);
+        }
+        let live = self.retrying(shutdown.as_mut(), || self.projection.caught_up(through)).await?;
+        if live {
+            tracing::info!(projection = name, position = through, "caught up");
+        }
+        Ok(live)
     }
 
     /// Runs `op` until it does not fail with [`ProjectionError::Storage`], waiting longer after
@@ -234,9 +291,14 @@ impl ProjectionRunner {
         let mut subscription = self.subscribe().await?;
         loop {
             let (events, caught_up) = subscription.next_batch(BATCH).await?;
+            if events.is_empty() && caught_up.is_none() {
+                // Progress only: the caught-up batch, which always comes, records it.
+                continue;
+            }
             let through = subscription.delivered_through();
             self.projection.apply(&events, through).await?;
             if caught_up.is_some() {
+                self.projection.caught_up(through).await?;
                 return Ok(through);
             }
         }

@@ -20,7 +20,7 @@ use careflow_projections::bed_board::{
     BedBoardReader, MemoryBedBoard, RedisBedBoard, RedisBedBoardReader, RedisConfig,
 };
 use careflow_projections::{Projection, ProjectionRunner};
-use helpers::{admit, append, at, busy_day, configured_store, ids};
+use helpers::{admit, append, at, busy_day, configured_store, ids, other_context, two_contexts_write};
 use redis::aio::MultiplexedConnection;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -455,4 +455,31 @@ async fn a_reader_cut_off_from_redis_resends_the_board_once_back() {
     .expect("the board is resent after the reader resubscribes");
     assert_eq!(change.bed.status, BedStatus::Occupied);
     assert!(reader.wait_for(head(&store), DEADLINE).await);
+}
+
+#[tokio::test]
+async fn the_checkpoint_reaches_the_head_while_another_context_writes() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    two_contexts_write(&store, 30).await;
+    let interleaved = head(&store);
+    assert!(reader.wait_for(interleaved, DEADLINE).await, "the reader saw the bed board reach {interleaved}");
+    // Then, with the board live at the head, only tasks: nothing the board reads.
+    for n in 100..110 {
+        other_context(&store, n).await;
+    }
+    let head = head(&store);
+    assert!(reader.wait_for(head, DEADLINE).await, "the reader saw the bed board reach {head}");
+    assert_eq!(Projection::checkpoint(&*writer).await.unwrap(), head);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
 }

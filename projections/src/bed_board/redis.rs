@@ -23,7 +23,9 @@
 //! with the new checkpoint in one Lua script. The script first compares the stored checkpoint
 //! with the one the batch was computed from and writes nothing if they differ; the write, the
 //! checkpoint and the publish are one atomic step, so a crash can neither double-apply nor lose
-//! a change, and a batch at or below the checkpoint is a no-op.
+//! a change, and a batch at or below the checkpoint is a no-op. A batch with no events only
+//! moves the checkpoint past events of other contexts; the runner sends at most one such
+//! write per 100 ms.
 //!
 //! # Fold state after a restart
 //! The writer keeps the fold in memory as a cache of what Redis holds and loads it back from

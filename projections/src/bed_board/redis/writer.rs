@@ -1,6 +1,7 @@
 //! The writer: folds batches and stores what they touched, with the checkpoint, atomically.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use ::redis::Script;
 use ::redis::aio::ConnectionManager;
@@ -18,6 +19,9 @@ use crate::{Projection, ProjectionError};
 
 /// How many keys one `UNLINK` of a reset deletes.
 const UNLINK_CHUNK: usize = 500;
+
+/// At most one checkpoint-only write (progress past events of other contexts) this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// The bed board projection writing to Redis. Exactly one per key prefix.
 pub struct RedisBedBoard {
@@ -264,6 +268,10 @@ impl Projection for RedisBedBoard {
         tracing::info!(prefix = %self.keys.prefix, deleted, "bed board reset");
         *slot = Some(Board::tracking());
         Ok(())
+    }
+
+    fn progress_every(&self) -> Duration {
+        PROGRESS_EVERY
     }
 
     async fn verify(&self) -> Result<(), ProjectionError> {
