@@ -63,7 +63,9 @@ pub trait Projection: Send + Sync + 'static {
     async fn checkpoint(&self) -> Result<Position, ProjectionError>;
     /// Applies `events` (in order) and records that everything up to `through` is applied.
     async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError>;
-    /// Forgets everything, back to checkpoint 0 (for a rebuild).
+    /// Starts the model over at checkpoint 0 (for a rebuild). A model read by other processes
+    /// may go on serving its last complete state to readers until [`caught_up`](Self::caught_up)
+    /// (Redis builds the new one aside).
     async fn reset(&self) -> Result<(), ProjectionError>;
     /// Checks, while idle, that the stored model is still the one this projection built;
     /// [`ProjectionError::ModelLost`] makes the runner rebuild it. A model held in the process
