@@ -4,6 +4,11 @@
 //! (its `head` watch says how far that is). So a subscriber never needs to look back: it reads
 //! forwards from the next position up to the head, says it has caught up once, then waits for the
 //! head to move. No gap and no duplicate, whatever order concurrent appends commit in.
+//!
+//! A filtered subscription also reports progress: when a read moved past positions its filter
+//! rejects and found nothing it wants, [`Subscription::next_batch`] returns an empty batch, so
+//! a consumer can checkpoint past events it does not read (a read model whose events are rare
+//! would otherwise stay behind the head while other streams are written).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -52,14 +57,18 @@ impl Subscription {
             if let Some(event) = self.buffer.pop_front() {
                 return Ok(SubscriptionMessage::Event(event));
             }
-            if let Some(marker) = self.fill().await? {
-                return Ok(marker);
+            if let Fill::CaughtUp(position) = self.fill().await? {
+                return Ok(SubscriptionMessage::CaughtUp(position));
             }
         }
     }
 
-    /// Up to `max` events at once (at least one) with `None`; or, the one time the
-    /// subscription catches up, no events and `Some(last position examined)`.
+    /// The next batch, one of:
+    /// - up to `max` events (at least one) and `None`;
+    /// - no events and `None`: progress, the subscription read past positions its filter rejects
+    ///   and [`delivered_through`](Self::delivered_through) moved on (never for
+    ///   [`Filter::all`], which rejects nothing);
+    /// - the one time the subscription catches up, no events and `Some(last position examined)`.
     pub async fn next_batch(
         &mut self,
         max: usize,
@@ -69,8 +78,10 @@ impl Subscription {
                 let take = self.buffer.len().min(max.max(1));
                 return Ok((self.buffer.drain(..take).collect(), None));
             }
-            if let Some(SubscriptionMessage::CaughtUp(position)) = self.fill().await? {
-                return Ok((Vec::new(), Some(position)));
+            match self.fill().await? {
+                Fill::CaughtUp(position) => return Ok((Vec::new(), Some(position))),
+                Fill::Skipped => return Ok((Vec::new(), None)),
+                Fill::Read | Fill::Waited => {}
             }
         }
     }
@@ -87,30 +98,45 @@ impl Subscription {
         self.buffer.front().map_or(self.next - 1, |pending| pending.position - 1)
     }
 
-    /// Reads more into the buffer, or waits for the head to move. Returns the caught-up
-    /// marker the first time there is nothing more to read.
-    async fn fill(&mut self) -> Result<Option<SubscriptionMessage>, StoreError> {
+    /// Reads more into the buffer, or waits for the head to move. Says it has caught up the
+    /// first time there is nothing more to read.
+    async fn fill(&mut self) -> Result<Fill, StoreError> {
         let head = *self.head.borrow_and_update();
         if self.next <= head {
             let slice = self.store.read_all(self.next, READ_BATCH, &self.filter).await?;
             if slice.next > self.next {
                 self.next = slice.next;
+                if slice.events.is_empty() {
+                    return Ok(Fill::Skipped);
+                }
                 self.buffer.extend(slice.events);
-                return Ok(None);
+                return Ok(Fill::Read);
             }
             // The head says there is more, but nothing could be read: treat as caught up and
             // wait for the next commit rather than spin.
         }
         if !self.caught_up {
             self.caught_up = true;
-            return Ok(Some(SubscriptionMessage::CaughtUp(self.next - 1)));
+            return Ok(Fill::CaughtUp(self.next - 1));
         }
         self.head
             .changed()
             .await
             .map_err(|_| StoreError::Unavailable("the event store has shut down".into()))?;
-        Ok(None)
+        Ok(Fill::Waited)
     }
+}
+
+/// What one [`Subscription::fill`] did.
+enum Fill {
+    /// Buffered at least one matching event.
+    Read,
+    /// Moved past positions that hold no matching event (the buffer stays empty).
+    Skipped,
+    /// Caught up for the first time, at this position.
+    CaughtUp(Position),
+    /// Waited for the head to move.
+    Waited,
 }
 
 #[cfg(test)]
@@ -147,5 +173,46 @@ mod tests {
         let (events, _) = subscription.next_batch(100).await.unwrap();
         assert_eq!(events.len(), 7);
         assert_eq!(subscription.delivered_through(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_filtered_batch_reports_progress_past_events_it_does_not_read() {
+        let store = Arc::new(MemoryStore::new());
+        let append = |stream: &'static str| {
+            let store = store.clone();
+            async move {
+                let metadata = Metadata {
+                    correlation_id: uuid::Uuid::nil(),
+                    causation_id: None,
+                    command_id: None,
+                    actor: None,
+                    occurred_at: chrono::Utc::now(),
+                    traceparent: None,
+                };
+                let event = NewEvent::json(uuid::Uuid::new_v4(), "Happened", 1, &0, metadata).unwrap();
+                let stream = StreamName::new(stream).unwrap();
+                store
+                    .append(vec![StreamAppend {
+                        stream,
+                        expected: ExpectedVersion::Any,
+                        events: vec![event],
+                    }])
+                    .await
+                    .unwrap();
+            }
+        };
+        append("bed-1").await;
+        let mut subscription = Subscription::new(store.clone(), 1, Filter::categories(["bed"]));
+        assert_eq!(subscription.next_batch(10).await.unwrap().0.len(), 1);
+        assert_eq!(subscription.next_batch(10).await.unwrap(), (vec![], Some(1)));
+        // Live: another category's events move the subscription on, with an empty batch.
+        append("task-1").await;
+        append("task-2").await;
+        let progress = tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next_batch(10));
+        assert_eq!(progress.await.unwrap().unwrap(), (vec![], None));
+        assert_eq!(subscription.delivered_through(), 3);
+        append("bed-2").await;
+        let (events, marker) = subscription.next_batch(10).await.unwrap();
+        assert_eq!((events.len(), marker, subscription.delivered_through()), (1, None, 4));
     }
 }

@@ -1,10 +1,13 @@
-//! careflow-projections: the read side. A [`runner::ProjectionRunner`] subscribes to `$all`
-//! from a projection's checkpoint and applies batches; read models answer the gateway.
+//! careflow-projections: the read side. A [`host::ProjectionHost`] runs every projection of a
+//! process from one `$all` subscription (a [`runner::ProjectionRunner`] runs one), each from its
+//! own checkpoint; read models answer the gateway.
 //!
 //! Depends on the domain (to decode events) and the event store port; never on services.
 //! The gateway sees read models only through ports such as [`bed_board::BedBoardReader`].
 
 pub mod bed_board;
+pub mod host;
 pub mod runner;
 
+pub use host::ProjectionHost;
 pub use runner::{Projection, ProjectionError, ProjectionRunner};

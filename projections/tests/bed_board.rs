@@ -13,7 +13,7 @@ use careflow_eventstore::EventStore;
 use careflow_projections::bed_board::{BedBoardReader, Capacity, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionRunner};
 use chrono::NaiveDate;
-use helpers::{admit, append, at, configured_store, ids};
+use helpers::{admit, append, at, configured_store, ids, other_context, two_contexts_write};
 
 #[tokio::test]
 async fn catch_up_builds_the_board_with_patient_and_discharge_details() {
@@ -118,4 +118,30 @@ async fn changes_are_pushed_and_wait_for_sees_the_checkpoint() {
     assert_eq!(change.ward_id, "RXA01-AMU");
     assert_eq!(change.bed.status, BedStatus::Occupied);
     assert!(changes.try_recv().is_err(), "one bed changed, one push");
+}
+
+#[tokio::test]
+async fn the_checkpoint_reaches_the_head_while_another_context_writes() {
+    let store = configured_store().await;
+    let board = Arc::new(MemoryBedBoard::new());
+    let runner = ProjectionRunner::new(store.clone(), board.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    assert!(board.wait_for(*store.head().borrow(), Duration::from_secs(10)).await);
+    // Live, beds now and then and tasks in between, ending with a task the board does not read:
+    // its checkpoint must still reach the head, or a read-your-writes wait would time out.
+    two_contexts_write(&store, 30).await;
+    let head = *store.head().borrow();
+    assert!(board.wait_for(head, Duration::from_secs(10)).await, "the bed board reached {head}");
+    // Then, with the board live at the head, only tasks: nothing the board reads.
+    for n in 100..110 {
+        other_context(&store, n).await;
+    }
+    let head = *store.head().borrow();
+    assert!(board.wait_for(head, Duration::from_secs(10)).await, "the bed board reached {head}");
+    assert_eq!(Projection::checkpoint(&*board).await.unwrap(), head);
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
 }

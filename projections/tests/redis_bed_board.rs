@@ -20,7 +20,7 @@ use careflow_projections::bed_board::{
     BedBoardReader, MemoryBedBoard, RedisBedBoard, RedisBedBoardReader, RedisConfig,
 };
 use careflow_projections::{Projection, ProjectionRunner};
-use helpers::{admit, append, at, busy_day, configured_store, ids};
+use helpers::{admit, append, at, busy_day, configured_store, ids, other_context, two_contexts_write};
 use redis::aio::MultiplexedConnection;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -121,8 +121,26 @@ impl TestRedis {
         snapshot
     }
 
+    /// The live generation, as `P current` names it.
+    async fn live_generation(&self) -> Option<u64> {
+        let key = format!("{}current", self.prefix);
+        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
+    }
+
+    /// The generation being built aside, as `P next` names it.
+    async fn next_generation(&self) -> Option<u64> {
+        let key = format!("{}next", self.prefix);
+        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
+    }
+
+    /// The stored checkpoint of the generation the writer writes: the one built aside if there
+    /// is one, else the live one.
     async fn stored_checkpoint(&self) -> Option<u64> {
-        let key = format!("{}checkpoint", self.prefix);
+        let generation = match self.next_generation().await {
+            Some(building) => building,
+            None => self.live_generation().await?,
+        };
+        let key = format!("{}@{generation}:checkpoint", self.prefix);
         redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
     }
 }
@@ -265,8 +283,17 @@ async fn wait_for_polls_the_checkpoint_when_a_message_is_lost() {
     let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
     assert_eq!(reader.checkpoint(), 0);
     // The checkpoint moves without a message, as when a publish is missed while resubscribing.
-    let key = format!("{}checkpoint", redis.prefix);
-    let _: () = redis::cmd("SET").arg(key).arg(42).query_async(&mut redis.connection().await).await.unwrap();
+    let prefix = &redis.prefix;
+    let _: () = redis::cmd("MSET")
+        .arg(format!("{prefix}current"))
+        .arg(1)
+        .arg(format!("{prefix}@1:generation"))
+        .arg(1)
+        .arg(format!("{prefix}@1:checkpoint"))
+        .arg(42)
+        .query_async(&mut redis.connection().await)
+        .await
+        .unwrap();
     assert!(reader.wait_for(42, DEADLINE).await);
     assert_eq!(reader.checkpoint(), 42);
 }
@@ -455,4 +482,275 @@ async fn a_reader_cut_off_from_redis_resends_the_board_once_back() {
     .expect("the board is resent after the reader resubscribes");
     assert_eq!(change.bed.status, BedStatus::Occupied);
     assert!(reader.wait_for(head(&store), DEADLINE).await);
+}
+
+#[tokio::test]
+async fn the_checkpoint_reaches_the_head_while_another_context_writes() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    two_contexts_write(&store, 30).await;
+    let interleaved = head(&store);
+    assert!(reader.wait_for(interleaved, DEADLINE).await, "the reader saw the bed board reach {interleaved}");
+    // Then, with the board live at the head, only tasks: nothing the board reads.
+    for n in 100..110 {
+        other_context(&store, n).await;
+    }
+    let head = head(&store);
+    assert!(reader.wait_for(head, DEADLINE).await, "the reader saw the bed board reach {head}");
+    assert_eq!(Projection::checkpoint(&*writer).await.unwrap(), head);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+/// The keys of generation `generation`.
+async fn generation_keys(redis: &TestRedis, generation: u64) -> Vec<String> {
+    let marker = format!("{}@{generation}:", redis.prefix);
+    redis.keys().await.into_iter().filter(|k| k.starts_with(&marker)).collect()
+}
+
+#[tokio::test]
+async fn a_rebuild_keeps_serving_the_last_complete_board_until_the_new_one_is_live() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    busy_day(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    let memory = memory_board(&store).await;
+    assert_same_board(&memory, &reader).await;
+    let old = redis.live_generation().await.unwrap();
+    let mut changes = reader.changes();
+
+    // A rebuild starts and is part way through: readers keep the whole last board.
+    writer.reset().await.unwrap();
+    let first = store.read_all(1, 3, &writer.filter()).await.unwrap();
+    writer.apply(&first.events, first.next - 1).await.unwrap();
+    assert_eq!(Projection::checkpoint(&*writer).await.unwrap(), first.next - 1);
+    assert_same_board(&memory, &reader).await;
+    assert_eq!(redis.live_generation().await, Some(old));
+
+    // Caught up, the new generation goes live, subscribers get every bed again, and the old
+    // generation is deleted in the background.
+    runner.catch_up().await.unwrap();
+    let new = redis.live_generation().await.unwrap();
+    assert!(new > old, "generation {new} replaced {old}");
+    let mut resent = std::collections::BTreeSet::new();
+    tokio::time::timeout(DEADLINE, async {
+        while resent.len() < 3 {
+            resent.insert(changes.recv().await.unwrap().bed.bed_id);
+        }
+    })
+    .await
+    .expect("the board is resent after the swap");
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+    assert_same_board(&memory, &reader).await;
+    eventually("the old generation is deleted", || async { generation_keys(&redis, old).await.is_empty() })
+        .await;
+    assert!(!generation_keys(&redis, new).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_model_is_never_reported_caught_up_while_it_is_rebuilt() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    admit(&store).await;
+    busy_day(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    let before = runner.catch_up().await.unwrap();
+    let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
+    assert!(reader.wait_for(before, DEADLINE).await);
+
+    // Redis loses everything; the next batch finds the writer's generation gone.
+    redis.flush().await;
+    helpers::toggle_second_bed(&store, 0).await;
+    let batch = store.read_all(before + 1, 100, &writer.filter()).await.unwrap();
+    let applied = writer.apply(&batch.events, batch.next - 1).await;
+    assert!(matches!(applied, Err(careflow_projections::ProjectionError::ModelLost(_))), "{applied:?}");
+    // A read that finds no model says so, and the reader stops claiming the old checkpoint.
+    assert_eq!(reader.bed_board("RXA01-AMU").await.unwrap(), None);
+    assert!(!reader.wait_for(before, Duration::ZERO).await, "an empty model reported caught up");
+
+    // Rebuilding: part way, still nothing to read and nothing caught up.
+    writer.reset().await.unwrap();
+    let first = store.read_all(1, 3, &writer.filter()).await.unwrap();
+    writer.apply(&first.events, first.next - 1).await.unwrap();
+    assert!(!reader.wait_for(first.next - 1, Duration::from_millis(300)).await);
+    assert_eq!(BedBoardReader::checkpoint(&reader), 0);
+    assert_eq!(reader.sites().await.unwrap(), vec![]);
+
+    runner.catch_up().await.unwrap();
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+    assert_same_board(&memory_board(&store).await, &reader).await;
+}
+
+/// A Redis server of this test's own, on a free port, that the test may restart (our shared
+/// Redis must not be restarted under other engineers' tests).
+struct PrivateRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    server: std::process::Child,
+}
+
+impl PrivateRedis {
+    /// `None` (after saying so) when `redis-server` cannot be run and `CI` is not set.
+    async fn start() -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let server = match Self::spawn(port, dir.path()) {
+            Ok(server) => server,
+            Err(error) => {
+                assert!(std::env::var_os("CI").is_none(), "cannot run redis-server ({error}) and CI is set");
+                eprintln!("skipping: cannot run redis-server ({error})");
+                return None;
+            }
+        };
+        let redis = Self { port, dir, server };
+        redis.wait_until_up().await;
+        Some(redis)
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> std::io::Result<std::process::Child> {
+        std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until the server answers PING; fails the test after [`DEADLINE`].
+    async fn wait_until_up(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        eventually("the private Redis answers PING", || async {
+            let ping = async {
+                let mut connection = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<String>(&mut connection).await
+            };
+            matches!(tokio::time::timeout(Duration::from_secs(1), ping).await, Ok(Ok(_)))
+        })
+        .await;
+    }
+
+    /// Kills the server (it keeps nothing on disk) and starts it again on the same port.
+    async fn restart(&mut self) {
+        self.server.kill().unwrap();
+        self.server.wait().unwrap();
+        self.server = Self::spawn(self.port, self.dir.path()).unwrap();
+        self.wait_until_up().await;
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Whether every read of `redis` answers as `memory` does (reads that fail count as not).
+async fn same_board(memory: &MemoryBedBoard, redis: &RedisBedBoardReader) -> bool {
+    if BedBoardReader::checkpoint(redis) != BedBoardReader::checkpoint(memory) {
+        return false;
+    }
+    let (Ok(sites), Ok(wards)) = (memory.sites().await, memory.wards(None).await) else { return false };
+    if redis.sites().await.ok().as_ref() != Some(&sites)
+        || redis.wards(None).await.ok().as_ref() != Some(&wards)
+    {
+        return false;
+    }
+    for ward in &wards {
+        let beds = memory.bed_board(&ward.ward_id).await.ok();
+        if redis.bed_board(&ward.ward_id).await.ok() != beds {
+            return false;
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restarted_under_load_gets_the_whole_board_back_and_subscribers_get_it_resent() {
+    let Some(mut server) = PrivateRedis::start().await else { return };
+    let config = RedisConfig::new(server.url()).with_prefix(format!("careflow-test:{}:", Uuid::new_v4()));
+    let store = configured_store().await;
+    admit(&store).await;
+    let writer = Arc::new(RedisBedBoard::connect(&config).await.unwrap());
+    let runner =
+        ProjectionRunner::new(store.clone(), writer.clone()).verify_every(Duration::from_millis(100));
+    runner.catch_up().await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    let reader = RedisBedBoardReader::connect(&config).await.unwrap();
+    assert!(reader.wait_for(head(&store), DEADLINE).await);
+    // Bed 1 holds the admitted patient and the load never touches it: only a resend of the
+    // board brings it to a subscriber.
+    let mut changes = reader.changes();
+    let resent = tokio::spawn(async move {
+        loop {
+            match changes.recv().await {
+                Ok(change) if change.bed.bed_id == "RXA01-AMU-B01" => return change,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(error) => panic!("the change feed ended: {error}"),
+            }
+        }
+    });
+
+    // A steady load of appends, beds and another context.
+    let loading = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let load = tokio::spawn({
+        let (store, loading) = (store.clone(), loading.clone());
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(2));
+            let mut n = 0;
+            while loading.load(std::sync::atomic::Ordering::SeqCst) {
+                tick.tick().await;
+                helpers::toggle_second_bed(&store, n).await;
+                other_context(&store, n).await;
+                n += 1;
+            }
+        }
+    });
+    let started = head(&store);
+    eventually("the load is under way", || async { BedBoardReader::checkpoint(&reader) > started + 20 })
+        .await;
+
+    server.restart().await;
+    let restarted = head(&store);
+    eventually("the load goes on after the restart", || async { head(&store) > restarted + 200 }).await;
+    loading.store(false, std::sync::atomic::Ordering::SeqCst);
+    load.await.unwrap();
+
+    // Within 30 s the board is whole again and equal to a fresh replay of the same log.
+    let memory = memory_board(&store).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(reader.wait_for(head(&store), Duration::from_millis(200)).await
+        && same_board(&memory, &reader).await)
+    {
+        assert!(Instant::now() < deadline, "the board did not come back within 30 s of the restart");
+    }
+    assert_same_board(&memory, &reader).await;
+    assert_eq!(Projection::checkpoint(&*writer).await.unwrap(), head(&store));
+    let change = tokio::time::timeout(DEADLINE, resent).await.expect("the board is resent").unwrap();
+    assert_eq!(change.bed.status, BedStatus::Occupied);
+
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
 }

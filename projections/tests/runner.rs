@@ -14,7 +14,7 @@ use careflow_domain::beds::{BedEvent, BlockReason};
 use careflow_eventstore::{EventStore, Filter, Position, RecordedEvent};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionError, ProjectionRunner};
-use helpers::{admit, append, at, configured_store, ids};
+use helpers::{admit, append, at, configured_store, ids, other_context};
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -126,4 +126,65 @@ async fn catch_up_rebuilds_a_lost_model_and_stops_on_a_storage_failure() {
     flaky.failing_applies.store(1, Ordering::SeqCst);
     admit(&store).await;
     assert!(matches!(runner.catch_up().await, Err(ProjectionError::Storage(_))));
+}
+
+/// A memory board that holds progress back as a Redis one does, and counts empty batches.
+struct Throttled {
+    board: MemoryBedBoard,
+    empty_applies: AtomicUsize,
+}
+
+#[async_trait]
+impl Projection for Throttled {
+    fn name(&self) -> &str {
+        "throttled"
+    }
+
+    fn filter(&self) -> Filter {
+        self.board.filter()
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        Projection::checkpoint(&self.board).await
+    }
+
+    async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError> {
+        if events.is_empty() {
+            self.empty_applies.fetch_add(1, Ordering::SeqCst);
+        }
+        self.board.apply(events, through).await
+    }
+
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        self.board.reset().await
+    }
+
+    fn progress_every(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+}
+
+#[tokio::test]
+async fn progress_past_other_contexts_is_throttled_and_never_dropped() {
+    let store = configured_store().await;
+    let throttled = Arc::new(Throttled { board: MemoryBedBoard::new(), empty_applies: AtomicUsize::new(0) });
+    let runner = ProjectionRunner::new(store.clone(), throttled.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runner.run(async {
+        let _ = stopped.await;
+    }));
+    assert!(throttled.board.wait_for(*store.head().borrow(), DEADLINE).await);
+    let caught_up = throttled.empty_applies.load(Ordering::SeqCst);
+    let started = tokio::time::Instant::now();
+    for n in 0..50 {
+        other_context(&store, n).await;
+        tokio::task::yield_now().await;
+    }
+    let head = *store.head().borrow();
+    assert!(throttled.board.wait_for(head, DEADLINE).await, "the held progress was applied");
+    let progress = throttled.empty_applies.load(Ordering::SeqCst) - caught_up;
+    let allowed = 2 + usize::try_from(started.elapsed().as_secs()).unwrap();
+    assert!(progress <= allowed, "{progress} checkpoint-only batches for 50 commits (at most {allowed})");
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
 }

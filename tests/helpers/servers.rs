@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use careflow_projections::Projection;
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisConfig};
 
 /// PostgreSQL: `CAREFLOW_TEST_DATABASE_URL` or the local server's `postgres` database.
@@ -66,8 +65,8 @@ impl Drop for Cleanup {
                 }
                 if let Some((url, prefix)) = redis {
                     let config = RedisConfig::new(url).with_prefix(prefix);
-                    // A reset deletes every key under the prefix.
-                    RedisBedBoard::connect(&config).await.ok()?.reset().await.ok()?;
+                    // Every key under the prefix, every generation of the model included.
+                    RedisBedBoard::connect(&config).await.ok()?.purge().await.ok()?;
                 }
                 Some(())
             })

@@ -231,3 +231,48 @@ pub async fn busy_day(store: &MemoryStore) {
     )
     .await;
 }
+
+/// An event of another context (a task), which the bed board does not read.
+pub async fn other_context(store: &MemoryStore, n: usize) {
+    let metadata = Metadata {
+        correlation_id: Uuid::nil(),
+        causation_id: None,
+        command_id: None,
+        actor: None,
+        occurred_at: at(0),
+        traceparent: None,
+    };
+    let new = NewEvent::json(Uuid::new_v4(), "TaskCreated", 1, &serde_json::json!({ "n": n }), metadata)
+        .expect("encode");
+    let stream = StreamName::new(format!("task-{n}")).expect("stream name");
+    store
+        .append(vec![StreamAppend { stream, expected: ExpectedVersion::Any, events: vec![new] }])
+        .await
+        .expect("append");
+}
+
+/// Blocks (even `n`) or unblocks (odd `n`) the second bed: a bed event that can be repeated.
+pub async fn toggle_second_bed(store: &MemoryStore, n: usize) {
+    let (_, _, _, b2, _) = ids();
+    let event = if n.is_multiple_of(2) {
+        BedEvent::BedBlocked {
+            bed_id: b2,
+            reason: careflow_domain::beds::BlockReason::Maintenance,
+            note: None,
+            at: at(40),
+        }
+    } else {
+        BedEvent::BedUnblocked { bed_id: b2, to: careflow_domain::beds::BedStatus::Available, at: at(41) }
+    };
+    append(store, vec![event]).await;
+}
+
+/// Two contexts writing interleaved: beds now and then, tasks in between, a task last.
+pub async fn two_contexts_write(store: &MemoryStore, rounds: usize) {
+    for n in 0..rounds {
+        if n.is_multiple_of(3) {
+            toggle_second_bed(store, n / 3).await;
+        }
+        other_context(store, n).await;
+    }
+}

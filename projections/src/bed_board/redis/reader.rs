@@ -1,10 +1,11 @@
-//! The reader: serves the bed board from Redis and follows the writer's change channel.
+//! The reader: serves the bed board's live generation from Redis and follows the writer's
+//! change channel.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, PubSub};
-use ::redis::{Client, Script};
+use ::redis::{Client, Script, Value};
 use async_trait::async_trait;
 use careflow_eventstore::Position;
 use futures::StreamExt;
@@ -30,6 +31,7 @@ pub struct RedisBedBoardReader {
     connection: ConnectionManager,
     keys: Keys,
     members: Script,
+    value: Script,
     poll_interval: Duration,
     timeout: Duration,
     follower: Arc<Follower>,
@@ -53,22 +55,33 @@ impl Follower {
     }
 
     /// Takes in one published message: changes first, so that whoever sees the checkpoint
-    /// can already receive the changes up to it.
-    fn receive(&self, payload: &[u8]) {
+    /// can already receive the changes up to it. A resync message (a generation built aside
+    /// went live) is left to the caller, which resends the board and then calls
+    /// [`learned`](Self::learned): its checkpoint is returned.
+    fn receive(&self, payload: &[u8]) -> Option<Position> {
         let message: ChangeMessage = match serde_json::from_slice(payload) {
             Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, "ignoring an unreadable bed board change message");
-                return;
+                return None;
             }
         };
+        if message.resync {
+            return Some(message.checkpoint);
+        }
         for change in message.changes {
             // No receivers is fine: nobody is watching.
             let _ = self.changes.send(change);
         }
+        self.learned(message.checkpoint);
+        None
+    }
+
+    /// Takes in a checkpoint the writer published.
+    fn learned(&self, checkpoint: Position) {
         let mut messages = self.messages();
         *messages += 1;
-        self.checkpoint.send_if_modified(|c| std::mem::replace(c, message.checkpoint) != message.checkpoint);
+        self.checkpoint.send_if_modified(|c| std::mem::replace(c, checkpoint) != checkpoint);
     }
 
     /// Takes in a checkpoint read with GET, unless a message arrived since `seen` was taken.
@@ -100,6 +113,7 @@ impl RedisBedBoardReader {
             connection,
             keys,
             members: Script::new(scripts::MEMBERS),
+            value: Script::new(scripts::VALUE),
             poll_interval: config.poll_interval,
             timeout: config.timeout,
             follower,
@@ -115,39 +129,97 @@ impl RedisBedBoardReader {
         Ok(())
     }
 
-    /// The values of the ids in `set` (`None` if `guard` is given and missing), sorted by `id`.
+    /// The values of the ids in the set named `set` of the live generation (`None` if `guard`
+    /// is given and missing, or there is no live model), sorted by `id`.
     async fn members<T: DeserializeOwned>(
         &self,
         set: String,
         guard: Option<String>,
-        prefix: String,
+        value_prefix: &str,
         id: impl Fn(&T) -> &str,
     ) -> Result<Option<Vec<T>>, ProjectionError> {
-        let mut invocation = self.members.key(&set);
-        if let Some(guard) = guard {
-            invocation.key(guard);
-        }
-        invocation.arg(prefix);
-        let values: Option<Vec<Option<String>>> = invocation
-            .invoke_async(&mut self.connection.clone())
-            .await
-            .map_err(storage("reading the bed board"))?;
-        let Some(values) = values else { return Ok(None) };
-        // An id without a value is a write still to come after a reset: leave it out.
+        let seen = *self.follower.messages();
+        let values =
+            members(&self.members, &self.connection, &self.keys, &set, guard.as_deref(), value_prefix)
+                .await?;
+        let values = match values {
+            Members::Found(values) => values,
+            Members::Absent => return Ok(None),
+            Members::NoModel => {
+                self.follower.polled(seen, 0);
+                return Ok(None);
+            }
+        };
+        // An id without a value is a write still to come: leave it out.
         let mut items =
             values.iter().flatten().map(|v| decode::<T>(&set, v)).collect::<Result<Vec<_>, _>>()?;
         items.sort_by(|a, b| id(a).cmp(id(b)));
         Ok(Some(items))
     }
 
-    async fn get<T: DeserializeOwned>(&self, key: String) -> Result<Option<T>, ProjectionError> {
-        let value: Option<String> = ::redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut self.connection.clone())
+    /// The value named `name` in the live generation.
+    async fn get<T: DeserializeOwned>(&self, name: String) -> Result<Option<T>, ProjectionError> {
+        let seen = *self.follower.messages();
+        let reply: Vec<Value> = self
+            .value
+            .key(self.keys.current())
+            .arg(&self.keys.prefix)
+            .arg(&name)
+            .invoke_async(&mut self.connection.clone())
             .await
             .map_err(storage("reading the bed board"))?;
-        value.map(|v| decode(&key, &v)).transpose()
+        let mut reply = reply.into_iter();
+        if reply_field::<String>(reply.next())? != "found" {
+            self.follower.polled(seen, 0);
+            return Ok(None);
+        }
+        let value: Option<String> = reply_field(reply.next())?;
+        value.map(|v| decode(&name, &v)).transpose()
     }
+}
+
+/// What the members script found.
+enum Members {
+    /// The values (`None` for an id without one).
+    Found(Vec<Option<String>>),
+    /// The guard key is missing.
+    Absent,
+    /// There is no live model.
+    NoModel,
+}
+
+/// Runs the members script (see [`scripts::MEMBERS`]).
+async fn members(
+    script: &Script,
+    connection: &ConnectionManager,
+    keys: &Keys,
+    set: &str,
+    guard: Option<&str>,
+    value_prefix: &str,
+) -> Result<Members, ProjectionError> {
+    let reply: Vec<Value> = script
+        .key(keys.current())
+        .arg(&keys.prefix)
+        .arg(set)
+        .arg(guard.unwrap_or_default())
+        .arg(value_prefix)
+        .invoke_async(&mut connection.clone())
+        .await
+        .map_err(storage("reading the bed board"))?;
+    let mut reply = reply.into_iter();
+    match reply_field::<String>(reply.next())?.as_str() {
+        "found" => Ok(Members::Found(reply_field(reply.next())?)),
+        "absent" => Ok(Members::Absent),
+        _ => Ok(Members::NoModel),
+    }
+}
+
+/// One field of a read script's reply.
+fn reply_field<T: ::redis::FromRedisValue>(value: Option<Value>) -> Result<T, ProjectionError> {
+    let value =
+        value.ok_or_else(|| ProjectionError::Storage("redis: a short reply from a read script".into()))?;
+    ::redis::from_redis_value(value)
+        .map_err(|e| ProjectionError::Storage(format!("redis: an unexpected reply from a read script: {e}")))
 }
 
 impl Drop for RedisBedBoardReader {
@@ -159,29 +231,26 @@ impl Drop for RedisBedBoardReader {
 #[async_trait]
 impl BedBoardReader for RedisBedBoardReader {
     async fn sites(&self) -> Result<Vec<SiteView>, ProjectionError> {
-        let keys = &self.keys;
-        let sites = self.members(keys.sites(), None, keys.site_prefix(), |s: &SiteView| &s.site_id).await?;
+        let sites = self.members("sites".into(), None, "site:", |s: &SiteView| &s.site_id).await?;
         Ok(sites.unwrap_or_default())
     }
 
     async fn wards(&self, site_id: Option<&str>) -> Result<Vec<WardView>, ProjectionError> {
-        let keys = &self.keys;
-        let wards = self.members(keys.wards(), None, keys.ward_prefix(), |w: &WardView| &w.ward_id).await?;
+        let wards = self.members("wards".into(), None, "ward:", |w: &WardView| &w.ward_id).await?;
         Ok(wards.unwrap_or_default().into_iter().filter(|w| site_id.is_none_or(|s| w.site_id == s)).collect())
     }
 
     async fn ward(&self, ward_id: &str) -> Result<Option<WardView>, ProjectionError> {
-        self.get(self.keys.ward(ward_id)).await
+        self.get(format!("ward:{ward_id}")).await
     }
 
     async fn bed_board(&self, ward_id: &str) -> Result<Option<Vec<BedView>>, ProjectionError> {
-        let keys = &self.keys;
-        let (set, guard) = (keys.ward_beds(ward_id), Some(keys.ward(ward_id)));
-        self.members(set, guard, keys.bed_prefix(), |b: &BedView| &b.bed_id).await
+        let (set, guard) = (format!("ward-beds:{ward_id}"), Some(format!("ward:{ward_id}")));
+        self.members(set, guard, "bed:", |b: &BedView| &b.bed_id).await
     }
 
     async fn bed(&self, bed_id: &str) -> Result<Option<BedView>, ProjectionError> {
-        self.get(self.keys.bed(bed_id)).await
+        self.get(format!("bed:{bed_id}")).await
     }
 
     async fn ward_capacity(&self, ward_id: &str) -> Result<Option<Capacity>, ProjectionError> {
@@ -189,9 +258,8 @@ impl BedBoardReader for RedisBedBoardReader {
     }
 
     async fn site_capacity(&self, site_id: &str) -> Result<Option<Capacity>, ProjectionError> {
-        let keys = &self.keys;
-        let (set, guard) = (keys.site_beds(site_id), Some(keys.site(site_id)));
-        let beds = self.members(set, guard, keys.bed_prefix(), |b: &BedView| &b.bed_id).await?;
+        let (set, guard) = (format!("site-beds:{site_id}"), Some(format!("site:{site_id}")));
+        let beds = self.members(set, guard, "bed:", |b: &BedView| &b.bed_id).await?;
         Ok(beds.map(|beds| Capacity::of(&beds)))
     }
 
@@ -264,23 +332,25 @@ async fn read_checkpoint_again(
     }
 }
 
-/// Every bed's current view, sent as a change: after a gap in the subscription, subscribers see
-/// the present state of whatever changed while messages were lost (a large board makes slow
-/// receivers lag, and they re-read the board, as after any lag).
+/// Every bed's current view in the live generation, sent as a change: after a gap in the
+/// subscription or a swap of generations, subscribers see the present state of whatever changed
+/// (a large board makes slow receivers lag, and they re-read the board, as after any lag).
 async fn resend_all(
     connection: &ConnectionManager,
     keys: &Keys,
     follower: &Follower,
 ) -> Result<(), ProjectionError> {
-    let values: Option<Vec<Option<String>>> = Script::new(scripts::MEMBERS)
-        .key(keys.beds())
-        .arg(keys.bed_prefix())
-        .invoke_async(&mut connection.clone())
-        .await
-        .map_err(storage("re-reading the bed board"))?;
-    let beds = values.into_iter().flatten().flatten();
-    let beds = beds.map(|value| decode::<BedView>(&keys.beds(), &value)).collect::<Result<Vec<_>, _>>()?;
-    tracing::info!(beds = beds.len(), "resending the bed board after a gap in the change subscription");
+    let script = Script::new(scripts::MEMBERS);
+    let values = match members(&script, connection, keys, "beds", None, "bed:").await? {
+        Members::Found(values) => values,
+        Members::Absent | Members::NoModel => Vec::new(),
+    };
+    let beds = values
+        .iter()
+        .flatten()
+        .map(|value| decode::<BedView>("beds", value))
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::info!(beds = beds.len(), "resending the bed board");
     for bed in beds {
         // No receivers is fine: nobody is watching.
         let _ = follower.changes.send(BedChange { ward_id: bed.ward_id.clone(), bed });
@@ -338,7 +408,16 @@ async fn follow(
         loop {
             tokio::select! {
                 message = stream.next() => match message {
-                    Some(message) => follower.receive(message.get_payload_bytes()),
+                    Some(message) => {
+                        if let Some(checkpoint) = follower.receive(message.get_payload_bytes()) {
+                            // A new generation went live: every bed may differ from what
+                            // subscribers hold.
+                            if let Err(error) = resend_all(&connection, &keys, &follower).await {
+                                tracing::warn!(%error, "cannot resend the bed board after a rebuild");
+                            }
+                            follower.learned(checkpoint);
+                        }
+                    }
                     None => break,
                 },
                 _ = ping.tick() => {
