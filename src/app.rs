@@ -26,7 +26,7 @@ use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
-use careflow_gateway::{Gateway, GatewayConfig, OpsServer};
+use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, OpsServer};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::{Projection, ProjectionRunner};
@@ -203,6 +203,7 @@ impl Application {
                     read_your_writes_timeout: Duration::from_millis(args.read_your_writes_ms),
                     ready: ready_rx,
                     metrics: registry.clone(),
+                    settings: GatewaySettings::default(),
                 };
                 Some(Gateway::build(config, board.clone()).await?)
             }

@@ -1,4 +1,6 @@
-//! The gateway's errors and their `extensions.code`: one exhaustive mapping from gRPC codes.
+//! The gateway's errors and their `extensions.code`: one exhaustive mapping from gRPC codes, one
+//! from read-model errors, and the codes of requests refused before execution (parse,
+//! validation, size).
 
 use async_graphql::ErrorExtensions;
 use careflow_auth::AuthError;
@@ -38,9 +40,22 @@ pub enum ApiError {
     /// No valid token.
     #[error("{0}")]
     Unauthenticated(String),
-    /// A service is unreachable; retry with the same command id.
+    /// A service or a read model is unreachable or did not answer in time; retry with the same
+    /// command id.
     #[error("{0}")]
     Unavailable(String),
+    /// The document is not GraphQL.
+    #[error("{0}")]
+    ParseFailed(String),
+    /// The document does not fit the schema or the limits on depth, complexity and fragments.
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// The HTTP request is not a GraphQL request (e.g. malformed JSON).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The HTTP request body is larger than the gateway accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Anything else; the cause is logged, not sent.
     #[error("internal error")]
     Internal,
@@ -56,6 +71,10 @@ impl ApiError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Unavailable(_) => "UNAVAILABLE",
+            Self::ParseFailed(_) => "GRAPHQL_PARSE_FAILED",
+            Self::ValidationFailed(_) => "GRAPHQL_VALIDATION_FAILED",
+            Self::BadRequest(_) => "BAD_REQUEST",
+            Self::PayloadTooLarge(_) => "PAYLOAD_TOO_LARGE",
             Self::Internal => "INTERNAL",
         }
     }
@@ -97,7 +116,7 @@ impl ErrorExtensions for ApiError {
 ///
 /// It deliberately has no `Display`, so async-graphql's blanket `From<impl Display>` (which would
 /// keep only the message and drop `extensions.code`) cannot apply.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct GqlError(async_graphql::Error);
 
 impl From<ApiError> for GqlError {
@@ -119,15 +138,55 @@ impl From<GqlError> for async_graphql::Error {
 }
 
 impl From<AuthError> for ApiError {
+    /// Short messages: what the token library found wrong is logged, not sent.
     fn from(error: AuthError) -> Self {
-        Self::Unauthenticated(error.to_string())
+        let message = match &error {
+            AuthError::Missing => "missing bearer token",
+            AuthError::Malformed => "the authorization header must be 'Bearer <token>'",
+            AuthError::Expired => "the token has expired",
+            AuthError::Invalid(_) | AuthError::UnknownRole(_) => "invalid token",
+            AuthError::Issue(_) => return Self::internal(&error),
+        };
+        tracing::debug!(error = %error, "token refused");
+        Self::Unauthenticated(message.into())
     }
 }
 
 impl From<ProjectionError> for ApiError {
+    /// A read model that cannot be reached or is being rebuilt is transient (UNAVAILABLE); an
+    /// event it cannot decode is a bug (INTERNAL), and so is an event store error, since the
+    /// gateway's readers never read the store.
     fn from(error: ProjectionError) -> Self {
-        Self::internal(&error)
+        let transient = match &error {
+            ProjectionError::Storage(_) | ProjectionError::ModelLost(_) => true,
+            ProjectionError::Store(_) | ProjectionError::Decode { .. } => false,
+        };
+        if transient {
+            tracing::warn!(error = %error, "read model unavailable");
+            Self::Unavailable("the read models are unavailable; retry".into())
+        } else {
+            Self::internal(&error)
+        }
     }
+}
+
+/// Whether this client made `status` from a transport failure, with no answer from the server: a
+/// refused or reset connection, an HTTP/2 error, a stream cut before its final status. A status
+/// the server sent carries no source error; tonic attaches the cause to the ones it makes. The
+/// messages are tonic's, for truncated streams (which carry no source).
+fn is_transport_failure(status: &tonic::Status) -> bool {
+    use std::error::Error as _;
+    let message = status.message();
+    status.source().is_some()
+        || message.starts_with("protocol error: missing grpc-status trailer")
+        || message.starts_with("grpc-status header missing")
+        || message == "Unexpected EOF decoding stream."
+}
+
+/// The answer to a call that failed without a usable answer from the services.
+fn services_unavailable(status: &tonic::Status) -> ApiError {
+    tracing::warn!(code = ?status.code(), error = %status, "careflow services unavailable");
+    ApiError::Unavailable("a careflow service is unavailable; retry with the same commandId".into())
 }
 
 /// `snake_case` → `camelCase`, for proto field names.
@@ -170,18 +229,20 @@ impl From<tonic::Status> for ApiError {
             Code::AlreadyExists | Code::FailedPrecondition | Code::Aborted => Self::Conflict(message),
             Code::PermissionDenied => Self::Forbidden(message),
             Code::Unauthenticated => Self::Unauthenticated(message),
-            Code::Unavailable => {
-                Self::Unavailable("a careflow service is unavailable; retry with the same commandId".into())
+            // Retryable: the services are down, overloaded or too slow, or the call was cut.
+            Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Cancelled => {
+                services_unavailable(&status)
             }
-            Code::Ok
-            | Code::Cancelled
-            | Code::Unknown
-            | Code::DeadlineExceeded
-            | Code::ResourceExhausted
-            | Code::OutOfRange
-            | Code::Unimplemented
-            | Code::Internal
-            | Code::DataLoss => Self::internal(&status),
+            // The services' message size limit: the request is too large.
+            Code::OutOfRange => {
+                tracing::info!(error = %status, "request refused as out of range");
+                Self::BadUserInput { message: "the request is too large".into(), violations: Vec::new() }
+            }
+            // Made by this client when the connection failed: transient. Sent by the server: a bug.
+            Code::Unknown | Code::Internal if is_transport_failure(&status) => services_unavailable(&status),
+            Code::Ok | Code::Unknown | Code::Unimplemented | Code::Internal | Code::DataLoss => {
+                Self::internal(&status)
+            }
         }
     }
 }
@@ -207,7 +268,13 @@ mod tests {
             (Code::PermissionDenied, "FORBIDDEN"),
             (Code::Unauthenticated, "UNAUTHENTICATED"),
             (Code::Unavailable, "UNAVAILABLE"),
+            (Code::DeadlineExceeded, "UNAVAILABLE"),
+            (Code::ResourceExhausted, "UNAVAILABLE"),
+            (Code::Cancelled, "UNAVAILABLE"),
+            (Code::OutOfRange, "BAD_USER_INPUT"),
             (Code::Internal, "INTERNAL"),
+            (Code::Unknown, "INTERNAL"),
+            (Code::DataLoss, "INTERNAL"),
             (Code::InvalidArgument, "BAD_USER_INPUT"),
         ];
         for (code, expected) in cases {
@@ -218,5 +285,45 @@ mod tests {
             ApiError::from(tonic::Status::internal("db password wrong")).to_string(),
             "internal error"
         );
+    }
+
+    #[test]
+    fn transport_failures_are_unavailable_but_server_sent_internal_errors_are_not() {
+        // What tonic makes of a reset connection: a status with the I/O error as its source.
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let status = tonic::Status::from_error(Box::new(reset));
+        assert_eq!(status.code(), Code::Unknown);
+        assert_eq!(ApiError::from(status).code(), "UNAVAILABLE");
+        let mut cut = tonic::Status::internal("h2 protocol error: stream error");
+        cut.set_source(std::sync::Arc::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe)));
+        assert_eq!(ApiError::from(cut).code(), "UNAVAILABLE");
+        let truncated = tonic::Status::unknown(
+            "protocol error: missing grpc-status trailer, stream was terminated without a final status",
+        );
+        assert_eq!(ApiError::from(truncated).code(), "UNAVAILABLE");
+        assert_eq!(
+            ApiError::from(tonic::Status::internal("Unexpected EOF decoding stream.")).code(),
+            "UNAVAILABLE"
+        );
+        // The same codes sent by the server are bugs.
+        assert_eq!(ApiError::from(tonic::Status::internal("invariant broken")).code(), "INTERNAL");
+        assert_eq!(ApiError::from(tonic::Status::unknown("panicked")).code(), "INTERNAL");
+    }
+
+    #[test]
+    fn read_model_outages_are_unavailable_and_decode_failures_internal() {
+        let down = ApiError::from(ProjectionError::Storage("Connection refused (os error 111)".into()));
+        assert_eq!(down.code(), "UNAVAILABLE");
+        assert!(!down.to_string().contains("os error"), "{down}");
+        assert_eq!(ApiError::from(ProjectionError::ModelLost("flushed".into())).code(), "UNAVAILABLE");
+        let decode = ProjectionError::Decode { position: 7, message: "bad json".into() };
+        assert_eq!(ApiError::from(decode).code(), "INTERNAL");
+    }
+
+    #[test]
+    fn token_errors_do_not_leak_the_token_library() {
+        let error = ApiError::from(AuthError::Invalid("InvalidSignature at base64 offset 12".into()));
+        assert_eq!(error.code(), "UNAUTHENTICATED");
+        assert_eq!(error.to_string(), "invalid token");
     }
 }

@@ -1,5 +1,7 @@
 //! Health, readiness and Prometheus metrics over HTTP: `/healthz` (the process is up),
-//! `/readyz` (200 only while ready) and `/metrics` (OpenMetrics text of the process's registry).
+//! `/readyz` (200 only while every readiness signal is true: the process is ready and, for a
+//! gateway, the services answer their health check) and `/metrics` (OpenMetrics text of the
+//! process's registry).
 //! Part of the gateway's router, and served alone ([`OpsServer`]) by a process that runs no
 //! gateway (services or projections only), for probes and scraping.
 
@@ -20,7 +22,8 @@ use crate::metrics::SharedRegistry;
 /// What the ops endpoints read.
 #[derive(Clone)]
 pub(crate) struct OpsState {
-    pub ready: watch::Receiver<bool>,
+    /// `/readyz` is 200 only while all of these are true.
+    pub ready: Vec<watch::Receiver<bool>>,
     pub registry: SharedRegistry,
 }
 
@@ -34,7 +37,7 @@ pub(crate) fn routes(state: OpsState) -> Router {
 }
 
 async fn readyz(State(state): State<OpsState>) -> Response {
-    if *state.ready.borrow() {
+    if state.ready.iter().all(|ready| *ready.borrow()) {
         (StatusCode::OK, "ready").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
@@ -91,7 +94,7 @@ impl OpsServer {
         ready: watch::Receiver<bool>,
         registry: SharedRegistry,
     ) -> Result<Self, GatewayError> {
-        HttpServer::new(listener, routes(OpsState { ready, registry })).map(Self)
+        HttpServer::new(listener, routes(OpsState { ready: vec![ready], registry })).map(Self)
     }
 
     /// The bound address.

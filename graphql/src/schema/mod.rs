@@ -13,13 +13,16 @@ use async_graphql::{Context, Schema};
 use careflow_auth::Actor;
 use careflow_projections::bed_board::BedBoardReader;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
-pub use mutation::{Mutation, ReadYourWrites};
+pub use mutation::{GrpcDeadline, Mutation, ReadYourWrites};
 pub use query::Query;
 pub use subscription::SubscriptionRoot;
 
+use crate::GatewaySettings;
 use crate::error::ApiError;
+use crate::guard::Guard;
 use crate::metrics::GatewayMetrics;
 
 /// The careflow schema.
@@ -34,6 +37,8 @@ pub struct Caller {
     pub token: String,
     /// The request's W3C `traceparent`, forwarded to the services (and so into event metadata).
     pub traceparent: Option<String>,
+    /// When the token expires: a subscription ends then.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The caller, who must be allowed to see the bed board.
@@ -58,12 +63,15 @@ pub fn build(
     read_your_writes: Duration,
     metrics: GatewayMetrics,
     introspection: bool,
+    settings: &GatewaySettings,
 ) -> CareflowSchema {
     let builder = Schema::build(Query, Mutation, SubscriptionRoot)
         .data(reader)
         .data(beds)
         .data(ReadYourWrites(read_your_writes))
+        .data(GrpcDeadline(settings.grpc_deadline))
         .data(metrics)
+        .extension(Guard { max_string_bytes: settings.max_string_bytes })
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY);
     if introspection { builder.finish() } else { builder.disable_introspection().finish() }

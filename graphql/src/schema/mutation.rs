@@ -1,5 +1,7 @@
-//! Mutations: one per beds command. Each sends the gRPC command with the caller's token, then
-//! answers once the bed board reflects it (read-your-writes, bounded wait).
+//! Mutations: one per beds command. Each sends the gRPC command with the caller's token and a
+//! deadline, then answers once the bed board reflects it (read-your-writes, bounded wait). When
+//! the wait times out the payload says so (`visible: false`, no beds) instead of presenting the
+//! board's older state as the command's result.
 
 use std::time::{Duration, Instant};
 
@@ -11,11 +13,19 @@ use tonic::transport::Channel;
 use super::types::{BlockReason, CommandPayload, DischargeDestination, reader};
 use super::viewer;
 use crate::error::{ApiError, GqlError};
+use crate::guard::NotYetVisible;
 use crate::metrics::GatewayMetrics;
 
 /// How long a mutation waits for the read models; set when the schema is built.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadYourWrites(pub Duration);
+
+/// How long a call to the services may take; set when the schema is built.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcDeadline(pub Duration);
+
+/// When no deadline is in the schema's data (it always is, from `build`).
+const FALLBACK_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The root mutation.
 pub struct Mutation;
@@ -189,14 +199,17 @@ fn block_reason(r: BlockReason) -> i32 {
     proto as i32
 }
 
-/// The client, and the request wrapped with the caller's token and a correlation id.
+/// The client, the request wrapped with the caller's token, a correlation id and the deadline
+/// (sent as `grpc-timeout`, so the services stop too), and the deadline.
 fn prepare<T>(
     ctx: &Context<'_>,
     message: T,
-) -> Result<(BedServiceClient<Channel>, tonic::Request<T>), ApiError> {
+) -> Result<(BedServiceClient<Channel>, tonic::Request<T>, Duration), ApiError> {
     let caller = viewer(ctx)?;
     let client = ctx.data::<BedServiceClient<Channel>>().map_err(|e| ApiError::internal(&e.message))?.clone();
+    let deadline = ctx.data::<GrpcDeadline>().map_or(FALLBACK_DEADLINE, |d| d.0);
     let mut request = tonic::Request::new(message);
+    request.set_timeout(deadline);
     let bearer = format!("Bearer {}", caller.token)
         .parse()
         .map_err(|_| ApiError::Unauthenticated("malformed token".into()))?;
@@ -207,7 +220,16 @@ fn prepare<T>(
     if let Some(traceparent) = caller.traceparent.as_deref().and_then(|t| t.parse().ok()) {
         request.metadata_mut().insert("traceparent", traceparent);
     }
-    Ok((client, request))
+    Ok((client, request, deadline))
+}
+
+/// A call that got no answer within its deadline: retryable.
+pub(crate) fn deadline_passed(deadline: Duration) -> ApiError {
+    tracing::warn!(deadline_ms = deadline.as_millis(), "the careflow services did not answer in time");
+    ApiError::Unavailable(format!(
+        "the careflow services did not answer within {} ms; retry with the same commandId",
+        deadline.as_millis()
+    ))
 }
 
 /// Waits for the read model to reach the command, then reads the beds it touched.
@@ -220,26 +242,35 @@ async fn payload(
     let reader = reader(ctx)?;
     let timeout = ctx.data::<ReadYourWrites>().map(|r| r.0).unwrap_or(Duration::from_secs(2));
     let started = Instant::now();
-    if !reader.wait_for(ack.position, timeout).await {
-        tracing::warn!(
-            position = ack.position,
-            "read model did not catch up in time; answering with what it has"
-        );
-    }
+    let visible = reader.wait_for(ack.position, timeout).await;
     if let Ok(metrics) = ctx.data::<GatewayMetrics>() {
         metrics.observe_read_your_writes(started.elapsed());
+    }
+    if !visible {
+        tracing::warn!(
+            position = ack.position,
+            "read model did not catch up in time; answering that the change is not yet visible"
+        );
+        if let Ok(log) = ctx.data::<NotYetVisible>() {
+            log.record(ctx.item.node.response_key().node.as_str(), ack.position);
+        }
+        return Ok(CommandPayload { position: ack.position, stay_id, visible, beds: Vec::new() });
     }
     let mut beds = Vec::with_capacity(ack.bed_ids.len());
     for id in &ack.bed_ids {
         beds.extend(reader.bed(id).await?);
     }
-    Ok(CommandPayload { position: ack.position, stay_id, beds })
+    Ok(CommandPayload { position: ack.position, stay_id, visible, beds })
 }
 
+/// Sends one command with its deadline; no answer in time is UNAVAILABLE.
 macro_rules! send {
     ($ctx:expr, $method:ident, $message:expr) => {{
-        let (mut client, request) = prepare($ctx, $message)?;
-        client.$method(request).await.map_err(ApiError::from)?.into_inner()
+        let (mut client, request, deadline) = prepare($ctx, $message)?;
+        match tokio::time::timeout(deadline, client.$method(request)).await {
+            Ok(answer) => answer.map_err(ApiError::from)?.into_inner(),
+            Err(_) => return Err(deadline_passed(deadline).into()),
+        }
     }};
 }
 

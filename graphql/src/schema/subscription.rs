@@ -1,28 +1,42 @@
-//! Subscriptions: live bed board changes.
+//! Subscriptions: live bed board changes, for as long as the caller's token is valid.
 
 use async_graphql::{Context, ID, Subscription};
+use chrono::Utc;
 use futures::Stream;
 use futures::stream::{self, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
 
 use super::types::{Bed, reader};
-use super::viewer;
+use super::{Caller, viewer};
 use crate::error::{ApiError, GqlError};
 use crate::metrics::{GatewayMetrics, SubscriptionGuard};
 
 /// The root subscription.
 pub struct SubscriptionRoot;
 
+/// When `caller`'s token expires, on the runtime's clock.
+fn expiry(caller: &Caller) -> Instant {
+    let left = (caller.expires_at - Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + left
+}
+
+/// What one wake-up of a bed board subscription sends.
+type Items = Vec<Result<Bed, GqlError>>;
+
 #[Subscription]
 impl SubscriptionRoot {
     /// Each bed of the ward whose view changes, as it changes. A client that falls behind
-    /// receives the whole board again, so it never misses a state.
+    /// receives the whole board again, so it never misses a state. When the caller's token
+    /// expires the subscription sends an UNAUTHENTICATED error and completes: subscribe again
+    /// with a fresh token.
     async fn bed_board(
         &self,
         ctx: &Context<'_>,
         ward_id: ID,
-    ) -> Result<impl Stream<Item = Bed> + use<>, GqlError> {
-        viewer(ctx)?;
+    ) -> Result<impl Stream<Item = Result<Bed, GqlError>> + use<>, GqlError> {
+        let caller = viewer(ctx)?;
+        let expires = expiry(caller);
         let reader = reader(ctx)?.clone();
         if reader.ward(&ward_id).await?.is_none() {
             return Err(ApiError::NotFound(format!("ward {} does not exist", *ward_id)).into());
@@ -30,18 +44,33 @@ impl SubscriptionRoot {
         let guard = ctx.data::<GatewayMetrics>().ok().map(SubscriptionGuard::new);
         let changes = reader.changes();
         let ward = ward_id.0;
-        let state = (changes, reader, ward, guard);
-        let batches = stream::unfold(state, |(mut changes, reader, ward, guard)| async move {
+        // `None` once the token has expired: the stream ends after the error.
+        let state = Some((changes, reader, ward, guard));
+        let batches = stream::unfold(state, move |state| async move {
+            let (mut changes, reader, ward, guard) = state?;
             loop {
-                match changes.recv().await {
+                let change = tokio::select! {
+                    biased;
+                    () = tokio::time::sleep_until(expires) => {
+                        let expired: Items =
+                            vec![Err(ApiError::Unauthenticated("the token has expired".into()).into())];
+                        return Some((expired, None));
+                    }
+                    change = changes.recv() => change,
+                };
+                match change {
                     Ok(change) if change.ward_id == ward => {
-                        return Some((vec![Bed(change.bed)], (changes, reader, ward, guard)));
+                        return Some((vec![Ok(Bed(change.bed))], Some((changes, reader, ward, guard))));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, ward = %ward, "subscriber fell behind; resending the board");
-                        let board = reader.bed_board(&ward).await.ok().flatten().unwrap_or_default();
-                        return Some((board.into_iter().map(Bed).collect(), (changes, reader, ward, guard)));
+                        let items: Items = match reader.bed_board(&ward).await {
+                            Ok(board) => board.unwrap_or_default().into_iter().map(|b| Ok(Bed(b))).collect(),
+                            // The client learns that the board may be stale; later changes follow.
+                            Err(error) => vec![Err(error.into())],
+                        };
+                        return Some((items, Some((changes, reader, ward, guard))));
                     }
                     Err(RecvError::Closed) => return None,
                 }

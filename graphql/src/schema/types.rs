@@ -228,10 +228,14 @@ impl Site {
     }
 }
 
-/// What a bed command returns, once the bed board reflects it.
+/// What a bed command returns: its position, and the beds it touched once the bed board
+/// reflects it.
 pub struct CommandPayload {
     pub(crate) position: u64,
     pub(crate) stay_id: Option<String>,
+    /// Whether the bed board reflected the command within the wait.
+    pub(crate) visible: bool,
+    /// Empty unless `visible`.
     pub(crate) beds: Vec<BedView>,
 }
 
@@ -245,11 +249,17 @@ impl CommandPayload {
     async fn stay_id(&self) -> Option<ID> {
         self.stay_id.clone().map(ID)
     }
-    /// The bed the command changed (the destination, for a transfer).
+    /// Whether the read models show the command yet. The command is committed either way; when
+    /// false, `bed` is null and `beds` empty (the board would show an older state), and the
+    /// response's `extensions.notYetVisible` names this mutation: read the bed again later.
+    async fn visible(&self) -> bool {
+        self.visible
+    }
+    /// The bed the command changed (the destination, for a transfer); null while not `visible`.
     async fn bed(&self) -> Option<Bed> {
         self.beds.last().cloned().map(Bed)
     }
-    /// Every bed the command touched.
+    /// Every bed the command touched; empty while not `visible`.
     async fn beds(&self) -> Vec<Bed> {
         self.beds.iter().cloned().map(Bed).collect()
     }
