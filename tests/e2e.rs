@@ -113,7 +113,12 @@ async fn the_demo_loads_once() {
     let second = app.data(&nurse, capacity, json!({})).await;
     assert_eq!(first, second, "re-running the demo adds nothing");
     let sites = first["sites"].as_array().unwrap();
-    assert_eq!(sites.len(), 3);
+    let ids: Vec<&str> = sites.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["RXA01", "RXA02", "RXA03", "RYC01"],
+        "the acute trust's three sites and the community trust's"
+    );
     let total: u64 = sites.iter().map(|s| s["capacity"]["total"].as_u64().unwrap()).sum();
     let occupied: u64 = sites.iter().map(|s| s["capacity"]["occupied"].as_u64().unwrap()).sum();
     assert!((250..=350).contains(&total), "about 300 beds, got {total}");

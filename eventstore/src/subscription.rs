@@ -185,6 +185,7 @@ mod tests {
                     correlation_id: uuid::Uuid::nil(),
                     causation_id: None,
                     command_id: None,
+                    command_digest: None,
                     actor: None,
                     occurred_at: chrono::Utc::now(),
                     traceparent: None,

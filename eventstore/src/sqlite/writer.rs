@@ -435,6 +435,7 @@ mod tests {
             correlation_id: id,
             causation_id: None,
             command_id: None,
+            command_digest: None,
             actor: None,
             occurred_at: Utc::now(),
             traceparent: None,

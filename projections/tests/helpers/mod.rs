@@ -238,6 +238,7 @@ pub async fn other_context(store: &MemoryStore, n: usize) {
         correlation_id: Uuid::nil(),
         causation_id: None,
         command_id: None,
+        command_digest: None,
         actor: None,
         occurred_at: at(0),
         traceparent: None,
