@@ -170,6 +170,10 @@ impl<D: Decider> CommandHandler<D> {
                 }
             };
             if events.is_empty() {
+                // A copy of this command may have won a race and done what there was to do.
+                if let Some(outcome) = self.earlier_run(context, digest, &command).await? {
+                    return Ok(outcome);
+                }
                 tracing::debug!("nothing to do");
                 let position = reads.iter().map(|r| r.position).max().unwrap_or(0);
                 return Ok(Outcome { position, touched: Vec::new(), effect: Effect::NothingToDo });
@@ -177,6 +181,10 @@ impl<D: Decider> CommandHandler<D> {
             let request = append_request::<D>(context, digest, &reads, &events)?;
             match self.store.append(request).await {
                 Ok(result) => {
+                    // The store answers a request whose event ids are all stored with the
+                    // original result, whatever command wrote them: a different command sent
+                    // at the same moment under this id may have been stored instead of ours.
+                    self.confirm_ours(context, digest).await?;
                     tracing::debug!(position = result.last_position, "appended");
                     return Ok(Outcome {
                         position: result.last_position,
@@ -214,10 +222,13 @@ impl<D: Decider> CommandHandler<D> {
     async fn load(&self, command: &D::Command) -> Result<(Loaded<D>, Vec<Read<D::Stream>>), ServiceError> {
         let mut loaded = Loaded::<D>::new();
         let mut reads = Vec::new();
-        for _ in 0..MAX_LOAD_ROUNDS {
+        for round in 0..=MAX_LOAD_ROUNDS {
             let missing = loaded.missing(command);
             if missing.is_empty() {
                 return Ok((loaded, reads));
+            }
+            if round == MAX_LOAD_ROUNDS {
+                break;
             }
             let states = try_join_all(missing.into_iter().map(|stream| self.load_stream(stream))).await?;
             for (read, state) in states {
@@ -268,8 +279,7 @@ impl<D: Decider> CommandHandler<D> {
         command: &D::Command,
     ) -> Result<Option<Outcome>, ServiceError> {
         let Some(first) = self.store.find_event(context.event_id(0)).await? else { return Ok(None) };
-        // Events written before digests were recorded carry none: taken as the same command.
-        if first.metadata.command_digest.is_some_and(|stored| stored != digest) {
+        if !same_command(&first, context, digest) {
             return Err(ServiceError::CommandIdReused);
         }
         let mut position = first.position;
@@ -282,6 +292,31 @@ impl<D: Decider> CommandHandler<D> {
         tracing::debug!("command already carried out");
         let (loaded, _) = self.load(command).await?;
         Ok(Some(Outcome { position, touched: D::touched(&loaded, &events), effect: Effect::AlreadyDone }))
+    }
+}
+
+impl<D: Decider> CommandHandler<D> {
+    /// Fails with [`ServiceError::CommandIdReused`] unless the stored first event of this
+    /// command id was written for this command.
+    async fn confirm_ours(&self, context: &CommandContext, digest: Uuid) -> Result<(), ServiceError> {
+        match self.store.find_event(context.event_id(0)).await? {
+            Some(first) if same_command(&first, context, digest) => Ok(()),
+            Some(_) => Err(ServiceError::CommandIdReused),
+            None => {
+                Err(ServiceError::Invariant("an append answered OK but its first event is not stored".into()))
+            }
+        }
+    }
+}
+
+/// Whether `stored` (an event of this command id) was written for this command: its digest
+/// matches; or, written before digests were recorded, by the same user of the same organisation.
+fn same_command(stored: &RecordedEvent, context: &CommandContext, digest: Uuid) -> bool {
+    match stored.metadata.command_digest {
+        Some(stored) => stored == digest,
+        None => stored.metadata.actor.as_ref().is_some_and(|actor| {
+            actor.user_id == context.actor.user_id && actor.organisation == context.actor.organisation
+        }),
     }
 }
 

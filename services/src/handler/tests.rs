@@ -259,3 +259,90 @@ async fn a_long_stream_costs_a_read_of_its_newest_events_and_sees_other_writers(
         assert_eq!(store.read.load(Ordering::SeqCst), 2_501);
     }
 }
+
+/// A memory store that, once, lets a competitor's command run just before a given call: the
+/// moment two copies of a command race.
+struct Racing {
+    inner: Arc<MemoryStore>,
+    before_append: std::sync::Mutex<Option<(CommandContext, Count)>>,
+    before_read: std::sync::Mutex<Option<(CommandContext, Count)>>,
+}
+
+impl Racing {
+    fn new() -> Self {
+        Self {
+            inner: Arc::new(MemoryStore::new()),
+            before_append: std::sync::Mutex::new(None),
+            before_read: std::sync::Mutex::new(None),
+        }
+    }
+
+    async fn compete(&self, slot: &std::sync::Mutex<Option<(CommandContext, Count)>>) {
+        let competitor = slot.lock().unwrap().take();
+        if let Some((context, command)) = competitor {
+            let handler = CommandHandler::<Counters>::new(self.inner.clone());
+            handler.handle(&context, Action::UpdateBeds, command).await.unwrap();
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for Racing {
+    async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
+        self.compete(&self.before_append).await;
+        self.inner.append(request).await
+    }
+    async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.compete(&self.before_read).await;
+        self.inner.read_stream(stream, from, max).await
+    }
+    async fn read_all(&self, from: Position, max: usize, filter: &Filter) -> Result<AllSlice, StoreError> {
+        self.inner.read_all(from, max, filter).await
+    }
+    async fn stream_version(&self, stream: &StreamName) -> Result<CurrentVersion, StoreError> {
+        self.inner.stream_version(stream).await
+    }
+    async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        self.inner.find_event(id).await
+    }
+    fn head(&self) -> watch::Receiver<Position> {
+        self.inner.head()
+    }
+    async fn load_checkpoint(&self, name: &str) -> Result<Option<Position>, StoreError> {
+        self.inner.load_checkpoint(name).await
+    }
+    async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
+        self.inner.save_checkpoint(name, position).await
+    }
+}
+
+#[tokio::test]
+async fn another_command_stored_under_the_id_in_a_race_is_not_answered_as_ours() {
+    let store = Arc::new(Racing::new());
+    let id = Uuid::new_v4();
+    // Just before our append, another command under our id (same stream, as many events) wins.
+    *store.before_append.lock().unwrap() = Some((context(id, "nurse.a"), Count::Add { id: 1, by: 5 }));
+    let handler = CommandHandler::<Counters>::new(store.clone());
+    let ours = handler.handle(&context(id, "nurse.a"), Action::UpdateBeds, Count::Add { id: 1, by: 2 }).await;
+    assert!(matches!(ours, Err(ServiceError::CommandIdReused)), "{ours:?}");
+    handler.handle(&fresh(), Action::UpdateBeds, Count::Expect { id: 1, total: 5 }).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_copy_that_finds_nothing_left_to_do_answers_with_the_first_copys_outcome() {
+    let store = Arc::new(Racing::new());
+    let handler = CommandHandler::<Counters>::new(store.clone());
+    handler.handle(&fresh(), Action::UpdateBeds, Count::Add { id: 1, by: 3 }).await.unwrap();
+    let id = Uuid::new_v4();
+    // The first copy of the reset commits while this copy reads the counter.
+    *store.before_read.lock().unwrap() = Some((context(id, "nurse.a"), Count::Reset { id: 1 }));
+    let copy =
+        handler.handle(&context(id, "nurse.a"), Action::UpdateBeds, Count::Reset { id: 1 }).await.unwrap();
+    assert_eq!(copy.effect, Effect::AlreadyDone);
+    assert_eq!(copy.position, head(store.as_ref()));
+}
