@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
 use super::*;
+use crate::OdsCode;
 use crate::beds::PatientName;
 use crate::patients::{Demographics, Gender, Postcode};
 
