@@ -1,6 +1,6 @@
 //! The generic handler against a toy context: nothing-to-do decisions, refusals, command-id
-//! reuse, and the state cache (a command reads only a stream's newest events, and sees what
-//! another handler — another process — appended).
+//! reuse (also in a race), and the state cache (a command reads only a stream's newest events,
+//! and sees what another handler — another process — appended).
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
@@ -117,48 +117,6 @@ impl Decider for Counters {
     }
 }
 
-/// A memory store that counts the events its stream reads return.
-#[derive(Default)]
-struct Counting {
-    inner: MemoryStore,
-    read: AtomicUsize,
-}
-
-#[async_trait]
-impl EventStore for Counting {
-    async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
-        self.inner.append(request).await
-    }
-    async fn read_stream(
-        &self,
-        stream: &StreamName,
-        from: u64,
-        max: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let events = self.inner.read_stream(stream, from, max).await?;
-        self.read.fetch_add(events.len(), Ordering::SeqCst);
-        Ok(events)
-    }
-    async fn read_all(&self, from: Position, max: usize, filter: &Filter) -> Result<AllSlice, StoreError> {
-        self.inner.read_all(from, max, filter).await
-    }
-    async fn stream_version(&self, stream: &StreamName) -> Result<CurrentVersion, StoreError> {
-        self.inner.stream_version(stream).await
-    }
-    async fn find_event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
-        self.inner.find_event(id).await
-    }
-    fn head(&self) -> watch::Receiver<Position> {
-        self.inner.head()
-    }
-    async fn load_checkpoint(&self, name: &str) -> Result<Option<Position>, StoreError> {
-        self.inner.load_checkpoint(name).await
-    }
-    async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
-        self.inner.save_checkpoint(name, position).await
-    }
-}
-
 fn actor(user: &str) -> Actor {
     Actor { user_id: user.into(), role: Role::WardNurse, organisation: "RXA".into(), teams: Vec::new() }
 }
@@ -232,7 +190,7 @@ async fn a_command_id_is_answered_again_for_the_same_command_and_refused_for_ano
 
 #[tokio::test]
 async fn a_long_stream_costs_a_read_of_its_newest_events_and_sees_other_writers() {
-    let store = Arc::new(Counting::default());
+    let store = Arc::new(Instrumented::new());
     let here = CommandHandler::<Counters>::new(store.clone());
     for _ in 0..2_500 {
         here.handle(&fresh(), Action::UpdateBeds, Count::Add { id: 7, by: 1 }).await.unwrap();
@@ -260,18 +218,20 @@ async fn a_long_stream_costs_a_read_of_its_newest_events_and_sees_other_writers(
     }
 }
 
-/// A memory store that, once, lets a competitor's command run just before a given call: the
-/// moment two copies of a command race.
-struct Racing {
+/// A memory store that counts the events its stream reads return and, once, lets a
+/// competitor's command run just before an append or a read: the moment two copies race.
+struct Instrumented {
     inner: Arc<MemoryStore>,
+    read: AtomicUsize,
     before_append: std::sync::Mutex<Option<(CommandContext, Count)>>,
     before_read: std::sync::Mutex<Option<(CommandContext, Count)>>,
 }
 
-impl Racing {
+impl Instrumented {
     fn new() -> Self {
         Self {
             inner: Arc::new(MemoryStore::new()),
+            read: AtomicUsize::new(0),
             before_append: std::sync::Mutex::new(None),
             before_read: std::sync::Mutex::new(None),
         }
@@ -287,7 +247,7 @@ impl Racing {
 }
 
 #[async_trait]
-impl EventStore for Racing {
+impl EventStore for Instrumented {
     async fn append(&self, request: Vec<StreamAppend>) -> Result<AppendResult, StoreError> {
         self.compete(&self.before_append).await;
         self.inner.append(request).await
@@ -299,7 +259,9 @@ impl EventStore for Racing {
         max: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.compete(&self.before_read).await;
-        self.inner.read_stream(stream, from, max).await
+        let events = self.inner.read_stream(stream, from, max).await?;
+        self.read.fetch_add(events.len(), Ordering::SeqCst);
+        Ok(events)
     }
     async fn read_all(&self, from: Position, max: usize, filter: &Filter) -> Result<AllSlice, StoreError> {
         self.inner.read_all(from, max, filter).await
@@ -323,7 +285,7 @@ impl EventStore for Racing {
 
 #[tokio::test]
 async fn another_command_stored_under_the_id_in_a_race_is_not_answered_as_ours() {
-    let store = Arc::new(Racing::new());
+    let store = Arc::new(Instrumented::new());
     let id = Uuid::new_v4();
     // Just before our append, another command under our id (same stream, as many events) wins.
     *store.before_append.lock().unwrap() = Some((context(id, "nurse.a"), Count::Add { id: 1, by: 5 }));
@@ -335,7 +297,7 @@ async fn another_command_stored_under_the_id_in_a_race_is_not_answered_as_ours()
 
 #[tokio::test]
 async fn a_copy_that_finds_nothing_left_to_do_answers_with_the_first_copys_outcome() {
-    let store = Arc::new(Racing::new());
+    let store = Arc::new(Instrumented::new());
     let handler = CommandHandler::<Counters>::new(store.clone());
     handler.handle(&fresh(), Action::UpdateBeds, Count::Add { id: 1, by: 3 }).await.unwrap();
     let id = Uuid::new_v4();
