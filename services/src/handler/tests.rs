@@ -308,3 +308,69 @@ async fn a_copy_that_finds_nothing_left_to_do_answers_with_the_first_copys_outco
     assert_eq!(copy.effect, Effect::AlreadyDone);
     assert_eq!(copy.position, head(store.as_ref()));
 }
+
+/// The patients and flags deciders through the handler and a store: a flags decision reads the
+/// patient's MPI stream (decoding its events), refuses an unregistered or dead patient, and
+/// keeps one active flag per kind.
+#[tokio::test]
+async fn flags_are_decided_on_the_patients_record_in_the_store() {
+    use careflow_domain::NhsNumber;
+    use careflow_domain::beds::{Note, PatientName};
+    use careflow_domain::flags::{
+        FlagCommand, FlagError, FlagId, FlagKind, FlagSource, Flags, FrailtyScore, Severity,
+    };
+    use careflow_domain::patients::{Demographics, Gender, PatientCommand, Patients, Postcode};
+
+    let store = Arc::new(MemoryStore::new());
+    let (patients, flags) =
+        (CommandHandler::<Patients>::new(store.clone()), CommandHandler::<Flags>::new(store.clone()));
+    let nhs = (0..).find_map(|k| NhsNumber::from_first_nine(999_400_000 + k)).unwrap();
+    let frail = || FlagCommand::Raise {
+        nhs_number: nhs,
+        flag_id: FlagId(Uuid::new_v4()),
+        kind: FlagKind::Frailty,
+        frailty_score: Some(FrailtyScore::new(7).unwrap()),
+        severity: Severity::Medium,
+        reason: Note::parse("CFS 7 on admission").unwrap(),
+        review_on: None,
+        source: FlagSource::Person {
+            user_id: "nurse.a".into(),
+            organisation: OdsCode::parse("RXA").unwrap(),
+        },
+    };
+    let refused = flags.handle(&fresh(), Action::UpdateBeds, frail()).await.unwrap_err();
+    assert!(matches!(refused, ServiceError::Refused { kind: RefusalKind::NotFound, .. }), "{refused:?}");
+
+    let demographics = Demographics {
+        name: PatientName::parse("Sybil", "Lumsden").unwrap(),
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1936, 2, 14).unwrap(),
+        gender: Gender::Female,
+        postcode: Postcode::parse("HX1 2TT").unwrap(),
+        gp_practice: OdsCode::parse("B87001").unwrap(),
+    };
+    patients
+        .handle(&fresh(), Action::UpdateBeds, PatientCommand::Register { nhs_number: nhs, demographics })
+        .await
+        .unwrap();
+    let raised = flags.handle(&fresh(), Action::UpdateBeds, frail()).await.unwrap();
+    assert_eq!(raised.effect, Effect::Appended);
+    let again = flags.handle(&fresh(), Action::UpdateBeds, frail()).await.unwrap_err();
+    let ServiceError::Refused { kind: RefusalKind::Precondition, message } = again else {
+        panic!("{again:?}")
+    };
+    assert_eq!(
+        message,
+        FlagError::AlreadyActive { nhs_number: nhs, kind: FlagKind::Frailty, flag_id: FlagId(Uuid::nil()) }
+            .to_string()
+            .replace(&Uuid::nil().to_string(), message.rsplit('(').next().unwrap().trim_end_matches(')'))
+    );
+
+    let died = PatientCommand::RecordDeath { nhs_number: nhs, date_of_death: Utc::now().date_naive() };
+    patients.handle(&fresh(), Action::UpdateBeds, died).await.unwrap();
+    let mut safeguarding = frail();
+    if let FlagCommand::Raise { kind, frailty_score, .. } = &mut safeguarding {
+        (*kind, *frailty_score) = (FlagKind::Safeguarding, None);
+    }
+    let refused = flags.handle(&fresh(), Action::UpdateBeds, safeguarding).await.unwrap_err();
+    assert!(refused.to_string().contains("has died"), "{refused}");
+}
