@@ -219,6 +219,21 @@ pub struct Metadata {
     pub traceparent: Option<String>,
 }
 
+impl Metadata {
+    /// Metadata with a correlation id and the moment only: no command, actor or trace.
+    pub fn new(correlation_id: Uuid, occurred_at: DateTime<Utc>) -> Self {
+        Self {
+            correlation_id,
+            causation_id: None,
+            command_id: None,
+            command_digest: None,
+            actor: None,
+            occurred_at,
+            traceparent: None,
+        }
+    }
+}
+
 /// An event to append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {

@@ -149,15 +149,7 @@ mod tests {
     async fn delivered_through_never_passes_an_event_still_buffered() {
         let store = Arc::new(MemoryStore::new());
         for i in 0..10 {
-            let metadata = Metadata {
-                correlation_id: uuid::Uuid::nil(),
-                causation_id: None,
-                command_id: None,
-                command_digest: None,
-                actor: None,
-                occurred_at: chrono::Utc::now(),
-                traceparent: None,
-            };
+            let metadata = Metadata::new(uuid::Uuid::nil(), chrono::Utc::now());
             let event = NewEvent::json(uuid::Uuid::new_v4(), "Ticked", 1, &i, metadata).unwrap();
             let stream = StreamName::new("clock-1").unwrap();
             store
@@ -181,15 +173,7 @@ mod tests {
         let append = |stream: &'static str| {
             let store = store.clone();
             async move {
-                let metadata = Metadata {
-                    correlation_id: uuid::Uuid::nil(),
-                    causation_id: None,
-                    command_id: None,
-                    command_digest: None,
-                    actor: None,
-                    occurred_at: chrono::Utc::now(),
-                    traceparent: None,
-                };
+                let metadata = Metadata::new(uuid::Uuid::nil(), chrono::Utc::now());
                 let event = NewEvent::json(uuid::Uuid::new_v4(), "Happened", 1, &0, metadata).unwrap();
                 let stream = StreamName::new(stream).unwrap();
                 store

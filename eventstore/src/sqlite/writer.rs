@@ -431,15 +431,7 @@ mod tests {
     /// An append of one event of `bytes` bytes (a JSON string) to `stream`.
     fn append(stream: &str, bytes: usize) -> (Vec<StreamAppend>, Uuid) {
         let id = Uuid::now_v7();
-        let metadata = Metadata {
-            correlation_id: id,
-            causation_id: None,
-            command_id: None,
-            command_digest: None,
-            actor: None,
-            occurred_at: Utc::now(),
-            traceparent: None,
-        };
+        let metadata = Metadata::new(id, Utc::now());
         let event = NewEvent::json(id, "Filled", 1, &"x".repeat(bytes), metadata).unwrap();
         let request = vec![StreamAppend {
             stream: StreamName::new(stream).unwrap(),

@@ -25,15 +25,7 @@ pub async fn append(store: &MemoryStore, events: Vec<BedEvent>) {
     let mut request: Vec<StreamAppend> = Vec::new();
     for event in events {
         let stream = StreamName::new(event.stream().name()).expect("stream name");
-        let metadata = Metadata {
-            correlation_id: Uuid::nil(),
-            causation_id: None,
-            command_id: None,
-            command_digest: None,
-            actor: None,
-            occurred_at: at(0),
-            traceparent: None,
-        };
+        let metadata = Metadata::new(Uuid::nil(), at(0));
         let new = NewEvent::json(Uuid::new_v4(), event.event_type(), 1, &event, metadata).expect("encode");
         match request.iter_mut().find(|a| a.stream == stream) {
             Some(append) => append.events.push(new),
@@ -234,15 +226,7 @@ pub async fn busy_day(store: &MemoryStore) {
 
 /// An event of another context (a task), which the bed board does not read.
 pub async fn other_context(store: &MemoryStore, n: usize) {
-    let metadata = Metadata {
-        correlation_id: Uuid::nil(),
-        causation_id: None,
-        command_id: None,
-        command_digest: None,
-        actor: None,
-        occurred_at: at(0),
-        traceparent: None,
-    };
+    let metadata = Metadata::new(Uuid::nil(), at(0));
     let new = NewEvent::json(Uuid::new_v4(), "TaskCreated", 1, &serde_json::json!({ "n": n }), metadata)
         .expect("encode");
     let stream = StreamName::new(format!("task-{n}")).expect("stream name");
