@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["careflow/beds/v1/beds.proto"];
+    let files = [
+        "careflow/beds/v1/beds.proto",
+        "careflow/patients/v1/patients.proto",
+        "careflow/flags/v1/flags.proto",
+    ];
     println!("cargo:rerun-if-changed=careflow");
     let fds = protox::compile(files, ["."])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -23,11 +23,24 @@ pub enum Action {
     UpdateBeds,
     /// See bed state and capacity.
     ViewBeds,
+    /// Register patients in the MPI, change their demographics, record dissent and death.
+    UpdatePatients,
+    /// Raise, review and resolve flags.
+    UpdateFlags,
+    /// See a patient's record (summary, flags, location, timeline) and search the MPI.
+    ViewPatients,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 3] = [Action::ConfigureBeds, Action::UpdateBeds, Action::ViewBeds];
+    pub const ALL: [Action; 6] = [
+        Action::ConfigureBeds,
+        Action::UpdateBeds,
+        Action::ViewBeds,
+        Action::UpdatePatients,
+        Action::UpdateFlags,
+        Action::ViewPatients,
+    ];
 
     /// What the action is, for messages ("change bed state").
     pub fn describe(self) -> &'static str {
@@ -35,6 +48,9 @@ impl Action {
             Action::ConfigureBeds => "configure sites, wards and beds",
             Action::UpdateBeds => "change bed state",
             Action::ViewBeds => "see the bed board",
+            Action::UpdatePatients => "change patient records",
+            Action::UpdateFlags => "raise or change flags",
+            Action::ViewPatients => "see patient records",
         }
     }
 }
@@ -72,6 +88,16 @@ pub enum Denied {
         /// What was attempted.
         action: &'static str,
     },
+    /// The patient dissents from sharing and the actor's organisation is not caring for them.
+    /// Said as "not found" would leak less, but staff need to know why a record is hidden.
+    #[error(
+        "this patient has dissented from sharing their record: only organisations caring for them \
+         may see it, and {actor_org} has no care relationship with them"
+    )]
+    Dissent {
+        /// The actor's organisation.
+        actor_org: String,
+    },
 }
 
 /// Whether `role` may take `action` at all (in its own organisation).
@@ -81,7 +107,40 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ConfigureBeds => matches!(role, BedManager | Admin),
         Action::UpdateBeds => matches!(role, WardNurse | WardClerk | Housekeeping | BedManager | Admin),
         Action::ViewBeds => !matches!(role, CareProvider),
+        Action::UpdatePatients => matches!(
+            role,
+            WardNurse | WardClerk | BedManager | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin
+        ),
+        Action::UpdateFlags => {
+            matches!(role, WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin)
+        }
+        // Commissioners and analysts work from anonymised figures; a provider sees nothing
+        // identifying before its offer is accepted (brokerage will grant that per placement).
+        Action::ViewPatients => !matches!(role, Housekeeping | Commissioner | CareProvider | Analyst),
     }
+}
+
+/// What the policy needs to know of a patient to decide who may see their record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatientAccess<'a> {
+    /// The patient dissents from sharing.
+    pub dissent: bool,
+    /// The organisations with a direct care relationship with them (an open stay; their GP
+    /// practice; later an open task, assessment, virtual-ward admission or care request).
+    pub caring: &'a [String],
+}
+
+/// Whether `actor` may see the record of a patient (`action` is [`Action::ViewPatients`]): the
+/// role must allow it, and a patient who dissents from sharing is seen only by organisations
+/// caring for them. The message never names the patient.
+pub fn authorize_patient(actor: &Actor, action: Action, patient: PatientAccess<'_>) -> Result<(), Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    if patient.dissent && !patient.caring.iter().any(|org| *org == actor.organisation) {
+        return Err(Denied::Dissent { actor_org: actor.organisation.clone() });
+    }
+    Ok(())
 }
 
 /// Whether `actor` may take `action` on something `owner` owns.
@@ -124,21 +183,21 @@ mod tests {
     #[test]
     fn the_role_table() {
         use Role::*;
-        let table: [(Role, [bool; 3]); 13] = [
-            //                      configure, update, view
-            (WardNurse, [false, true, true]),
-            (WardClerk, [false, true, true]),
-            (Housekeeping, [false, true, true]),
-            (BedManager, [true, true, true]),
-            (SocialWorker, [false, false, true]),
-            (Therapist, [false, false, true]),
-            (CommunityNurse, [false, false, true]),
-            (VirtualWardClinician, [false, false, true]),
-            (Broker, [false, false, true]),
-            (Commissioner, [false, false, true]),
-            (CareProvider, [false, false, false]),
-            (Analyst, [false, false, true]),
-            (Admin, [true, true, true]),
+        let table: [(Role, [bool; 6]); 13] = [
+            //                  beds: configure, update, view; patients: update; flags: update; patients: view
+            (WardNurse, [false, true, true, true, true, true]),
+            (WardClerk, [false, true, true, true, false, true]),
+            (Housekeeping, [false, true, true, false, false, false]),
+            (BedManager, [true, true, true, true, false, true]),
+            (SocialWorker, [false, false, true, true, true, true]),
+            (Therapist, [false, false, true, true, true, true]),
+            (CommunityNurse, [false, false, true, true, true, true]),
+            (VirtualWardClinician, [false, false, true, true, true, true]),
+            (Broker, [false, false, true, false, false, true]),
+            (Commissioner, [false, false, true, false, false, false]),
+            (CareProvider, [false, false, false, false, false, false]),
+            (Analyst, [false, false, true, false, false, false]),
+            (Admin, [true, true, true, true, true, true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {
@@ -167,5 +226,31 @@ mod tests {
                 assert_eq!(unrecorded.is_ok(), role == Role::Admin, "{role} {action:?} unrecorded");
             }
         }
+    }
+
+    /// Every role against a patient's record: without dissent, with dissent and a care
+    /// relationship, with dissent and none.
+    #[test]
+    fn the_patient_record_table() {
+        let caring = ["RXA".to_owned(), "B86001".to_owned()];
+        let shared = PatientAccess { dissent: false, caring: &caring };
+        let dissent = PatientAccess { dissent: true, caring: &caring };
+        for role in Role::ALL {
+            let may = role_allows(role, Action::ViewPatients);
+            for org in ["RXA", "B86001", "RYC"] {
+                let actor = actor(role, org);
+                let open = authorize_patient(&actor, Action::ViewPatients, shared);
+                assert_eq!(open.is_ok(), may, "{role} of {org}, no dissent");
+                let hidden = authorize_patient(&actor, Action::ViewPatients, dissent);
+                assert_eq!(hidden.is_ok(), may && org != "RYC", "{role} of {org}, dissent");
+                if may && org == "RYC" {
+                    let message = hidden.unwrap_err().to_string();
+                    assert!(message.contains("dissented") && message.contains("RYC"), "{message}");
+                }
+            }
+        }
+        // Nobody outside the caring organisations, whatever the role, once there are none.
+        let nobody = PatientAccess { dissent: true, caring: &[] };
+        assert!(Role::ALL.iter().all(|r| authorize_patient(&actor(*r, "RXA"), Action::ViewPatients, nobody).is_err()));
     }
 }

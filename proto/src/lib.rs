@@ -9,5 +9,23 @@ pub mod beds {
     }
 }
 
+/// `careflow.patients.v1`: the patients context's commands (the MPI).
+pub mod patients {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.patients.v1");
+    }
+}
+
+/// `careflow.flags.v1`: the flags context's commands.
+pub mod flags {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.flags.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

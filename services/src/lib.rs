@@ -13,8 +13,10 @@ mod cache;
 pub mod clock;
 mod context;
 mod error;
+pub mod flags;
 pub mod grpc;
 mod handler;
+pub mod patients;
 pub mod server;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -7,14 +7,18 @@ use std::sync::Arc;
 use careflow_auth::Authenticator;
 use careflow_eventstore::EventStore;
 use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
+use careflow_proto::flags::v1::flag_service_server::FlagServiceServer;
+use careflow_proto::patients::v1::patient_service_server::PatientServiceServer;
 use tonic::server::NamedService;
 use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::beds::BedGrpc;
+use crate::flags::FlagGrpc;
 use crate::grpc::Authenticate;
 use crate::handler::CommandHandler;
+use crate::patients::PatientGrpc;
 
 /// Why the gRPC services could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +77,16 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         router,
         names,
         BedServiceServer::with_interceptor(BedGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+    );
+    register!(
+        router,
+        names,
+        PatientServiceServer::with_interceptor(PatientGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+    );
+    register!(
+        router,
+        names,
+        FlagServiceServer::with_interceptor(FlagGrpc::new(CommandHandler::new(store.clone())), auth.clone())
     );
     let health = Health { reporter: health, names };
     health.set(ServingStatus::Serving).await;

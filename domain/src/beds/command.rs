@@ -194,6 +194,7 @@ impl BedCommand {
                 BedStream::Bed(c.bed_id.clone()),
                 BedStream::Stay(c.stay_id),
                 BedStream::Inpatient(c.nhs_number),
+                BedStream::Patient(c.nhs_number),
             ],
             Self::TransferPatient(c) => {
                 let mut streams = vec![BedStream::Stay(c.stay_id), BedStream::Bed(c.to_bed_id.clone())];

@@ -7,6 +7,7 @@ use super::error::BedError;
 use super::event::{BedEvent, VacatedBecause};
 use super::state::{Admission, BedConfig, BedState, Scope};
 use super::values::{BedStatus, BlockReason};
+use crate::patients::{Demographics, PatientEvent};
 use crate::{BedId, NhsNumber, StayId};
 
 /// Decides what happens: the events to append (in order, each knowing its stream), or why not.
@@ -78,8 +79,21 @@ pub(super) fn decide_at(
                 return Err(BedError::PatientAlreadyAdmitted { nhs_number: c.nhs_number, stay });
             }
             can_take_patient(&c.bed_id, bed, c.nhs_number, "admit a patient")?;
-            Ok(vec![
-                BedEvent::PatientAdmitted {
+            let patient = scope.patient(&c.nhs_number);
+            if patient.is_some_and(|p| p.date_of_death.is_some()) {
+                return Err(BedError::PatientDied { nhs_number: c.nhs_number });
+            }
+            // An unregistered patient is registered by the admission, in the same append.
+            let registration = patient.filter(|p| p.demographics.is_none()).map(|_| {
+                BedEvent::Patient(PatientEvent::PatientRegistered {
+                    nhs_number: c.nhs_number,
+                    demographics: Demographics::from_admission(c.patient.clone()),
+                    at,
+                })
+            });
+            Ok(registration
+                .into_iter()
+                .chain([BedEvent::PatientAdmitted {
                     stay_id: c.stay_id,
                     nhs_number: c.nhs_number,
                     patient: c.patient.clone(),
@@ -97,7 +111,8 @@ pub(super) fn decide_at(
                     at,
                 },
                 BedEvent::InpatientStayOpened { nhs_number: c.nhs_number, stay_id: c.stay_id, at },
-            ])
+                ])
+                .collect())
         }
         BedCommand::TransferPatient(c) => {
             let admission = open_stay(scope, c.stay_id)?;

@@ -68,6 +68,12 @@ pub enum BedError {
         /// Their open stay.
         stay: StayId,
     },
+    /// The patient's death is recorded.
+    #[error("patient {nhs_number} is recorded as having died")]
+    PatientDied {
+        /// The patient.
+        nhs_number: NhsNumber,
+    },
     /// A stay with this id exists already.
     #[error("stay {stay} already exists")]
     StayAlreadyExists {

@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::values::{BedStatus, BlockReason, DischargeDestination, Label, Note, Pathway, PatientName};
+use crate::patients::PatientEvent;
 use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 /// A stream of the beds context.
@@ -19,10 +20,14 @@ pub enum BedStream {
     Stay(StayId),
     /// `inpatient-<nhs>`: the patient's open stay.
     Inpatient(NhsNumber),
+    /// `patient-<nhs>`: the patient's MPI record (the patients context's stream), read by an
+    /// admission and written when it registers an unregistered patient.
+    Patient(NhsNumber),
 }
 
 impl BedStream {
-    /// Every category of the beds context.
+    /// Every category of the beds context's own streams (an admission also reads and writes
+    /// the patients context's `patient-<nhs>`).
     pub const CATEGORIES: [&'static str; 5] = ["site", "ward", "bed", "stay", "inpatient"];
 
     /// The stream's category.
@@ -33,6 +38,7 @@ impl BedStream {
             Self::Bed(_) => "bed",
             Self::Stay(_) => "stay",
             Self::Inpatient(_) => "inpatient",
+            Self::Patient(_) => "patient",
         }
     }
 
@@ -44,6 +50,7 @@ impl BedStream {
             Self::Bed(id) => format!("bed-{id}"),
             Self::Stay(id) => format!("stay-{id}"),
             Self::Inpatient(nhs) => format!("inpatient-{nhs}"),
+            Self::Patient(nhs) => format!("patient-{nhs}"),
         }
     }
 }
@@ -157,6 +164,10 @@ pub enum BedEvent {
     InpatientStayOpened { nhs_number: NhsNumber, stay_id: StayId, at: DateTime<Utc> },
     /// The patient has no open stay any more.
     InpatientStayClosed { nhs_number: NhsNumber, stay_id: StayId, at: DateTime<Utc> },
+    /// An event of the patient's MPI stream, as the patients context stores it (its own `type`):
+    /// an admission registers an unregistered patient (`PatientRegistered`), and reads the rest.
+    #[serde(untagged)]
+    Patient(PatientEvent),
 }
 
 impl BedEvent {
@@ -181,6 +192,7 @@ impl BedEvent {
             Self::InpatientStayOpened { nhs_number, .. } | Self::InpatientStayClosed { nhs_number, .. } => {
                 BedStream::Inpatient(*nhs_number)
             }
+            Self::Patient(event) => BedStream::Patient(event.nhs_number()),
         }
     }
 
@@ -204,6 +216,7 @@ impl BedEvent {
             Self::PatientDischarged { .. } => "PatientDischarged",
             Self::InpatientStayOpened { .. } => "InpatientStayOpened",
             Self::InpatientStayClosed { .. } => "InpatientStayClosed",
+            Self::Patient(event) => event.event_type(),
         }
     }
 

@@ -150,7 +150,11 @@ impl Decider for Beds {
                 BedStream::Stay(stay) => {
                     loaded.stay(&stay).and_then(|s| s.admission.as_ref()).map(|a| a.bed_id.to_string())
                 }
-                BedStream::Site(_) | BedStream::Ward(_) | BedStream::Bed(_) | BedStream::Inpatient(_) => None,
+                BedStream::Site(_)
+                | BedStream::Ward(_)
+                | BedStream::Bed(_)
+                | BedStream::Inpatient(_)
+                | BedStream::Patient(_) => None,
             });
             ids.extend(stay_bed);
         }
@@ -172,6 +176,7 @@ impl Refusal for BedError {
             BedError::InvalidBedState { .. }
             | BedError::ReservedForAnotherPatient { .. }
             | BedError::PatientAlreadyAdmitted { .. }
+            | BedError::PatientDied { .. }
             | BedError::StayEnded { .. }
             | BedError::AlreadyInBed { .. }
             | BedError::DateBeforeAdmission { .. } => RefusalKind::Precondition,

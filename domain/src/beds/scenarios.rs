@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::decider::{Decider, Owner};
+use crate::patients::{Demographics, PatientEvent};
 use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 fn t(minutes: i64) -> DateTime<Utc> {
@@ -227,12 +228,53 @@ fn sites_wards_and_beds_are_configured_once() {
 
 // Admission.
 
+fn registered(patient: NhsNumber) -> Vec<BedEvent> {
+    vec![BedEvent::Patient(PatientEvent::PatientRegistered {
+        nhs_number: patient,
+        demographics: Demographics::from_admission(name()),
+        at: t(1),
+    })]
+}
+
 #[test]
-fn admitting_into_an_available_bed_opens_a_stay_on_three_streams() {
-    let events = given([configured()]).when(admit(stay(1), bed(1), nhs(1))).expect("admitted");
+fn admitting_a_registered_patient_opens_a_stay_on_three_streams() {
+    let events = given([configured(), registered(nhs(1))]).when(admit(stay(1), bed(1), nhs(1))).expect("admitted");
     assert_eq!(events, admitted(stay(1), bed(1), nhs(1), t(100)));
     let streams: Vec<BedStream> = events.iter().map(BedEvent::stream).collect();
     assert_eq!(streams, [BedStream::Stay(stay(1)), BedStream::Bed(bed(1)), BedStream::Inpatient(nhs(1))]);
+}
+
+#[test]
+fn admitting_an_unregistered_patient_registers_them_in_the_same_append() {
+    let events = given([configured()]).when(admit(stay(1), bed(1), nhs(1))).expect("admitted");
+    let registration = BedEvent::Patient(PatientEvent::PatientRegistered {
+        nhs_number: nhs(1),
+        demographics: Demographics::from_admission(name()),
+        at: t(100),
+    });
+    let mut expected = vec![registration];
+    expected.extend(admitted(stay(1), bed(1), nhs(1), t(100)));
+    assert_eq!(events, expected);
+    assert_eq!(events[0].stream(), BedStream::Patient(nhs(1)));
+    // Stored as the patients context stores it, and read back as such.
+    let json = serde_json::to_value(&events[0]).expect("json");
+    assert_eq!(json["type"], "PatientRegistered");
+    let back: PatientEvent = serde_json::from_value(json.clone()).expect("a patients event");
+    assert_eq!(BedEvent::Patient(back), events[0]);
+    assert_eq!(serde_json::from_value::<BedEvent>(json).expect("a beds event"), events[0]);
+}
+
+#[test]
+fn a_patient_recorded_as_dead_is_not_admitted() {
+    let died = vec![BedEvent::Patient(PatientEvent::PatientDied {
+        nhs_number: nhs(1),
+        date_of_death: NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
+        at: t(2),
+    })];
+    assert_eq!(
+        given([configured(), registered(nhs(1)), died]).when(admit(stay(1), bed(1), nhs(1))),
+        Err(BedError::PatientDied { nhs_number: nhs(1) })
+    );
 }
 
 #[test]

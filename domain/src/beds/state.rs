@@ -6,6 +6,7 @@ use super::Beds;
 use super::event::{BedEvent, BedStream};
 use super::values::{BedStatus, BlockReason, Label, Pathway, PatientName};
 use crate::decider::Loaded;
+use crate::patients::PatientState;
 use crate::{BedId, NhsNumber, OdsCode, SiteId, StayId, WardId};
 
 /// A site: registered or not.
@@ -135,6 +136,8 @@ pub enum BedStreamState {
     Stay(StayState),
     /// An `inpatient-` stream.
     Inpatient(InpatientState),
+    /// A `patient-` stream (the MPI record).
+    Patient(PatientState),
 }
 
 impl BedStreamState {
@@ -146,6 +149,7 @@ impl BedStreamState {
             BedStream::Bed(_) => Self::Bed(BedState::default()),
             BedStream::Stay(_) => Self::Stay(StayState::default()),
             BedStream::Inpatient(_) => Self::Inpatient(InpatientState::default()),
+            BedStream::Patient(_) => Self::Patient(PatientState::default()),
         }
     }
 
@@ -170,7 +174,8 @@ impl BedStreamState {
                 inpatient.open_stay = Some(*stay_id);
             }
             (Self::Inpatient(inpatient), BedEvent::InpatientStayClosed { .. }) => inpatient.open_stay = None,
-            (Self::Site(_) | Self::Ward(_) | Self::Inpatient(_), _) => {}
+            (Self::Patient(patient), BedEvent::Patient(event)) => patient.evolve(event),
+            (Self::Site(_) | Self::Ward(_) | Self::Inpatient(_) | Self::Patient(_), _) => {}
         }
     }
 }
@@ -207,6 +212,14 @@ impl Loaded<Beds> {
     pub fn stay(&self, id: &StayId) -> Option<&StayState> {
         match self.get(&BedStream::Stay(*id))? {
             BedStreamState::Stay(stay) => Some(stay),
+            _ => None,
+        }
+    }
+
+    /// A loaded patient's MPI record.
+    pub fn patient(&self, nhs: &NhsNumber) -> Option<&PatientState> {
+        match self.get(&BedStream::Patient(*nhs))? {
+            BedStreamState::Patient(patient) => Some(patient),
             _ => None,
         }
     }

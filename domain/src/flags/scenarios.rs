@@ -38,10 +38,10 @@ fn registered() -> PatientState {
         nhs_number: nhs(),
         demographics: Demographics {
             name: PatientName::parse("Horace", "Gorringe").expect("name"),
-            date_of_birth: date(1938, 6, 1),
+            date_of_birth: Some(date(1938, 6, 1)),
             gender: Gender::Male,
-            postcode: Postcode::parse("BD7 1DP").expect("postcode"),
-            gp_practice: OdsCode::parse("B83001").expect("ods"),
+            postcode: Some(Postcode::parse("BD7 1DP").expect("postcode")),
+            gp_practice: Some(OdsCode::parse("B83001").expect("ods")),
         },
         at: at(),
     });

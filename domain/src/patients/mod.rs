@@ -28,14 +28,24 @@ use crate::{NhsNumber, OdsCode};
 pub struct Demographics {
     /// Given and family names.
     pub name: PatientName,
-    /// Date of birth.
-    pub date_of_birth: NaiveDate,
+    /// Date of birth; unknown for a patient first registered by an admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_of_birth: Option<NaiveDate>,
     /// Administrative gender.
     pub gender: Gender,
-    /// Home postcode.
-    pub postcode: Postcode,
-    /// ODS code of the registered GP practice.
-    pub gp_practice: OdsCode,
+    /// Home postcode; unknown for a patient first registered by an admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<Postcode>,
+    /// ODS code of the registered GP practice, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gp_practice: Option<OdsCode>,
+}
+
+impl Demographics {
+    /// What an admission knows of a patient it registers: the names, nothing else.
+    pub fn from_admission(name: PatientName) -> Self {
+        Self { name, date_of_birth: None, gender: Gender::Unknown, postcode: None, gp_practice: None }
+    }
 }
 
 /// Changes to demographics: each field given is the new value.
@@ -61,15 +71,15 @@ pub struct DemographicsChange {
 impl DemographicsChange {
     /// The part of the change that differs from `current` (nothing, if it all matches).
     fn against(&self, current: &Demographics) -> Self {
-        fn differs<T: PartialEq + Clone>(new: &Option<T>, old: &T) -> Option<T> {
-            new.as_ref().filter(|new| *new != old).cloned()
+        fn differs<T: PartialEq + Clone>(new: &Option<T>, old: Option<&T>) -> Option<T> {
+            new.as_ref().filter(|new| Some(*new) != old).cloned()
         }
         Self {
-            name: differs(&self.name, &current.name),
-            date_of_birth: differs(&self.date_of_birth, &current.date_of_birth),
-            gender: differs(&self.gender, &current.gender),
-            postcode: differs(&self.postcode, &current.postcode),
-            gp_practice: differs(&self.gp_practice, &current.gp_practice),
+            name: differs(&self.name, Some(&current.name)),
+            date_of_birth: differs(&self.date_of_birth, current.date_of_birth.as_ref()),
+            gender: differs(&self.gender, Some(&current.gender)),
+            postcode: differs(&self.postcode, current.postcode.as_ref()),
+            gp_practice: differs(&self.gp_practice, current.gp_practice.as_ref()),
         }
     }
 
@@ -80,10 +90,10 @@ impl DemographicsChange {
     fn apply_to(&self, demographics: &mut Demographics) {
         let Self { name, date_of_birth, gender, postcode, gp_practice } = self.clone();
         demographics.name = name.unwrap_or_else(|| demographics.name.clone());
-        demographics.date_of_birth = date_of_birth.unwrap_or(demographics.date_of_birth);
+        demographics.date_of_birth = date_of_birth.or(demographics.date_of_birth);
         demographics.gender = gender.unwrap_or(demographics.gender);
-        demographics.postcode = postcode.unwrap_or_else(|| demographics.postcode.clone());
-        demographics.gp_practice = gp_practice.unwrap_or_else(|| demographics.gp_practice.clone());
+        demographics.postcode = postcode.or_else(|| demographics.postcode.clone());
+        demographics.gp_practice = gp_practice.or_else(|| demographics.gp_practice.clone());
     }
 }
 
@@ -286,7 +296,9 @@ pub fn decide(
             if patient.demographics.is_some() {
                 return Err(PatientError::AlreadyRegistered { nhs_number });
             }
-            not_future("date_of_birth", demographics.date_of_birth, at)?;
+            if let Some(date) = demographics.date_of_birth {
+                not_future("date_of_birth", date, at)?;
+            }
             Ok(vec![PatientEvent::PatientRegistered { nhs_number, demographics: demographics.clone(), at }])
         }
         PatientCommand::UpdateDemographics { change, .. } => {
@@ -317,7 +329,7 @@ pub fn decide(
         PatientCommand::RecordDeath { date_of_death, .. } => {
             let current = registered()?;
             not_future("date_of_death", *date_of_death, at)?;
-            if *date_of_death < current.date_of_birth {
+            if current.date_of_birth.is_some_and(|born| *date_of_death < born) {
                 return Err(PatientError::DeathBeforeBirth { date_of_death: *date_of_death });
             }
             match patient.date_of_death {

@@ -289,7 +289,8 @@ impl Board {
             // The bed events of the same append carry what the board shows.
             BedEvent::PatientTransferred { .. }
             | BedEvent::InpatientStayOpened { .. }
-            | BedEvent::InpatientStayClosed { .. } => None,
+            | BedEvent::InpatientStayClosed { .. }
+            | BedEvent::Patient(_) => None,
         }
     }
 

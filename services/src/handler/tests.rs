@@ -343,10 +343,10 @@ async fn flags_are_decided_on_the_patients_record_in_the_store() {
 
     let demographics = Demographics {
         name: PatientName::parse("Sybil", "Lumsden").unwrap(),
-        date_of_birth: chrono::NaiveDate::from_ymd_opt(1936, 2, 14).unwrap(),
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(1936, 2, 14),
         gender: Gender::Female,
-        postcode: Postcode::parse("HX1 2TT").unwrap(),
-        gp_practice: OdsCode::parse("B87001").unwrap(),
+        postcode: Some(Postcode::parse("HX1 2TT").unwrap()),
+        gp_practice: Some(OdsCode::parse("B87001").unwrap()),
     };
     patients
         .handle(&fresh(), Action::UpdateBeds, PatientCommand::Register { nhs_number: nhs, demographics })
