@@ -109,10 +109,20 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ViewBeds => !matches!(role, CareProvider),
         Action::UpdatePatients => matches!(
             role,
-            WardNurse | WardClerk | BedManager | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin
+            WardNurse
+                | WardClerk
+                | BedManager
+                | SocialWorker
+                | Therapist
+                | CommunityNurse
+                | VirtualWardClinician
+                | Admin
         ),
         Action::UpdateFlags => {
-            matches!(role, WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin)
+            matches!(
+                role,
+                WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin
+            )
         }
         // Commissioners and analysts work from anonymised figures; a provider sees nothing
         // identifying before its offer is accepted (brokerage will grant that per placement).
@@ -251,6 +261,10 @@ mod tests {
         }
         // Nobody outside the caring organisations, whatever the role, once there are none.
         let nobody = PatientAccess { dissent: true, caring: &[] };
-        assert!(Role::ALL.iter().all(|r| authorize_patient(&actor(*r, "RXA"), Action::ViewPatients, nobody).is_err()));
+        assert!(
+            Role::ALL
+                .iter()
+                .all(|r| authorize_patient(&actor(*r, "RXA"), Action::ViewPatients, nobody).is_err())
+        );
     }
 }

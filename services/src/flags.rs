@@ -55,7 +55,9 @@ fn severity(input: i32) -> Result<Severity, String> {
 /// absent (0) for every other kind.
 fn frailty_score(score: u32, kind: Option<FlagKind>) -> Result<Option<FrailtyScore>, String> {
     match (kind, score) {
-        (Some(FlagKind::Frailty), 0) => Err("required for a frailty flag: the Clinical Frailty Scale score, 6 to 9".into()),
+        (Some(FlagKind::Frailty), 0) => {
+            Err("required for a frailty flag: the Clinical Frailty Scale score, 6 to 9".into())
+        }
         (Some(FlagKind::Frailty) | None, score) => {
             let score = u8::try_from(score).unwrap_or(u8::MAX);
             FrailtyScore::new(score).map(Some)
@@ -147,12 +149,14 @@ impl pb::flag_service_server::FlagService for FlagGrpc {
     }
 
     async fn review_flag(&self, request: Request<pb::ReviewFlagRequest>) -> Reply<pb::ReviewFlagResponse> {
-        let (nhs, flag) = (nhs_of(&request.get_ref().nhs_number), request.get_ref().flag_id.trim().to_owned());
+        let (nhs, flag) =
+            (nhs_of(&request.get_ref().nhs_number), request.get_ref().flag_id.trim().to_owned());
         rpc(&self.handler, request, UPDATE, |_, o| pb::ReviewFlagResponse { ack: ack(o, &nhs, flag) }).await
     }
 
     async fn resolve_flag(&self, request: Request<pb::ResolveFlagRequest>) -> Reply<pb::ResolveFlagResponse> {
-        let (nhs, flag) = (nhs_of(&request.get_ref().nhs_number), request.get_ref().flag_id.trim().to_owned());
+        let (nhs, flag) =
+            (nhs_of(&request.get_ref().nhs_number), request.get_ref().flag_id.trim().to_owned());
         rpc(&self.handler, request, UPDATE, |_, o| pb::ResolveFlagResponse { ack: ack(o, &nhs, flag) }).await
     }
 }

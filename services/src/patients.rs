@@ -3,7 +3,9 @@
 
 use careflow_auth::policy::Action;
 use careflow_domain::beds::{Note, PatientName};
-use careflow_domain::patients::{Demographics, DemographicsChange, Gender, PatientCommand, Patients, Postcode};
+use careflow_domain::patients::{
+    Demographics, DemographicsChange, Gender, PatientCommand, Patients, Postcode,
+};
 use careflow_domain::{NhsNumber, OdsCode};
 use careflow_proto::patients::v1 as pb;
 use tonic::{Request, Response, Status};
@@ -141,8 +143,10 @@ impl pb::patient_service_server::PatientService for PatientGrpc {
         request: Request<pb::UpdatePatientDemographicsRequest>,
     ) -> Reply<pb::UpdatePatientDemographicsResponse> {
         let nhs = nhs_of(&request.get_ref().nhs_number);
-        rpc(&self.handler, request, UPDATE, |_, o| pb::UpdatePatientDemographicsResponse { ack: ack(o, &nhs) })
-            .await
+        rpc(&self.handler, request, UPDATE, |_, o| pb::UpdatePatientDemographicsResponse {
+            ack: ack(o, &nhs),
+        })
+        .await
     }
 
     async fn record_sharing_dissent(
@@ -150,7 +154,8 @@ impl pb::patient_service_server::PatientService for PatientGrpc {
         request: Request<pb::RecordSharingDissentRequest>,
     ) -> Reply<pb::RecordSharingDissentResponse> {
         let nhs = nhs_of(&request.get_ref().nhs_number);
-        rpc(&self.handler, request, UPDATE, |_, o| pb::RecordSharingDissentResponse { ack: ack(o, &nhs) }).await
+        rpc(&self.handler, request, UPDATE, |_, o| pb::RecordSharingDissentResponse { ack: ack(o, &nhs) })
+            .await
     }
 
     async fn withdraw_sharing_dissent(

@@ -81,7 +81,10 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
     register!(
         router,
         names,
-        PatientServiceServer::with_interceptor(PatientGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+        PatientServiceServer::with_interceptor(
+            PatientGrpc::new(CommandHandler::new(store.clone())),
+            auth.clone()
+        )
     );
     register!(
         router,

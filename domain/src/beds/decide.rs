@@ -93,24 +93,25 @@ pub(super) fn decide_at(
             });
             Ok(registration
                 .into_iter()
-                .chain([BedEvent::PatientAdmitted {
-                    stay_id: c.stay_id,
-                    nhs_number: c.nhs_number,
-                    patient: c.patient.clone(),
-                    bed_id: c.bed_id.clone(),
-                    ward_id: config.ward_id.clone(),
-                    site_id: config.site_id.clone(),
-                    organisation: config.organisation.clone(),
-                    at,
-                },
-                BedEvent::BedOccupied {
-                    bed_id: c.bed_id.clone(),
-                    stay_id: c.stay_id,
-                    nhs_number: c.nhs_number,
-                    patient: c.patient.clone(),
-                    at,
-                },
-                BedEvent::InpatientStayOpened { nhs_number: c.nhs_number, stay_id: c.stay_id, at },
+                .chain([
+                    BedEvent::PatientAdmitted {
+                        stay_id: c.stay_id,
+                        nhs_number: c.nhs_number,
+                        patient: c.patient.clone(),
+                        bed_id: c.bed_id.clone(),
+                        ward_id: config.ward_id.clone(),
+                        site_id: config.site_id.clone(),
+                        organisation: config.organisation.clone(),
+                        at,
+                    },
+                    BedEvent::BedOccupied {
+                        bed_id: c.bed_id.clone(),
+                        stay_id: c.stay_id,
+                        nhs_number: c.nhs_number,
+                        patient: c.patient.clone(),
+                        at,
+                    },
+                    BedEvent::InpatientStayOpened { nhs_number: c.nhs_number, stay_id: c.stay_id, at },
                 ])
                 .collect())
         }

@@ -238,7 +238,8 @@ fn registered(patient: NhsNumber) -> Vec<BedEvent> {
 
 #[test]
 fn admitting_a_registered_patient_opens_a_stay_on_three_streams() {
-    let events = given([configured(), registered(nhs(1))]).when(admit(stay(1), bed(1), nhs(1))).expect("admitted");
+    let events =
+        given([configured(), registered(nhs(1))]).when(admit(stay(1), bed(1), nhs(1))).expect("admitted");
     assert_eq!(events, admitted(stay(1), bed(1), nhs(1), t(100)));
     let streams: Vec<BedStream> = events.iter().map(BedEvent::stream).collect();
     assert_eq!(streams, [BedStream::Stay(stay(1)), BedStream::Bed(bed(1)), BedStream::Inpatient(nhs(1))]);

@@ -501,3 +501,5 @@ async fn another_organisation_cannot_change_a_trusts_beds() {
     app.client.block_bed(app.request(Role::WardNurse, block(bed(0)))).await.unwrap();
     app.client.discharge_patient(app.request(Role::WardNurse, discharge)).await.unwrap();
 }
+
+mod patients;
