@@ -147,7 +147,7 @@ pub fn authorize_patient(actor: &Actor, action: Action, patient: PatientAccess<'
     if !role_allows(actor.role, action) {
         return Err(Denied::Role { role: actor.role, action: action.describe() });
     }
-    if patient.dissent && !patient.caring.iter().any(|org| *org == actor.organisation) {
+    if patient.dissent && !patient.caring.contains(&actor.organisation) {
         return Err(Denied::Dissent { actor_org: actor.organisation.clone() });
     }
     Ok(())

@@ -6,7 +6,9 @@
 //! The gateway sees read models only through ports such as [`bed_board::BedBoardReader`].
 
 pub mod bed_board;
+pub mod documents;
 pub mod host;
+pub mod patient_summary;
 pub mod runner;
 
 pub use host::ProjectionHost;

@@ -140,7 +140,7 @@ impl RedisConfig {
 
     /// A client and a reconnecting connection; refuses an empty prefix (a reset deletes every
     /// key under the prefix).
-    async fn connect(&self) -> Result<(Client, ConnectionManager, Keys), ProjectionError> {
+    pub(crate) async fn connect(&self) -> Result<(Client, ConnectionManager, Keys), ProjectionError> {
         if self.prefix.is_empty() {
             return Err(ProjectionError::Storage("redis: the key prefix must not be empty".into()));
         }
@@ -174,8 +174,8 @@ impl fmt::Debug for RedisConfig {
 
 /// The names of the model's keys (see the module docs).
 #[derive(Debug, Clone)]
-struct Keys {
-    prefix: String,
+pub(crate) struct Keys {
+    pub(crate) prefix: String,
 }
 
 impl Keys {
@@ -306,12 +306,12 @@ struct ChangeMessage {
 }
 
 /// Maps a Redis error to a storage error saying what was being done.
-fn storage(doing: &'static str) -> impl FnOnce(RedisError) -> ProjectionError {
+pub(crate) fn storage(doing: &'static str) -> impl FnOnce(RedisError) -> ProjectionError {
     move |error| ProjectionError::Storage(format!("redis: {doing}: {error}"))
 }
 
 /// Reads a stored checkpoint (absent = 0).
-fn parse_checkpoint(key: &str, stored: Option<String>) -> Result<Position, ProjectionError> {
+pub(crate) fn parse_checkpoint(key: &str, stored: Option<String>) -> Result<Position, ProjectionError> {
     stored.map_or(Ok(0), |value| {
         value
             .parse()

@@ -54,7 +54,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
             BedEvent::SiteRegistered {
                 site_id: site.clone(),
                 name: Label::parse("Northgate General").unwrap(),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(0),
             },
             BedEvent::WardConfigured {
@@ -62,7 +62,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
                 site_id: site.clone(),
                 name: Label::parse("Acute Medical Unit").unwrap(),
                 specialty: None,
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(0),
             },
         ],
@@ -76,7 +76,7 @@ pub async fn configured_store() -> Arc<MemoryStore> {
                 ward_id: ward.clone(),
                 site_id: site.clone(),
                 label: Label::parse("Bay 1").unwrap(),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(0),
             }],
         )
@@ -98,7 +98,7 @@ pub async fn admit(store: &MemoryStore) {
                 bed_id: b1.clone(),
                 ward_id: ward,
                 site_id: site,
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(5),
             },
             BedEvent::BedOccupied { bed_id: b1, stay_id: stay, nhs_number: nhs(), patient, at: at(5) },
@@ -138,7 +138,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 bed_id: b2.clone(),
                 ward_id: ward.clone(),
                 site_id: site.clone(),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(12),
             },
             BedEvent::BedOccupied {
@@ -200,7 +200,7 @@ pub async fn busy_day(store: &MemoryStore) {
             BedEvent::SiteRegistered {
                 site_id: other_site.clone(),
                 name: Label::parse("Southfield Community").unwrap(),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(30),
             },
             BedEvent::WardConfigured {
@@ -208,7 +208,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 site_id: other_site.clone(),
                 name: Label::parse("Coronary Care").unwrap(),
                 specialty: Some(Label::parse("Cardiology").unwrap()),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(30),
             },
             BedEvent::BedAdded {
@@ -216,7 +216,7 @@ pub async fn busy_day(store: &MemoryStore) {
                 ward_id: other_ward,
                 site_id: other_site,
                 label: Label::parse("Side room").unwrap(),
-                organisation: None,
+                organisation: Some(careflow_domain::OdsCode::parse("RXA").unwrap()),
                 at: at(31),
             },
         ],

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
-mod helpers;
+use crate::helpers;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -29,7 +29,7 @@ use uuid::Uuid;
 const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A Redis for one test: its own key prefix, deleted on drop (panics included).
-struct TestRedis {
+pub(crate) struct TestRedis {
     url: String,
     prefix: String,
     client: redis::Client,
@@ -37,7 +37,7 @@ struct TestRedis {
 
 impl TestRedis {
     /// `None` (after saying so) when Redis is unreachable and `CI` is not set.
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         let url = std::env::var("CAREFLOW_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
         let ping = tokio::time::timeout(Duration::from_secs(2), async {
@@ -58,7 +58,7 @@ impl TestRedis {
         None
     }
 
-    fn config(&self) -> RedisConfig {
+    pub(crate) fn config(&self) -> RedisConfig {
         RedisConfig::new(&self.url).with_prefix(&self.prefix)
     }
 
@@ -89,7 +89,7 @@ impl TestRedis {
 
     /// Loses the model behind the projection's back, as a FLUSHALL or a restart of our
     /// disk-less Redis would (but only this test's keys).
-    async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let keys = self.keys().await;
         assert!(!keys.is_empty(), "there was a model to lose");
         let _: usize = redis::cmd("DEL").arg(&keys).query_async(&mut self.connection().await).await.unwrap();
@@ -157,7 +157,7 @@ impl Drop for TestRedis {
 }
 
 /// Polls `condition` until it holds; fails the test after [`DEADLINE`].
-async fn eventually<F: Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
+pub(crate) async fn eventually<F: Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
     let deadline = Instant::now() + DEADLINE;
     while !condition().await {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");

@@ -1,0 +1,756 @@
+//! A document model kept in Redis, for deployments where the projections and the gateways run
+//! in different processes. [`RedisDocuments`] is the writer (a [`Projection`], exactly one per
+//! key prefix and model); [`RedisDocumentReader`] serves [`DocumentReader`] from any number of
+//! other processes.
+//!
+//! # Keys
+//! Under the configured prefix `P` and the model's name `M`, the model is stored in
+//! **generations** as the bed board is (see [`crate::bed_board::redis`]): each build from
+//! position 1 writes keys of its own, and `P M:current` names the one readers read.
+//!
+//! | key | type | holds |
+//! | --- | --- | --- |
+//! | `P M:current` | string | the live generation `g` (absent: no model to read) |
+//! | `P M:next` | string | the generation being built aside (absent: none) |
+//! | `P M:generations` | string | the last generation number handed out |
+//! | `P M@{g}:marker` | string | `g`, written when the generation starts; gone when Redis lost the model |
+//! | `P M@{g}:checkpoint` | string | the last position applied to generation `g` |
+//! | `P M@{g}:docs` | hash | document key → document JSON |
+//!
+//! Changes are published on `P M:changes` as JSON `{"checkpoint": n, "keys": [...], "resync":
+//! bool}`, one message per batch applied to the live generation (readers fetch the documents
+//! named); `resync` when a generation built aside went live; checkpoint 0 when the model was
+//! lost.
+//!
+//! # Writes, rebuilds, loss
+//! The writer keeps the fold's documents in memory as a cache of its generation (loaded back
+//! with one script at start) and sends each batch's changed documents with the new checkpoint
+//! in one Lua script, which checks the generation's marker and the checkpoint the batch was
+//! folded from and writes nothing otherwise: a crash neither double-applies nor loses a change,
+//! and a Redis that lost the model is noticed by the first batch (or by
+//! [`Projection::verify`] while idle) and reported as [`ProjectionError::ModelLost`], never
+//! written over. A reset builds a new generation aside while readers keep the last complete
+//! one; once caught up it is swapped in and the old one deleted. After any failed or rejected
+//! write the cache is dropped and loaded again.
+//!
+//! Single Redis node only (the scripts build key names); Redis must not evict keys.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, PubSub};
+use ::redis::{Client, Script, Value};
+use async_trait::async_trait;
+use careflow_eventstore::{Filter, Position, RecordedEvent};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::{CHANGE_BUFFER, DocChange, Docs, DocumentReader, Fold, fold_batch};
+use crate::bed_board::redis::{RedisConfig, parse_checkpoint, storage};
+use crate::{Projection, ProjectionError};
+
+/// At most one checkpoint-only write (progress past events of other contexts) this often.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// First and longest wait before subscribing again after the subscription failed.
+const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
+const RESUBSCRIBE_LONGEST: Duration = Duration::from_secs(5);
+
+/// How often the subscription is pinged, to notice a connection that died silently.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// Applies a batch to one generation. `KEYS`: marker, checkpoint, docs, `P M:current`.
+/// `ARGV`: generation, expected checkpoint, new checkpoint, channel, message, then key/JSON
+/// pairs (empty JSON: delete). Returns `ok`, `lost` or `stale`.
+const APPLY: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 'lost'
+end
+if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[2] then
+  return 'stale'
+end
+for i = 6, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[3], ARGV[i])
+  else
+    redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('SET', KEYS[2], ARGV[3])
+if redis.call('GET', KEYS[4]) == ARGV[1] then
+  redis.call('PUBLISH', ARGV[4], ARGV[5])
+end
+return 'ok'
+";
+
+/// The generation the writer resumes: the one being built aside, else the live one.
+/// `KEYS`: `P M:current`, `P M:next`. `ARGV[1]`: `P M`. Returns `{g or '', live (0/1), marker
+/// exists (0/1), checkpoint, docs as HGETALL}`.
+const LOAD: &str = r"
+local base = ARGV[1]
+local g = redis.call('GET', KEYS[2])
+local live = 0
+if not g then
+  g = redis.call('GET', KEYS[1])
+  live = 1
+end
+if not g then
+  return {'', 0, 0, '0', {}}
+end
+local function key(name)
+  return base .. '@' .. g .. ':' .. name
+end
+return {g, live, redis.call('EXISTS', key('marker')), redis.call('GET', key('checkpoint')) or '0',
+  redis.call('HGETALL', key('docs'))}
+";
+
+/// Starts a generation to build aside (number at least `ARGV[2]`), and deletes `P M:current`
+/// (publishing the lost message) when the live generation's marker is gone. `KEYS`: current,
+/// next, generations. `ARGV`: `P M`, least number, channel, lost message. Returns the number.
+const START: &str = r"
+local base = ARGV[1]
+local g = redis.call('INCR', KEYS[3])
+local least = tonumber(ARGV[2])
+if g < least then
+  g = least
+  redis.call('SET', KEYS[3], g)
+end
+g = tostring(g)
+redis.call('SET', KEYS[2], g)
+redis.call('SET', base .. '@' .. g .. ':marker', g)
+local current = redis.call('GET', KEYS[1])
+if current and redis.call('EXISTS', base .. '@' .. current .. ':marker') == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
+return g
+";
+
+/// Makes the generation built aside live if it is still the one being built and at the
+/// writer's checkpoint. `KEYS`: current, next, marker, checkpoint. `ARGV`: generation,
+/// checkpoint, channel, resync message. Returns `{'swapped', previous or ''}`, `{'rejected',
+/// ''}` or `{'lost', ''}`.
+const SWAP: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return {'lost', ''}
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
+  return {'rejected', ''}
+end
+local previous = redis.call('GET', KEYS[1]) or ''
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {'swapped', previous}
+";
+
+/// Documents of the live generation. `KEYS[1]`: current. `ARGV`: `P M`, then document keys.
+/// Returns `{'none'}` without a live model, else `{'found', checkpoint, {values}}`.
+const READ: &str = r"
+local g = redis.call('GET', KEYS[1])
+if not g then
+  return {'none'}
+end
+local base = ARGV[1] .. '@' .. g .. ':'
+if redis.call('EXISTS', base .. 'marker') == 0 then
+  return {'none'}
+end
+local values = {}
+if #ARGV > 1 then
+  values = redis.call('HMGET', base .. 'docs', unpack(ARGV, 2))
+end
+return {'found', redis.call('GET', base .. 'checkpoint') or '0', values}
+";
+
+/// The names of one model's keys.
+#[derive(Debug, Clone)]
+struct Keys {
+    /// `P M`.
+    base: String,
+}
+
+impl Keys {
+    fn new(prefix: &str, model: &str) -> Self {
+        Self { base: format!("{prefix}{model}") }
+    }
+    fn current(&self) -> String {
+        format!("{}:current", self.base)
+    }
+    fn next(&self) -> String {
+        format!("{}:next", self.base)
+    }
+    fn generations(&self) -> String {
+        format!("{}:generations", self.base)
+    }
+    fn channel(&self) -> String {
+        format!("{}:changes", self.base)
+    }
+    fn of(&self, generation: u64, name: &str) -> String {
+        format!("{}@{generation}:{name}", self.base)
+    }
+}
+
+/// What the writer publishes.
+#[derive(Debug, Serialize, Deserialize)]
+struct ChangeMessage {
+    checkpoint: Position,
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    resync: bool,
+}
+
+fn message(checkpoint: Position, keys: Vec<String>, resync: bool) -> Result<String, ProjectionError> {
+    serde_json::to_string(&ChangeMessage { checkpoint, keys, resync })
+        .map_err(|e| ProjectionError::Storage(format!("cannot encode a change message: {e}")))
+}
+
+fn decode<D: DeserializeOwned>(key: &str, value: &str) -> Result<D, ProjectionError> {
+    serde_json::from_str(value)
+        .map_err(|e| ProjectionError::ModelLost(format!("redis: {key} does not parse: {e}")))
+}
+
+fn field<T: ::redis::FromRedisValue>(value: Option<Value>) -> Result<T, ProjectionError> {
+    let value = value.ok_or_else(|| ProjectionError::Storage("redis: a short reply from a script".into()))?;
+    ::redis::from_redis_value(value)
+        .map_err(|e| ProjectionError::Storage(format!("redis: an unexpected reply from a script: {e}")))
+}
+
+/// A [`Fold`]'s documents written to Redis. Exactly one writer per prefix and model.
+pub struct RedisDocuments<F: Fold> {
+    fold: F,
+    connection: ConnectionManager,
+    keys: Keys,
+    state: Mutex<State<F::Doc>>,
+}
+
+/// What the writer knows of Redis.
+struct State<D> {
+    /// The generation it writes and whether it is live; `None` until loaded.
+    generation: Option<(u64, bool)>,
+    /// The documents and checkpoint of that generation; `None` until loaded and after a write
+    /// whose outcome is unknown.
+    cache: Option<(Position, Docs<D>)>,
+    /// The highest generation number seen, so a new one is higher even if Redis lost its
+    /// counter.
+    highest: u64,
+}
+
+impl<F: Fold> RedisDocuments<F> {
+    /// Connects; the model is loaded when first needed.
+    pub async fn connect(config: &RedisConfig, fold: F) -> Result<Self, ProjectionError> {
+        let (_, connection, keys) = config.connect().await?;
+        let keys = Keys::new(&keys.prefix, fold.name());
+        Ok(Self {
+            fold,
+            connection,
+            keys,
+            state: Mutex::new(State { generation: None, cache: None, highest: 0 }),
+        })
+    }
+
+    /// Loads the cache if it is not loaded; returns the checkpoint.
+    async fn ensure_loaded(&self, state: &mut State<F::Doc>) -> Result<Position, ProjectionError> {
+        if let Some((checkpoint, _)) = &state.cache {
+            return Ok(*checkpoint);
+        }
+        let reply: Vec<Value> = Script::new(LOAD)
+            .key(self.keys.current())
+            .key(self.keys.next())
+            .arg(&self.keys.base)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(storage("loading a document model"))?;
+        let mut reply = reply.into_iter();
+        let generation: String = field(reply.next())?;
+        if generation.is_empty() {
+            // Nothing stored yet: build the first generation aside.
+            self.start(state).await?;
+            return Ok(0);
+        }
+        let live: i64 = field(reply.next())?;
+        let exists: i64 = field(reply.next())?;
+        let checkpoint: Option<String> = field(reply.next())?;
+        let pairs: Vec<String> = field(reply.next())?;
+        let number: u64 = generation.parse().map_err(|_| {
+            ProjectionError::ModelLost(format!("{} names {generation:?}", self.keys.current()))
+        })?;
+        state.highest = state.highest.max(number);
+        state.generation = Some((number, live == 1));
+        if exists == 0 {
+            return Err(ProjectionError::ModelLost(format!(
+                "generation {number} of {} is gone",
+                self.keys.base
+            )));
+        }
+        let checkpoint = parse_checkpoint(&self.keys.of(number, "checkpoint"), checkpoint)?;
+        let mut map = HashMap::with_capacity(pairs.len() / 2);
+        let mut pairs = pairs.into_iter();
+        while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
+            let doc = decode(&key, &value)?;
+            map.insert(key, doc);
+        }
+        tracing::info!(
+            model = self.fold.name(),
+            generation = number,
+            checkpoint,
+            docs = map.len(),
+            "document model loaded from Redis"
+        );
+        state.cache = Some((checkpoint, Docs::from_map(map)));
+        Ok(checkpoint)
+    }
+
+    /// Starts a new generation built aside, at checkpoint 0.
+    async fn start(&self, state: &mut State<F::Doc>) -> Result<(), ProjectionError> {
+        let lost = message(0, Vec::new(), false)?;
+        let number: u64 = Script::new(START)
+            .key(self.keys.current())
+            .key(self.keys.next())
+            .key(self.keys.generations())
+            .arg(&self.keys.base)
+            .arg(state.highest + 1)
+            .arg(self.keys.channel())
+            .arg(lost)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(storage("starting a generation"))?;
+        tracing::info!(model = self.fold.name(), generation = number, "building a document model generation");
+        state.highest = state.highest.max(number);
+        state.generation = Some((number, false));
+        state.cache = Some((0, Docs::default()));
+        Ok(())
+    }
+
+    async fn delete_generation(&self, number: u64) {
+        let keys = ["marker", "checkpoint", "docs"].map(|name| self.keys.of(number, name));
+        let deleted: Result<i64, _> =
+            ::redis::cmd("UNLINK").arg(&keys).query_async(&mut self.connection.clone()).await;
+        if let Err(error) = deleted {
+            tracing::warn!(model = self.fold.name(), generation = number, %error, "cannot delete an old generation");
+        }
+    }
+}
+
+#[async_trait]
+impl<F: Fold> Projection for RedisDocuments<F> {
+    fn name(&self) -> &str {
+        self.fold.name()
+    }
+
+    fn filter(&self) -> Filter {
+        self.fold.filter()
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await
+    }
+
+    async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError> {
+        let mut state = self.state.lock().await;
+        let checkpoint = self.ensure_loaded(&mut state).await?;
+        if through <= checkpoint {
+            return Ok(());
+        }
+        let Some((number, _)) = state.generation else {
+            return Err(ProjectionError::Storage("no generation after loading".into()));
+        };
+        let Some((_, docs)) = state.cache.as_mut() else {
+            return Err(ProjectionError::Storage("no documents after loading".into()));
+        };
+        if let Err(error) = fold_batch(&self.fold, docs, events, checkpoint) {
+            state.cache = None;
+            return Err(error);
+        }
+        let changes = docs.take_changes();
+        let keys: Vec<String> = changes.iter().map(|(key, _)| key.clone()).collect();
+        let script = Script::new(APPLY);
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.keys.of(number, "marker"))
+            .key(self.keys.of(number, "checkpoint"))
+            .key(self.keys.of(number, "docs"))
+            .key(self.keys.current())
+            .arg(number)
+            .arg(checkpoint)
+            .arg(through)
+            .arg(self.keys.channel())
+            .arg(message(through, keys, false)?);
+        for (key, doc) in &changes {
+            let json = match doc {
+                Some(doc) => serde_json::to_string(doc)
+                    .map_err(|e| ProjectionError::Storage(format!("cannot encode document {key}: {e}")))?,
+                None => String::new(),
+            };
+            invocation.arg(key).arg(json);
+        }
+        let outcome: Result<String, _> = invocation.invoke_async(&mut self.connection.clone()).await;
+        match outcome.as_deref() {
+            Ok("ok") => {
+                if let Some((checkpoint, _)) = state.cache.as_mut() {
+                    *checkpoint = through;
+                }
+                Ok(())
+            }
+            Ok("lost") => {
+                state.cache = None;
+                Err(ProjectionError::ModelLost(format!("generation {number} of {} is gone", self.keys.base)))
+            }
+            Ok(other) => {
+                state.cache = None;
+                Err(ProjectionError::Storage(format!(
+                    "redis: the batch was rejected ({other}): another writer moved the checkpoint"
+                )))
+            }
+            Err(error) => {
+                state.cache = None;
+                Err(ProjectionError::Storage(format!("redis: writing a batch: {error}")))
+            }
+        }
+    }
+
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        let mut state = self.state.lock().await;
+        self.start(&mut state).await
+    }
+
+    async fn verify(&self) -> Result<(), ProjectionError> {
+        let state = self.state.lock().await;
+        let Some((number, _)) = state.generation else { return Ok(()) };
+        let exists: i64 = ::redis::cmd("EXISTS")
+            .arg(self.keys.of(number, "marker"))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(storage("verifying a document model"))?;
+        if exists == 0 {
+            return Err(ProjectionError::ModelLost(format!(
+                "generation {number} of {} is gone",
+                self.keys.base
+            )));
+        }
+        Ok(())
+    }
+
+    async fn caught_up(&self, position: Position) -> Result<(), ProjectionError> {
+        let mut state = self.state.lock().await;
+        let checkpoint = self.ensure_loaded(&mut state).await?;
+        let Some((number, false)) = state.generation else { return Ok(()) };
+        let reply: Vec<String> = Script::new(SWAP)
+            .key(self.keys.current())
+            .key(self.keys.next())
+            .key(self.keys.of(number, "marker"))
+            .key(self.keys.of(number, "checkpoint"))
+            .arg(number)
+            .arg(checkpoint)
+            .arg(self.keys.channel())
+            .arg(message(checkpoint, Vec::new(), true)?)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(storage("swapping a generation in"))?;
+        match reply.first().map(String::as_str) {
+            Some("swapped") => {
+                state.generation = Some((number, true));
+                tracing::info!(
+                    model = self.fold.name(),
+                    generation = number,
+                    position,
+                    "document model generation is live"
+                );
+                if let Some(previous) =
+                    reply.get(1).and_then(|p| p.parse::<u64>().ok()).filter(|p| *p != number)
+                {
+                    self.delete_generation(previous).await;
+                }
+                Ok(())
+            }
+            Some("lost") => {
+                state.cache = None;
+                Err(ProjectionError::ModelLost(format!("generation {number} of {} is gone", self.keys.base)))
+            }
+            _ => {
+                state.cache = None;
+                Err(ProjectionError::Storage("redis: the swap was rejected; reloading".into()))
+            }
+        }
+    }
+
+    fn progress_every(&self) -> Duration {
+        PROGRESS_EVERY
+    }
+}
+
+/// A document model read from Redis, for gateways in other processes.
+pub struct RedisDocumentReader<D> {
+    name: &'static str,
+    connection: ConnectionManager,
+    keys: Keys,
+    poll_interval: Duration,
+    timeout: Duration,
+    follower: Arc<Follower<D>>,
+    listener: JoinHandle<()>,
+}
+
+/// What the change channel tells, shared with the task that follows it.
+struct Follower<D> {
+    checkpoint: watch::Sender<Position>,
+    changes: broadcast::Sender<DocChange<D>>,
+    /// Counts checkpoints learnt from messages, so that a poll that raced with a message does
+    /// not put back an older value.
+    messages: StdMutex<u64>,
+}
+
+impl<D> Follower<D> {
+    fn messages(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.messages.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn learned(&self, checkpoint: Position) {
+        let mut messages = self.messages();
+        *messages += 1;
+        self.checkpoint.send_if_modified(|c| std::mem::replace(c, checkpoint) != checkpoint);
+    }
+
+    fn polled(&self, seen: u64, stored: Position) {
+        let messages = self.messages();
+        if *messages == seen {
+            self.checkpoint.send_if_modified(|c| std::mem::replace(c, stored) != stored);
+        }
+    }
+}
+
+/// Reads documents of the live generation: `None` when there is no live model.
+async fn read<D: DeserializeOwned>(
+    connection: &ConnectionManager,
+    keys: &Keys,
+    docs: &[String],
+) -> Result<Option<(Position, Vec<Option<D>>)>, ProjectionError> {
+    let script = Script::new(READ);
+    let mut invocation = script.key(keys.current());
+    invocation.arg(&keys.base);
+    for key in docs {
+        invocation.arg(key);
+    }
+    let reply: Vec<Value> =
+        invocation.invoke_async(&mut connection.clone()).await.map_err(storage("reading documents"))?;
+    let mut reply = reply.into_iter();
+    if field::<String>(reply.next())? != "found" {
+        return Ok(None);
+    }
+    let checkpoint: Option<String> = field(reply.next())?;
+    let checkpoint = parse_checkpoint(&keys.current(), checkpoint)?;
+    let values: Vec<Option<String>> = field(reply.next())?;
+    let docs = docs
+        .iter()
+        .zip(values)
+        .map(|(key, value)| value.map(|v| decode(key, &v)).transpose())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some((checkpoint, docs)))
+}
+
+impl<D: DeserializeOwned + Clone + Send + Sync + 'static> RedisDocumentReader<D> {
+    /// Connects, subscribes to the model's change channel and reads its checkpoint; a
+    /// background task then follows the channel until the reader is dropped.
+    pub async fn connect(config: &RedisConfig, name: &'static str) -> Result<Self, ProjectionError> {
+        let (client, connection, keys) = config.connect().await?;
+        let keys = Keys::new(&keys.prefix, name);
+        let pubsub = subscribe(&client, &keys).await.map_err(storage("subscribing to document changes"))?;
+        let checkpoint = read::<D>(&connection, &keys, &[]).await?.map_or(0, |(c, _)| c);
+        let follower = Arc::new(Follower {
+            checkpoint: watch::channel(checkpoint).0,
+            changes: broadcast::channel(CHANGE_BUFFER).0,
+            messages: StdMutex::new(0),
+        });
+        let listener =
+            tokio::spawn(follow(client, keys.clone(), connection.clone(), follower.clone(), pubsub));
+        Ok(Self {
+            name,
+            connection,
+            keys,
+            poll_interval: config.poll_interval,
+            timeout: config.timeout,
+            follower,
+            listener,
+        })
+    }
+
+    async fn refresh(&self) -> Result<(), ProjectionError> {
+        let seen = *self.follower.messages();
+        let stored = read::<D>(&self.connection, &self.keys, &[]).await?.map_or(0, |(c, _)| c);
+        self.follower.polled(seen, stored);
+        Ok(())
+    }
+}
+
+impl<D> Drop for RedisDocumentReader<D> {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+#[async_trait]
+impl<D: DeserializeOwned + Clone + Send + Sync + 'static> DocumentReader<D> for RedisDocumentReader<D> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<D>, ProjectionError> {
+        Ok(self.get_many(&[key.to_owned()]).await?.into_iter().next().flatten())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<D>>, ProjectionError> {
+        let seen = *self.follower.messages();
+        match read(&self.connection, &self.keys, keys).await? {
+            Some((_, docs)) => Ok(docs),
+            None => {
+                self.follower.polled(seen, 0);
+                Err(ProjectionError::Storage(format!(
+                    "the {} read model is being built; try again shortly",
+                    self.name
+                )))
+            }
+        }
+    }
+
+    fn checkpoint(&self) -> Position {
+        *self.follower.checkpoint.borrow()
+    }
+
+    async fn wait_for(&self, position: Position, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut checkpoint = self.follower.checkpoint.subscribe();
+        loop {
+            if *checkpoint.borrow_and_update() >= position {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let poll_at = (now + self.poll_interval).min(deadline);
+            tokio::select! {
+                changed = checkpoint.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                }
+                () = tokio::time::sleep_until(poll_at) => {
+                    let wait = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
+                    if let Ok(Err(error)) = tokio::time::timeout(wait, self.refresh()).await {
+                        tracing::debug!(%error, "cannot poll a document model's checkpoint");
+                    }
+                }
+            }
+        }
+    }
+
+    fn changes(&self) -> broadcast::Receiver<DocChange<D>> {
+        self.follower.changes.subscribe()
+    }
+}
+
+async fn subscribe(client: &Client, keys: &Keys) -> Result<PubSub, ::redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(keys.channel()).await?;
+    Ok(pubsub)
+}
+
+/// Takes in one published message: the documents it names are read and sent as changes before
+/// the checkpoint moves, so whoever sees the checkpoint can already receive them.
+async fn receive<D: DeserializeOwned + Clone>(
+    connection: &ConnectionManager,
+    keys: &Keys,
+    follower: &Follower<D>,
+    payload: &[u8],
+) {
+    let message: ChangeMessage = match serde_json::from_slice(payload) {
+        Ok(message) => message,
+        Err(error) => {
+            tracing::warn!(%error, "ignoring an unreadable document change message");
+            return;
+        }
+    };
+    if message.resync || message.checkpoint == 0 {
+        let _ = follower.changes.send(DocChange::Resync);
+    } else if !message.keys.is_empty() {
+        match read::<D>(connection, keys, &message.keys).await {
+            Ok(Some((_, docs))) => {
+                for (key, doc) in message.keys.into_iter().zip(docs) {
+                    let _ =
+                        follower.changes.send(DocChange::Changed { key, doc, position: message.checkpoint });
+                }
+            }
+            // Subscribers cannot know what they missed: they re-read.
+            Ok(None) | Err(_) => {
+                let _ = follower.changes.send(DocChange::Resync);
+            }
+        }
+    }
+    follower.learned(message.checkpoint);
+}
+
+/// Follows the change channel for as long as the reader lives, resubscribing after a failure;
+/// messages published meanwhile are lost, so once back it re-reads the checkpoint and, if that
+/// moved, tells subscribers to re-read.
+async fn follow<D: DeserializeOwned + Clone>(
+    client: Client,
+    keys: Keys,
+    connection: ConnectionManager,
+    follower: Arc<Follower<D>>,
+    first: PubSub,
+) {
+    let mut pubsub = Some(first);
+    let mut wait = RESUBSCRIBE_FIRST;
+    loop {
+        let current = match pubsub.take() {
+            Some(current) => current,
+            None => match subscribe(&client, &keys).await {
+                Ok(current) => {
+                    let seen = *follower.messages();
+                    let known = *follower.checkpoint.borrow();
+                    match read::<D>(&connection, &keys, &[]).await {
+                        Ok(stored) => {
+                            let stored = stored.map_or(0, |(c, _)| c);
+                            if stored != known {
+                                let _ = follower.changes.send(DocChange::Resync);
+                            }
+                            follower.polled(seen, stored);
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot re-read a document model's checkpoint"),
+                    }
+                    wait = RESUBSCRIBE_FIRST;
+                    current
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in_ms = wait.as_millis(), "cannot subscribe to document changes");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(RESUBSCRIBE_LONGEST);
+                    continue;
+                }
+            },
+        };
+        let (mut sink, mut stream) = current.split();
+        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                message = stream.next() => match message {
+                    Some(message) => receive(&connection, &keys, &follower, message.get_payload_bytes()).await,
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    let pong = tokio::time::timeout(PING_EVERY, sink.ping::<Value>()).await;
+                    if !matches!(pong, Ok(Ok(_))) {
+                        break;
+                    }
+                }
+            }
+        }
+        tracing::warn!(channel = %keys.channel(), "lost the document change subscription; resubscribing");
+    }
+}

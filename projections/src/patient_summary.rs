@@ -1,0 +1,497 @@
+//! The patient summary read model (DESIGN.md §6) and the MPI search indexes, as one document
+//! [`Fold`]: per patient their demographics, dissent and death, every flag (active and past),
+//! where they are (their open stay: site, ward, bed), and the timeline of their events.
+//!
+//! | key | document |
+//! | --- | --- |
+//! | `patient:{nhs}` | [`PatientDoc::Summary`] |
+//! | `stay:{id}` | [`PatientDoc::Stay`]: whose open stay it is (a transfer names only the stay) |
+//! | `name:{FAMILY}|{YYYY-MM-DD}` | [`PatientDoc::Index`]: patients with that family name and date of birth |
+//! | `postcode:{POSTCODE}` | [`PatientDoc::Index`]: patients living there |
+//!
+//! Reads the patients (`patient-`), flags (`flags-`) and stay (`stay-`) streams. The timeline
+//! keeps the most recent [`MAX_TIMELINE`] entries.
+
+use std::collections::BTreeSet;
+
+use careflow_domain::beds::{BedEvent, DischargeDestination};
+use careflow_domain::flags::{FlagEvent, FlagKind, FlagSource, Severity};
+use careflow_domain::patients::{Demographics, PatientEvent};
+use careflow_eventstore::{Filter, Position, RecordedEvent};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ProjectionError;
+use crate::documents::{Docs, Fold};
+
+/// How many timeline entries a summary keeps (the most recent).
+pub const MAX_TIMELINE: usize = 200;
+
+/// The model's name.
+pub const NAME: &str = "patient_summary";
+
+/// One document of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "doc", rename_all = "snake_case")]
+pub enum PatientDoc {
+    /// A patient's summary.
+    Summary(Box<PatientSummary>),
+    /// An open stay's patient.
+    Stay {
+        /// The patient's NHS number.
+        nhs_number: String,
+    },
+    /// A search index entry.
+    Index {
+        /// The patients it finds.
+        nhs_numbers: BTreeSet<String>,
+    },
+}
+
+/// What everyone caring for a patient sees first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PatientSummary {
+    /// The NHS number, 10 digits.
+    pub nhs_number: String,
+    /// Registered demographics (`None`: never registered, known only from other contexts).
+    pub demographics: Option<DemographicsView>,
+    /// The patient dissents from sharing their record.
+    pub dissent: bool,
+    /// The date of death, if recorded.
+    pub date_of_death: Option<NaiveDate>,
+    /// Every flag, in the order raised.
+    pub flags: Vec<FlagView>,
+    /// The open hospital stay, if any.
+    pub stay: Option<StayView>,
+    /// The patient's events, oldest first (the most recent [`MAX_TIMELINE`]).
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Demographics as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DemographicsView {
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+    /// Date of birth, if known.
+    pub date_of_birth: Option<NaiveDate>,
+    /// FHIR administrative gender code.
+    pub gender: String,
+    /// Postcode, if known.
+    pub postcode: Option<String>,
+    /// Registered GP practice (ODS code), if known.
+    pub gp_practice: Option<String>,
+}
+
+/// A flag as shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlagView {
+    /// Its id.
+    pub flag_id: String,
+    /// What it warns of.
+    pub kind: FlagKind,
+    /// The Clinical Frailty Scale score (frailty only).
+    pub frailty_score: Option<u8>,
+    /// How much it matters.
+    pub severity: Severity,
+    /// Why it was raised.
+    pub reason: String,
+    /// When it is next to be reviewed.
+    pub review_on: Option<NaiveDate>,
+    /// Who or what raised it.
+    pub source: FlagSource,
+    /// When it was raised.
+    pub raised_at: DateTime<Utc>,
+    /// When it was last reviewed.
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// When it was resolved (`None`: active).
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Why it was resolved.
+    pub resolution: Option<String>,
+}
+
+impl FlagView {
+    /// Whether the flag still applies.
+    pub fn is_active(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+}
+
+/// An open stay: where the patient is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StayView {
+    /// The stay.
+    pub stay_id: String,
+    /// The site.
+    pub site_id: String,
+    /// The ward.
+    pub ward_id: String,
+    /// The bed.
+    pub bed_id: String,
+    /// The organisation whose bed it is, if recorded.
+    pub organisation: Option<String>,
+    /// When the stay began.
+    pub admitted_at: DateTime<Utc>,
+    /// The expected discharge date.
+    pub expected_discharge_date: Option<NaiveDate>,
+    /// The Discharge Ready Date, once medically optimised.
+    pub discharge_ready_date: Option<NaiveDate>,
+}
+
+/// One event in a patient's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// Its global position.
+    pub position: Position,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// The context that recorded it (`patients`, `flags`, `beds`).
+    pub context: String,
+    /// The event type.
+    pub event_type: String,
+    /// What happened, in a few words.
+    pub summary: String,
+}
+
+impl PatientSummary {
+    fn new(nhs_number: &str) -> Self {
+        Self { nhs_number: nhs_number.to_owned(), ..Self::default() }
+    }
+
+    /// The organisations with a direct care relationship: the one holding the open stay and
+    /// the registered GP practice.
+    pub fn caring_organisations(&self) -> Vec<String> {
+        let stay = self.stay.as_ref().and_then(|s| s.organisation.clone());
+        let gp = self.demographics.as_ref().and_then(|d| d.gp_practice.clone());
+        stay.into_iter().chain(gp).collect()
+    }
+
+    /// The kinds of the active flags, in kind order.
+    pub fn active_flag_kinds(&self) -> Vec<FlagKind> {
+        let kinds: BTreeSet<FlagKind> = self.flags.iter().filter(|f| f.is_active()).map(|f| f.kind).collect();
+        kinds.into_iter().collect()
+    }
+
+    fn record(&mut self, event: &RecordedEvent, context: &str, at: DateTime<Utc>, summary: String) {
+        self.timeline.push(TimelineEntry {
+            position: event.position,
+            at,
+            context: context.to_owned(),
+            event_type: event.event_type.clone(),
+            summary,
+        });
+        if self.timeline.len() > MAX_TIMELINE {
+            let excess = self.timeline.len() - MAX_TIMELINE;
+            self.timeline.drain(..excess);
+        }
+    }
+}
+
+impl DemographicsView {
+    fn of(demographics: &Demographics) -> Self {
+        Self {
+            given_name: demographics.name.given.clone(),
+            family_name: demographics.name.family.clone(),
+            date_of_birth: demographics.date_of_birth,
+            gender: demographics.gender.fhir_code().to_owned(),
+            postcode: demographics.postcode.as_ref().map(|p| p.as_str().to_owned()),
+            gp_practice: demographics.gp_practice.as_ref().map(|g| g.as_str().to_owned()),
+        }
+    }
+
+    /// The index keys that find this patient.
+    fn index_keys(&self) -> Vec<String> {
+        let name = self.date_of_birth.map(|dob| name_key(&self.family_name, dob));
+        let postcode = self.postcode.as_deref().map(postcode_key);
+        name.into_iter().chain(postcode).collect()
+    }
+}
+
+/// The summary's key.
+pub fn patient_key(nhs_number: &str) -> String {
+    format!("patient:{nhs_number}")
+}
+
+/// The index key of a family name and date of birth (the name compared case-insensitively,
+/// spaces trimmed).
+pub fn name_key(family_name: &str, date_of_birth: NaiveDate) -> String {
+    format!("name:{}|{date_of_birth}", family_name.trim().to_uppercase())
+}
+
+/// The index key of a postcode, as normalised by [`careflow_domain::patients::Postcode`].
+pub fn postcode_key(postcode: &str) -> String {
+    format!("postcode:{postcode}")
+}
+
+fn stay_key(stay_id: &str) -> String {
+    format!("stay:{stay_id}")
+}
+
+/// The patient summary fold.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PatientSummaries;
+
+fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+    event.decode().map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
+}
+
+/// The patient's summary, taken out to change (a new one if there is none); give it back
+/// with [`put`].
+fn take(docs: &mut Docs<PatientDoc>, nhs: &str) -> PatientSummary {
+    match docs.get(&patient_key(nhs)) {
+        Some(PatientDoc::Summary(summary)) => (**summary).clone(),
+        _ => PatientSummary::new(nhs),
+    }
+}
+
+fn put(docs: &mut Docs<PatientDoc>, summary: PatientSummary) {
+    docs.put(patient_key(&summary.nhs_number), PatientDoc::Summary(Box::new(summary)));
+}
+
+fn index(docs: &mut Docs<PatientDoc>, key: &str, nhs: &str, add: bool) {
+    let doc = docs.entry(key, || PatientDoc::Index { nhs_numbers: BTreeSet::new() });
+    if let PatientDoc::Index { nhs_numbers } = doc {
+        if add {
+            nhs_numbers.insert(nhs.to_owned());
+        } else {
+            nhs_numbers.remove(nhs);
+        }
+        if nhs_numbers.is_empty() {
+            docs.remove(key);
+        }
+    }
+}
+
+/// Re-indexes a patient whose demographics went from `before` to `after`.
+fn reindex(
+    docs: &mut Docs<PatientDoc>,
+    nhs: &str,
+    before: Option<&DemographicsView>,
+    after: &DemographicsView,
+) {
+    let old: Vec<String> = before.map(DemographicsView::index_keys).unwrap_or_default();
+    let new = after.index_keys();
+    for key in old.iter().filter(|k| !new.contains(k)) {
+        index(docs, key, nhs, false);
+    }
+    for key in new.iter().filter(|k| !old.contains(k)) {
+        index(docs, key, nhs, true);
+    }
+}
+
+fn destination(destination: DischargeDestination) -> String {
+    serde_json::to_value(destination).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+impl PatientSummaries {
+    fn patient(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded: PatientEvent = decode(event)?;
+        let nhs = decoded.nhs_number().to_string();
+        let mut patient = take(docs, &nhs);
+        let (at, line) = match &decoded {
+            PatientEvent::PatientRegistered { demographics, at, .. } => {
+                let view = DemographicsView::of(demographics);
+                reindex(docs, &nhs, patient.demographics.as_ref(), &view);
+                patient.demographics = Some(view);
+                (*at, "Registered".to_owned())
+            }
+            PatientEvent::PatientDemographicsUpdated { change, at, .. } => {
+                if let Some(before) = &patient.demographics {
+                    let mut after = before.clone();
+                    if let Some(name) = &change.name {
+                        after.given_name = name.given.clone();
+                        after.family_name = name.family.clone();
+                    }
+                    after.date_of_birth = change.date_of_birth.or(after.date_of_birth);
+                    if let Some(gender) = change.gender {
+                        after.gender = gender.fhir_code().to_owned();
+                    }
+                    if let Some(postcode) = &change.postcode {
+                        after.postcode = Some(postcode.as_str().to_owned());
+                    }
+                    if let Some(gp) = &change.gp_practice {
+                        after.gp_practice = Some(gp.as_str().to_owned());
+                    }
+                    reindex(docs, &nhs, Some(before), &after);
+                    patient.demographics = Some(after);
+                }
+                (*at, "Demographics updated".to_owned())
+            }
+            PatientEvent::SharingDissentRecorded { at, .. } => {
+                patient.dissent = true;
+                (*at, "Dissent to sharing recorded".to_owned())
+            }
+            PatientEvent::SharingDissentWithdrawn { at, .. } => {
+                patient.dissent = false;
+                (*at, "Dissent to sharing withdrawn".to_owned())
+            }
+            PatientEvent::PatientDied { date_of_death, at, .. } => {
+                patient.date_of_death = Some(*date_of_death);
+                (*at, format!("Died on {date_of_death}"))
+            }
+        };
+        patient.record(event, "patients", at, line);
+        put(docs, patient);
+        Ok(())
+    }
+
+    fn flag(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded: FlagEvent = decode(event)?;
+        let nhs = decoded.nhs_number().to_string();
+        let mut patient = take(docs, &nhs);
+        let (at, line) = match decoded {
+            FlagEvent::FlagRaised {
+                flag_id,
+                kind,
+                frailty_score,
+                severity,
+                reason,
+                review_on,
+                source,
+                at,
+                ..
+            } => {
+                let score = frailty_score.map(|s| s.get());
+                patient.flags.push(FlagView {
+                    flag_id: flag_id.to_string(),
+                    kind,
+                    frailty_score: score,
+                    severity,
+                    reason: reason.as_str().to_owned(),
+                    review_on,
+                    source,
+                    raised_at: at,
+                    reviewed_at: None,
+                    resolved_at: None,
+                    resolution: None,
+                });
+                let score = score.map(|s| format!(" (CFS {s})")).unwrap_or_default();
+                (at, format!("Flag raised: {kind}{score}"))
+            }
+            FlagEvent::FlagReviewed { flag_id, review_on, at, .. } => {
+                let id = flag_id.to_string();
+                let mut kind = None;
+                if let Some(flag) = patient.flags.iter_mut().find(|f| f.flag_id == id) {
+                    flag.review_on = Some(review_on);
+                    flag.reviewed_at = Some(at);
+                    kind = Some(flag.kind);
+                }
+                let kind = kind.map(|k| k.to_string()).unwrap_or_default();
+                (at, format!("Flag reviewed: {kind}, next review {review_on}"))
+            }
+            FlagEvent::FlagResolved { flag_id, reason, at, .. } => {
+                let id = flag_id.to_string();
+                let mut kind = None;
+                if let Some(flag) = patient.flags.iter_mut().find(|f| f.flag_id == id) {
+                    flag.resolved_at = Some(at);
+                    flag.resolution = Some(reason.as_str().to_owned());
+                    kind = Some(flag.kind);
+                }
+                (at, format!("Flag resolved: {}", kind.map(|k| k.to_string()).unwrap_or_default()))
+            }
+        };
+        patient.record(event, "flags", at, line);
+        put(docs, patient);
+        Ok(())
+    }
+
+    fn stay(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded: BedEvent = decode(event)?;
+        let patient_of = |docs: &Docs<PatientDoc>, stay_id: &str| match docs.get(&stay_key(stay_id)) {
+            Some(PatientDoc::Stay { nhs_number }) => Some(nhs_number.clone()),
+            _ => None,
+        };
+        match decoded {
+            BedEvent::PatientAdmitted {
+                stay_id,
+                nhs_number,
+                bed_id,
+                ward_id,
+                site_id,
+                organisation,
+                at,
+                ..
+            } => {
+                let (stay, nhs) = (stay_id.to_string(), nhs_number.to_string());
+                docs.put(stay_key(&stay), PatientDoc::Stay { nhs_number: nhs.clone() });
+                let mut patient = take(docs, &nhs);
+                patient.stay = Some(StayView {
+                    stay_id: stay,
+                    site_id: site_id.to_string(),
+                    ward_id: ward_id.to_string(),
+                    bed_id: bed_id.to_string(),
+                    organisation: organisation.map(|o| o.as_str().to_owned()),
+                    admitted_at: at,
+                    expected_discharge_date: None,
+                    discharge_ready_date: None,
+                });
+                patient.record(event, "beds", at, format!("Admitted to {ward_id}, bed {bed_id}"));
+                put(docs, patient);
+            }
+            BedEvent::PatientTransferred { stay_id, to_bed_id, to_ward_id, at, .. } => {
+                let Some(nhs) = patient_of(docs, &stay_id.to_string()) else { return Ok(()) };
+                let mut patient = take(docs, &nhs);
+                if let Some(stay) = patient.stay.as_mut() {
+                    stay.bed_id = to_bed_id.to_string();
+                    stay.ward_id = to_ward_id.to_string();
+                }
+                patient.record(event, "beds", at, format!("Moved to {to_ward_id}, bed {to_bed_id}"));
+                put(docs, patient);
+            }
+            BedEvent::ExpectedDischargeDateSet { stay_id, date, at } => {
+                let Some(nhs) = patient_of(docs, &stay_id.to_string()) else { return Ok(()) };
+                let mut patient = take(docs, &nhs);
+                if let Some(stay) = patient.stay.as_mut() {
+                    stay.expected_discharge_date = Some(date);
+                }
+                patient.record(event, "beds", at, format!("Expected discharge date set: {date}"));
+                put(docs, patient);
+            }
+            BedEvent::PatientMedicallyOptimised { stay_id, discharge_ready_date, pathway, at } => {
+                let Some(nhs) = patient_of(docs, &stay_id.to_string()) else { return Ok(()) };
+                let mut patient = take(docs, &nhs);
+                if let Some(stay) = patient.stay.as_mut() {
+                    stay.discharge_ready_date = Some(discharge_ready_date);
+                }
+                let line = format!(
+                    "Medically optimised, ready {discharge_ready_date}, pathway {}",
+                    pathway.number()
+                );
+                patient.record(event, "beds", at, line);
+                put(docs, patient);
+            }
+            BedEvent::PatientDischarged { stay_id, nhs_number, destination: to, pathway, at, .. } => {
+                docs.remove(&stay_key(&stay_id.to_string()));
+                let mut patient = take(docs, &nhs_number.to_string());
+                patient.stay = None;
+                let line = format!("Discharged: {}, pathway {}", destination(to), pathway.number());
+                patient.record(event, "beds", at, line);
+                put(docs, patient);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Fold for PatientSummaries {
+    type Doc = PatientDoc;
+
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn filter(&self) -> Filter {
+        Filter::categories(["patient", "flags", "stay"])
+    }
+
+    fn apply(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        match event.stream.category() {
+            "patient" => self.patient(docs, event),
+            "flags" => self.flag(docs, event),
+            "stay" => self.stay(docs, event),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The projections crate's integration tests, as one binary: the bed board (memory and Redis),
+//! the runner and host, and the document models (memory and Redis) with the patient summary.
+
+mod bed_board;
+mod documents;
+mod helpers;
+mod host;
+mod redis_bed_board;
+mod runner;
