@@ -26,10 +26,13 @@ use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
-use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, OpsServer};
+use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, OpsServer, Readers};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
-use careflow_projections::{Projection, ProjectionRunner};
+use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
+use careflow_projections::documents::{DocumentReader, MemoryDocuments};
+use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
+use careflow_projections::{Projection, ProjectionHost};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -42,8 +45,8 @@ use crate::positions::PositionMetrics;
 pub struct Application {
     roles: BTreeSet<ServeRole>,
     store: Option<Arc<dyn EventStore>>,
-    /// The read model this process keeps (projections role).
-    projection: Option<Arc<dyn Projection>>,
+    /// The read models this process keeps (projections role), run by one host.
+    projections: Vec<Arc<dyn Projection>>,
     grpc: Option<(careflow_services::server::Services, TcpListener)>,
     gateway: Option<Gateway>,
     /// `/healthz`, `/readyz`, `/metrics` of a process without the gateway (which serves them).
@@ -118,38 +121,62 @@ async fn open_store(args: &ServeArgs) -> anyhow::Result<Arc<dyn EventStore>> {
     })
 }
 
-/// The bed board: what the projections role keeps and what the gateway role reads (the same
-/// object in memory; a writer and a reader in Redis).
-async fn bed_board(
+/// The read models: what the projections role keeps and what the gateway role reads (the same
+/// objects in memory; writers and readers in Redis). One line per read model.
+async fn read_models(
     args: &ServeArgs,
     roles: &BTreeSet<ServeRole>,
-) -> anyhow::Result<(Option<Arc<dyn Projection>>, Option<Arc<dyn BedBoardReader>>)> {
+) -> anyhow::Result<(Vec<Arc<dyn Projection>>, Option<Readers>)> {
     let (keeps, reads) = (roles.contains(&ServeRole::Projections), roles.contains(&ServeRole::Gateway));
-    match args.read_models {
+    let mut kept: Vec<Arc<dyn Projection>> = Vec::new();
+    let readers = match args.read_models {
         ReadModelKind::Memory => {
             let board = Arc::new(MemoryBedBoard::new());
-            Ok((
-                keeps.then(|| board.clone() as Arc<dyn Projection>),
-                reads.then_some(board as Arc<dyn BedBoardReader>),
-            ))
+            let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
+            if keeps {
+                kept.push(board.clone());
+                kept.push(patients.clone());
+            }
+            reads.then(|| Readers {
+                beds: board as Arc<dyn BedBoardReader>,
+                patients: patients as Arc<dyn DocumentReader<PatientDoc>>,
+            })
         }
         ReadModelKind::Redis => {
             let config = RedisConfig::new(&args.redis_url).with_prefix(&args.redis_prefix);
-            let mut writer: Option<Arc<dyn Projection>> = None;
             if keeps {
                 let board =
                     RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?;
-                writer = Some(Arc::new(board));
+                kept.push(Arc::new(board));
+                let patients = RedisDocuments::connect(&config, PatientSummaries)
+                    .await
+                    .context("cannot open the Redis patient summaries")?;
+                kept.push(Arc::new(patients));
             }
-            let mut reader: Option<Arc<dyn BedBoardReader>> = None;
             if reads {
-                let board =
-                    RedisBedBoardReader::connect(&config).await.context("cannot read the Redis bed board")?;
-                reader = Some(Arc::new(board));
+                Some(Readers {
+                    beds: Arc::new(
+                        RedisBedBoardReader::connect(&config)
+                            .await
+                            .context("cannot read the Redis bed board")?,
+                    ),
+                    patients: Arc::new(
+                        RedisDocumentReader::<PatientDoc>::connect(&config, patient_summary::NAME)
+                            .await
+                            .context("cannot read the Redis patient summaries")?,
+                    ),
+                })
+            } else {
+                None
             }
-            Ok((writer, reader))
         }
-    }
+    };
+    Ok((kept, readers))
+}
+
+/// One host for every read model this process keeps.
+fn host(store: &Arc<dyn EventStore>, projections: &[Arc<dyn Projection>]) -> ProjectionHost {
+    projections.iter().fold(ProjectionHost::new(store.clone()), |host, p| host.with(p.clone()))
 }
 
 impl Application {
@@ -161,10 +188,12 @@ impl Application {
         }
         let needs_store = roles.contains(&ServeRole::Services) || roles.contains(&ServeRole::Projections);
         let store = if needs_store { Some(open_store(&args).await?) } else { None };
-        let (projection, board) = bed_board(&args, &roles).await?;
-        if let (Some(store), Some(projection)) = (&store, &projection) {
-            let position = ProjectionRunner::new(store.clone(), projection.clone()).catch_up().await?;
-            tracing::info!(position, "bed board caught up");
+        let (projections, readers) = read_models(&args, &roles).await?;
+        if let Some(store) = &store
+            && !projections.is_empty()
+        {
+            let position = host(store, &projections).catch_up().await?;
+            tracing::info!(position, models = projections.len(), "read models caught up");
         }
 
         let auth = args.jwt.authenticator();
@@ -185,8 +214,8 @@ impl Application {
             Err(_) => bail!("the metrics registry is unusable"),
         };
         let (ready, ready_rx) = watch::channel(false);
-        let gateway = match (&board, roles.contains(&ServeRole::Gateway)) {
-            (Some(board), true) => {
+        let gateway = match (readers, roles.contains(&ServeRole::Gateway)) {
+            (Some(readers), true) => {
                 let grpc_endpoint = match (&args.services_url, &grpc) {
                     (Some(url), _) => url.clone(),
                     (None, Some((_, listener))) => format!("http://{}", listener.local_addr()?),
@@ -205,7 +234,7 @@ impl Application {
                     metrics: registry.clone(),
                     settings: GatewaySettings::default(),
                 };
-                Some(Gateway::build(config, board.clone()).await?)
+                Some(Gateway::build(config, readers).await?)
             }
             _ => None,
         };
@@ -223,7 +252,7 @@ impl Application {
         Ok(Self {
             roles,
             store,
-            projection,
+            projections,
             grpc,
             gateway,
             ops,
@@ -267,10 +296,11 @@ impl Application {
             let grpc = services.router.serve_with_incoming_shutdown(incoming, stop_signal(stopped.clone()));
             parts.spawn(async move { grpc.await.context("gRPC server") });
         }
-        if let (Some(store), Some(projection)) = (&self.store, &self.projection) {
-            let runner = ProjectionRunner::new(store.clone(), projection.clone());
-            let projection = runner.run(stop_signal(stopped.clone()));
-            parts.spawn(async move { projection.await.context("bed board projection") });
+        if let Some(store) = &self.store
+            && !self.projections.is_empty()
+        {
+            let host = host(store, &self.projections).run(stop_signal(stopped.clone()));
+            parts.spawn(async move { host.await.context("read model projections") });
         }
         if let Some(gateway) = self.gateway {
             let gateway = gateway.run_until_stopped(stop_signal(stopped.clone()));
@@ -280,8 +310,10 @@ impl Application {
             let ops = ops.run_until_stopped(stop_signal(stopped.clone()));
             parts.spawn(async move { ops.await.context("health and metrics endpoints") });
         }
-        if let (Some(store), Some(projection)) = (&self.store, &self.projection) {
-            let tracking = self.positions.track(store.clone(), projection.clone(), stopped.clone());
+        if let Some(store) = &self.store
+            && !self.projections.is_empty()
+        {
+            let tracking = self.positions.track(store.clone(), self.projections.clone(), stopped.clone());
             parts.spawn(async move {
                 tracking.await;
                 anyhow::Ok(())

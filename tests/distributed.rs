@@ -72,7 +72,7 @@ async fn services_projections_and_gateways_in_separate_processes() {
     assert_eq!(status, 200);
     let head = metric(&metrics, "careflow_event_store_head_position");
     assert!(head > 0.0, "{metrics}");
-    assert!(metrics.contains("careflow_bed_board_checkpoint_position"), "{metrics}");
+    assert!(metrics.contains("careflow_read_model_checkpoint_position{model=\"bed_board\"}"), "{metrics}");
 }
 
 /// The value of an unlabelled metric in OpenMetrics text.

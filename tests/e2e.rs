@@ -95,7 +95,7 @@ async fn bad_tokens_bad_input_and_illegal_transitions_get_clear_codes() {
     for metric in [
         "careflow_graphql_requests_total",
         "careflow_event_store_head_position",
-        "careflow_bed_board_lag_events",
+        "careflow_read_model_lag_events{model=\"bed_board\"}",
     ] {
         assert!(metrics.contains(metric), "{metric} missing from {metrics}");
     }

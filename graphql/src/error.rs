@@ -119,6 +119,16 @@ impl ErrorExtensions for ApiError {
 #[derive(Debug, Clone)]
 pub struct GqlError(async_graphql::Error);
 
+impl GqlError {
+    /// Its `extensions.code`.
+    pub(crate) fn code(&self) -> Option<&str> {
+        match self.0.extensions.as_ref()?.get("code")? {
+            async_graphql::Value::String(code) => Some(code.as_str()),
+            _ => None,
+        }
+    }
+}
+
 impl From<ApiError> for GqlError {
     fn from(error: ApiError) -> Self {
         Self(error.extend())

@@ -15,19 +15,16 @@ mod server;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use careflow_auth::Authenticator;
-use careflow_projections::bed_board::BedBoardReader;
-use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use error::{ApiError, FieldViolation};
 pub use metrics::{GatewayMetrics, SharedRegistry};
 pub use ops::OpsServer;
-pub use schema::{Caller, CareflowSchema};
+pub use schema::{Caller, CareflowSchema, Clients, Readers};
 
 /// Everything the gateway needs.
 pub struct GatewayConfig {
@@ -112,22 +109,22 @@ struct HealthCheck {
 }
 
 impl Gateway {
-    /// Builds the schema and routes over `reader`.
-    pub async fn build(config: GatewayConfig, reader: Arc<dyn BedBoardReader>) -> Result<Self, GatewayError> {
+    /// Builds the schema and routes over `readers`.
+    pub async fn build(config: GatewayConfig, readers: Readers) -> Result<Self, GatewayError> {
         let settings = config.settings;
         let endpoint = tonic::transport::Endpoint::from_shared(config.grpc_endpoint.clone())
             .map_err(|source| GatewayError::Endpoint { endpoint: config.grpc_endpoint.clone(), source })?
             .tcp_nodelay(true)
             .connect_timeout(settings.grpc_deadline);
         let channel = endpoint.connect_lazy();
-        let beds = BedServiceClient::new(channel.clone());
+        let clients = Clients::new(channel.clone());
         let metrics = {
             let mut registry = config.metrics.lock().map_err(|_| GatewayError::Registry)?;
             GatewayMetrics::register(&mut registry)
         };
         let schema = schema::build(
-            reader,
-            beds,
+            readers,
+            clients,
             config.read_your_writes_timeout,
             metrics.clone(),
             config.graphiql,

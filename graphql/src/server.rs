@@ -20,6 +20,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request, State, WebSocketUpgr
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use careflow_auth::policy::{self, Action};
 use careflow_auth::{Authenticator, Role};
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
@@ -231,9 +232,9 @@ fn authenticate(
     Ok(data)
 }
 
-/// Whether `role` may see anything served over subscriptions (today: the bed board).
+/// Whether `role` may see anything served over subscriptions (the bed board, patient records).
 fn may_subscribe(role: Role) -> bool {
-    role.can_view_beds()
+    [Action::ViewBeds, Action::ViewPatients].into_iter().any(|action| policy::role_allows(role, action))
 }
 
 async fn graphql_ws(

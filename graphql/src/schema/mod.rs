@@ -1,24 +1,77 @@
-//! The GraphQL schema, apart from the HTTP server: queries, mutations and subscriptions over the
-//! bed board read model and the beds gRPC service.
+//! The GraphQL schema, apart from the HTTP server: each context's schema module (its queries
+//! over its read models, mutations through the shared [`command`] helpers, subscriptions),
+//! merged into one schema. Adding a context is its module and one entry in each root below.
 
+pub(crate) mod command;
 mod mutation;
+mod patients;
 mod query;
-mod subscription;
+pub(crate) mod subscription;
 mod types;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, Schema};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use careflow_auth::Actor;
+use careflow_auth::policy::{self, Action};
 use careflow_projections::bed_board::BedBoardReader;
+use careflow_projections::documents::DocumentReader;
+use careflow_projections::patient_summary::PatientDoc;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
+use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
-pub use mutation::{GrpcDeadline, Mutation, ReadYourWrites};
-pub use query::Query;
-pub use subscription::SubscriptionRoot;
+pub use command::{GrpcDeadline, ReadYourWrites};
+use mutation::BedsMutation;
+use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
+use query::BedsQuery;
+use subscription::BedsSubscription;
+
+/// Every context's queries.
+#[derive(MergedObject, Default)]
+pub struct Query(BedsQuery, PatientsQuery);
+
+/// Every context's mutations.
+#[derive(MergedObject, Default)]
+pub struct Mutation(BedsMutation, PatientsMutation);
+
+/// Every context's subscriptions.
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(BedsSubscription, PatientsSubscription);
+
+/// The read models the gateway reads, one per context's model.
+#[derive(Clone)]
+pub struct Readers {
+    /// The bed board and capacity.
+    pub beds: Arc<dyn BedBoardReader>,
+    /// The patient summaries and MPI search indexes.
+    pub patients: Arc<dyn DocumentReader<PatientDoc>>,
+}
+
+/// The gRPC clients of every context, over one channel.
+#[derive(Clone)]
+pub struct Clients {
+    /// `careflow.beds.v1`.
+    pub beds: BedServiceClient<Channel>,
+    /// `careflow.patients.v1`.
+    pub patients: PatientServiceClient<Channel>,
+    /// `careflow.flags.v1`.
+    pub flags: FlagServiceClient<Channel>,
+}
+
+impl Clients {
+    /// Every client over `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            beds: BedServiceClient::new(channel.clone()),
+            patients: PatientServiceClient::new(channel.clone()),
+            flags: FlagServiceClient::new(channel),
+        }
+    }
+}
 
 use crate::GatewaySettings;
 use crate::error::ApiError;
@@ -41,12 +94,16 @@ pub struct Caller {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The caller, who must be allowed to see the bed board.
+/// The authenticated caller.
+pub(crate) fn authenticated<'a>(ctx: &Context<'a>) -> Result<&'a Caller, ApiError> {
+    ctx.data_opt::<Caller>().ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+}
+
+/// The caller, who must be allowed to see the bed board (the policy decides).
 pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Caller, ApiError> {
-    let caller =
-        ctx.data_opt::<Caller>().ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))?;
-    if !caller.actor.role.can_view_beds() {
-        return Err(ApiError::Forbidden(format!("role {} may not see the bed board", caller.actor.role)));
+    let caller = authenticated(ctx)?;
+    if !policy::role_allows(caller.actor.role, Action::ViewBeds) {
+        return Err(ApiError::Forbidden(format!("role {} may not {}", caller.actor.role, Action::ViewBeds)));
     }
     Ok(caller)
 }
@@ -58,16 +115,19 @@ pub const MAX_COMPLEXITY: usize = 1000;
 
 /// Builds the schema.
 pub fn build(
-    reader: Arc<dyn BedBoardReader>,
-    beds: BedServiceClient<Channel>,
+    readers: Readers,
+    clients: Clients,
     read_your_writes: Duration,
     metrics: GatewayMetrics,
     introspection: bool,
     settings: &GatewaySettings,
 ) -> CareflowSchema {
-    let builder = Schema::build(Query, Mutation, SubscriptionRoot)
-        .data(reader)
-        .data(beds)
+    let builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot::default())
+        .data(readers.beds)
+        .data(readers.patients)
+        .data(clients.beds)
+        .data(clients.patients)
+        .data(clients.flags)
         .data(ReadYourWrites(read_your_writes))
         .data(GrpcDeadline(settings.grpc_deadline))
         .data(metrics)
@@ -79,5 +139,5 @@ pub fn build(
 
 /// The schema's SDL, independent of any running service.
 pub(crate) fn build_sdl() -> String {
-    Schema::build(Query, Mutation, SubscriptionRoot).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot::default()).finish().sdl()
 }

@@ -1,34 +1,22 @@
-//! Mutations: one per beds command. Each sends the gRPC command with the caller's token and a
-//! deadline, then answers once the bed board reflects it (read-your-writes, bounded wait). When
+//! The beds context's mutations: one per beds command, each authorised by the command's own
+//! action. Each sends the gRPC command with the caller's token and a deadline, then answers
+//! once the bed board reflects it (read-your-writes, bounded wait). When
 //! the wait times out the payload says so (`visible: false`, no beds) instead of presenting the
 //! board's older state as the command's result.
 
-use std::time::{Duration, Instant};
-
 use async_graphql::{Context, ID, InputObject, Object};
+use careflow_auth::policy::Action;
 use careflow_proto::beds::v1 as pb;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
 use tonic::transport::Channel;
 
+use super::command::{command_id, send, visible};
 use super::types::{BlockReason, CommandPayload, DischargeDestination, reader};
-use super::viewer;
 use crate::error::{ApiError, GqlError};
-use crate::guard::NotYetVisible;
-use crate::metrics::GatewayMetrics;
 
-/// How long a mutation waits for the read models; set when the schema is built.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadYourWrites(pub Duration);
-
-/// How long a call to the services may take; set when the schema is built.
-#[derive(Debug, Clone, Copy)]
-pub struct GrpcDeadline(pub Duration);
-
-/// When no deadline is in the schema's data (it always is, from `build`).
-const FALLBACK_DEADLINE: Duration = Duration::from_secs(5);
-
-/// The root mutation.
-pub struct Mutation;
+/// The beds context's mutations.
+#[derive(Default)]
+pub struct BedsMutation;
 
 /// Register a hospital site (admin).
 #[derive(InputObject)]
@@ -167,10 +155,6 @@ pub struct ReserveBedInput {
     pub note: Option<String>,
 }
 
-fn command_id(id: Option<ID>) -> String {
-    id.map_or_else(|| uuid::Uuid::new_v4().to_string(), |id| id.0)
-}
-
 /// Out-of-range numbers are passed on as values the service rejects with the field named.
 fn pathway(value: i32) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
@@ -199,40 +183,7 @@ fn block_reason(r: BlockReason) -> i32 {
     proto as i32
 }
 
-/// The client, the request wrapped with the caller's token, a correlation id and the deadline
-/// (sent as `grpc-timeout`, so the services stop too), and the deadline.
-fn prepare<T>(
-    ctx: &Context<'_>,
-    message: T,
-) -> Result<(BedServiceClient<Channel>, tonic::Request<T>, Duration), ApiError> {
-    let caller = viewer(ctx)?;
-    let client = ctx.data::<BedServiceClient<Channel>>().map_err(|e| ApiError::internal(&e.message))?.clone();
-    let deadline = ctx.data::<GrpcDeadline>().map_or(FALLBACK_DEADLINE, |d| d.0);
-    let mut request = tonic::Request::new(message);
-    request.set_timeout(deadline);
-    let bearer = format!("Bearer {}", caller.token)
-        .parse()
-        .map_err(|_| ApiError::Unauthenticated("malformed token".into()))?;
-    request.metadata_mut().insert("authorization", bearer);
-    if let Ok(correlation) = uuid::Uuid::new_v4().to_string().parse() {
-        request.metadata_mut().insert("x-correlation-id", correlation);
-    }
-    if let Some(traceparent) = caller.traceparent.as_deref().and_then(|t| t.parse().ok()) {
-        request.metadata_mut().insert("traceparent", traceparent);
-    }
-    Ok((client, request, deadline))
-}
-
-/// A call that got no answer within its deadline: retryable.
-pub(crate) fn deadline_passed(deadline: Duration) -> ApiError {
-    tracing::warn!(deadline_ms = deadline.as_millis(), "the careflow services did not answer in time");
-    ApiError::Unavailable(format!(
-        "the careflow services did not answer within {} ms; retry with the same commandId",
-        deadline.as_millis()
-    ))
-}
-
-/// Waits for the read model to reach the command, then reads the beds it touched.
+/// Waits for the bed board to reach the command, then reads the beds it touched.
 async fn payload(
     ctx: &Context<'_>,
     ack: Option<pb::CommandAck>,
@@ -240,20 +191,8 @@ async fn payload(
 ) -> Result<CommandPayload, GqlError> {
     let ack = ack.ok_or_else(|| ApiError::internal(&"a command response without an ack"))?;
     let reader = reader(ctx)?;
-    let timeout = ctx.data::<ReadYourWrites>().map(|r| r.0).unwrap_or(Duration::from_secs(2));
-    let started = Instant::now();
-    let visible = reader.wait_for(ack.position, timeout).await;
-    if let Ok(metrics) = ctx.data::<GatewayMetrics>() {
-        metrics.observe_read_your_writes(started.elapsed());
-    }
+    let visible = visible(ctx, ack.position, |position, timeout| reader.wait_for(position, timeout)).await;
     if !visible {
-        tracing::warn!(
-            position = ack.position,
-            "read model did not catch up in time; answering that the change is not yet visible"
-        );
-        if let Ok(log) = ctx.data::<NotYetVisible>() {
-            log.record(ctx.item.node.response_key().node.as_str(), ack.position);
-        }
         return Ok(CommandPayload { position: ack.position, stay_id, visible, beds: Vec::new() });
     }
     let mut beds = Vec::with_capacity(ack.bed_ids.len());
@@ -263,19 +202,18 @@ async fn payload(
     Ok(CommandPayload { position: ack.position, stay_id, visible, beds })
 }
 
-/// Sends one command with its deadline; no answer in time is UNAVAILABLE.
-macro_rules! send {
-    ($ctx:expr, $method:ident, $message:expr) => {{
-        let (mut client, request, deadline) = prepare($ctx, $message)?;
-        match tokio::time::timeout(deadline, client.$method(request)).await {
-            Ok(answer) => answer.map_err(ApiError::from)?.into_inner(),
-            Err(_) => return Err(deadline_passed(deadline).into()),
-        }
-    }};
+/// Sends one beds command under `action`'s rule.
+macro_rules! beds {
+    ($ctx:expr, $action:expr, $method:ident, $message:expr) => {
+        send!($ctx, BedServiceClient<Channel>, $action, $method, $message)
+    };
 }
 
+const CONFIGURE: Action = Action::ConfigureBeds;
+const UPDATE: Action = Action::UpdateBeds;
+
 #[Object]
-impl Mutation {
+impl BedsMutation {
     /// Register a hospital site (admin, bed manager).
     async fn register_site(
         &self,
@@ -287,7 +225,7 @@ impl Mutation {
             site_id: input.site_id.0,
             name: input.name,
         };
-        let response = send!(ctx, register_site, message);
+        let response = beds!(ctx, CONFIGURE, register_site, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -304,7 +242,7 @@ impl Mutation {
             name: input.name,
             specialty: input.specialty.unwrap_or_default(),
         };
-        let response = send!(ctx, configure_ward, message);
+        let response = beds!(ctx, CONFIGURE, configure_ward, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -316,7 +254,7 @@ impl Mutation {
             ward_id: input.ward_id.0,
             label: input.label,
         };
-        let response = send!(ctx, add_bed, message);
+        let response = beds!(ctx, CONFIGURE, add_bed, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -333,7 +271,7 @@ impl Mutation {
             given_name: input.given_name,
             family_name: input.family_name,
         };
-        let response = send!(ctx, admit_patient, message);
+        let response = beds!(ctx, UPDATE, admit_patient, message);
         payload(ctx, response.ack, Some(response.stay_id)).await
     }
 
@@ -348,7 +286,7 @@ impl Mutation {
             stay_id: input.stay_id.0,
             to_bed_id: input.to_bed_id.0,
         };
-        let response = send!(ctx, transfer_patient, message);
+        let response = beds!(ctx, UPDATE, transfer_patient, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -363,7 +301,7 @@ impl Mutation {
             stay_id: input.stay_id.0,
             date: input.date,
         };
-        let response = send!(ctx, set_expected_discharge_date, message);
+        let response = beds!(ctx, UPDATE, set_expected_discharge_date, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -379,7 +317,7 @@ impl Mutation {
             discharge_ready_date: input.discharge_ready_date,
             pathway: pathway(input.pathway),
         };
-        let response = send!(ctx, mark_medically_optimised, message);
+        let response = beds!(ctx, UPDATE, mark_medically_optimised, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -395,7 +333,7 @@ impl Mutation {
             destination: destination(input.destination),
             pathway: pathway(input.pathway),
         };
-        let response = send!(ctx, discharge_patient, message);
+        let response = beds!(ctx, UPDATE, discharge_patient, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -403,7 +341,7 @@ impl Mutation {
     async fn mark_bed_cleaned(&self, ctx: &Context<'_>, input: BedInput) -> Result<CommandPayload, GqlError> {
         let message =
             pb::MarkBedCleanedRequest { command_id: command_id(input.command_id), bed_id: input.bed_id.0 };
-        let response = send!(ctx, mark_bed_cleaned, message);
+        let response = beds!(ctx, UPDATE, mark_bed_cleaned, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -415,7 +353,7 @@ impl Mutation {
             reason: block_reason(input.reason),
             note: input.note.unwrap_or_default(),
         };
-        let response = send!(ctx, block_bed, message);
+        let response = beds!(ctx, UPDATE, block_bed, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -423,7 +361,7 @@ impl Mutation {
     async fn unblock_bed(&self, ctx: &Context<'_>, input: BedInput) -> Result<CommandPayload, GqlError> {
         let message =
             pb::UnblockBedRequest { command_id: command_id(input.command_id), bed_id: input.bed_id.0 };
-        let response = send!(ctx, unblock_bed, message);
+        let response = beds!(ctx, UPDATE, unblock_bed, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -439,7 +377,7 @@ impl Mutation {
             for_nhs_number: input.for_nhs_number.unwrap_or_default(),
             note: input.note.unwrap_or_default(),
         };
-        let response = send!(ctx, reserve_bed, message);
+        let response = beds!(ctx, UPDATE, reserve_bed, message);
         payload(ctx, response.ack, None).await
     }
 
@@ -453,7 +391,7 @@ impl Mutation {
             command_id: command_id(input.command_id),
             bed_id: input.bed_id.0,
         };
-        let response = send!(ctx, release_bed_reservation, message);
+        let response = beds!(ctx, UPDATE, release_bed_reservation, message);
         payload(ctx, response.ack, None).await
     }
 }

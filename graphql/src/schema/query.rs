@@ -1,4 +1,4 @@
-//! Queries: sites, wards, the bed board and capacity.
+//! The beds context's queries: sites, wards, the bed board and capacity.
 
 use async_graphql::{Context, ID, Object};
 
@@ -6,11 +6,12 @@ use super::types::{Bed, Capacity, Site, Ward, reader};
 use super::viewer;
 use crate::error::{ApiError, GqlError};
 
-/// The root query.
-pub struct Query;
+/// The beds context's queries.
+#[derive(Default)]
+pub struct BedsQuery;
 
 #[Object]
-impl Query {
+impl BedsQuery {
     /// Every hospital site.
     async fn sites(&self, ctx: &Context<'_>) -> Result<Vec<Site>, GqlError> {
         viewer(ctx)?;

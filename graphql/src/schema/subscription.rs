@@ -1,4 +1,5 @@
-//! Subscriptions: live bed board changes, for as long as the caller's token is valid.
+//! The beds context's subscriptions: live bed board changes, for as long as the caller's token
+//! is valid.
 
 use async_graphql::{Context, ID, Subscription};
 use chrono::Utc;
@@ -12,11 +13,12 @@ use super::{Caller, viewer};
 use crate::error::{ApiError, GqlError};
 use crate::metrics::{GatewayMetrics, SubscriptionGuard};
 
-/// The root subscription.
-pub struct SubscriptionRoot;
+/// The beds context's subscriptions.
+#[derive(Default)]
+pub struct BedsSubscription;
 
 /// When `caller`'s token expires, on the runtime's clock.
-fn expiry(caller: &Caller) -> Instant {
+pub(crate) fn expiry(caller: &Caller) -> Instant {
     let left = (caller.expires_at - Utc::now()).to_std().unwrap_or_default();
     Instant::now() + left
 }
@@ -25,7 +27,7 @@ fn expiry(caller: &Caller) -> Instant {
 type Items = Vec<Result<Bed, GqlError>>;
 
 #[Subscription]
-impl SubscriptionRoot {
+impl BedsSubscription {
     /// Each bed of the ward whose view changes, as it changes. A client that falls behind
     /// receives the whole board again, so it never misses a state. When the caller's token
     /// expires the subscription sends an UNAUTHENTICATED error and completes: subscribe again

@@ -8,6 +8,11 @@ use careflow_projections::bed_board::{
     BedBoardReader, BedView, Capacity as CapacityView, SiteView, WardView,
 };
 
+use careflow_auth::policy::{self, Action};
+use careflow_projections::patient_summary::patient_key;
+
+use super::authenticated;
+use super::patients::{FlagKind, may_see, patients, summary_of};
 use crate::error::{ApiError, GqlError};
 
 /// Where a bed is in its life cycle.
@@ -91,15 +96,17 @@ impl From<CapacityView> for Capacity {
     }
 }
 
-/// The patient in a bed.
+/// The patient in a bed, as the caller may see them.
 #[derive(Debug, Clone, SimpleObject)]
-pub struct Patient {
+pub struct BedPatient {
     /// NHS number.
     pub nhs_number: String,
     /// Given name.
     pub given_name: String,
     /// Family name.
     pub family_name: String,
+    /// The kinds of the patient's active flags (end of life, frailty, infection control…).
+    pub active_flags: Vec<FlagKind>,
 }
 
 /// A bed on the board.
@@ -135,13 +142,27 @@ impl Bed {
     async fn stay_id(&self) -> Option<ID> {
         self.0.stay_id.clone().map(ID)
     }
-    /// The patient, when OCCUPIED.
-    async fn patient(&self) -> Option<Patient> {
-        self.0.patient.as_ref().map(|p| Patient {
-            nhs_number: p.nhs_number.clone(),
-            given_name: p.given_name.clone(),
-            family_name: p.family_name.clone(),
-        })
+    /// The patient, when OCCUPIED and the caller may see who it is: null for a role that may
+    /// not see patient records, and for a patient who dissents from sharing when the caller's
+    /// organisation is not caring for them (the bed still shows OCCUPIED).
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Option<BedPatient>, GqlError> {
+        let Some(patient) = &self.0.patient else { return Ok(None) };
+        let caller = authenticated(ctx)?;
+        if !policy::role_allows(caller.actor.role, Action::ViewPatients) {
+            return Ok(None);
+        }
+        let summary = summary_of(patients(ctx)?.get(&patient_key(&patient.nhs_number)).await?);
+        if summary.as_ref().is_some_and(|s| may_see(caller, s).is_err()) {
+            return Ok(None);
+        }
+        let active_flags =
+            summary.map(|s| s.active_flag_kinds().into_iter().map(Into::into).collect()).unwrap_or_default();
+        Ok(Some(BedPatient {
+            nhs_number: patient.nhs_number.clone(),
+            given_name: patient.given_name.clone(),
+            family_name: patient.family_name.clone(),
+            active_flags,
+        }))
     }
     /// Expected discharge date (YYYY-MM-DD).
     async fn expected_discharge_date(&self) -> Option<String> {

@@ -10,9 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
 use careflow_domain::beds::BedStatus;
-use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings};
+use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, Readers};
 use careflow_projections::ProjectionError;
 use careflow_projections::bed_board::{BedBoardReader, BedChange, BedView, Capacity, SiteView, WardView};
+use careflow_projections::documents::MemoryDocuments;
+use careflow_projections::patient_summary::PatientSummaries;
 use careflow_proto::beds::v1 as pb;
 use careflow_proto::beds::v1::bed_service_server::{BedService, BedServiceServer};
 use serde_json::{Value, json};
@@ -325,7 +327,9 @@ impl TestGateway {
             metrics: Arc::default(),
             settings,
         };
-        let gateway = Gateway::build(config, board).await.expect("build the gateway");
+        let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
+        let readers = Readers { beds: board, patients };
+        let gateway = Gateway::build(config, readers).await.expect("build the gateway");
         let addr = gateway.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(gateway.run_until_stopped(async {
