@@ -133,8 +133,13 @@ impl Drop for Careflow {
     }
 }
 
-/// A token from `careflow token` (the real CLI).
+/// A token from `careflow token` (the real CLI), for a member of RXA.
 pub fn token(role: &str) -> String {
+    token_in(role, "RXA")
+}
+
+/// A token for `role` at organisation `org` (ODS code).
+pub fn token_in(role: &str, org: &str) -> String {
     let output = Command::new(BIN)
         .args([
             "token",
@@ -143,7 +148,7 @@ pub fn token(role: &str) -> String {
             "--role",
             role,
             "--org",
-            "RXA",
+            org,
             "--jwt-secret",
             SECRET,
         ])
@@ -189,6 +194,18 @@ impl Subscription {
                 .expect("frame");
             if let Message::Text(text) = frame {
                 return serde_json::from_str(&text).expect("JSON");
+            }
+        }
+    }
+
+    /// The next `next` or `error` message's payload, errors included.
+    pub async fn next_payload(&mut self) -> Value {
+        loop {
+            let message = self.next_message().await;
+            match message["type"].as_str() {
+                Some("next" | "error") => return message["payload"].clone(),
+                Some("complete") => panic!("subscription ended: {message}"),
+                _ => {}
             }
         }
     }

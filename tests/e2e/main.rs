@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+#[path = "../helpers/mod.rs"]
 mod helpers;
+mod patients;
 
 use helpers::flow::{self, BOARD, configure};
 use helpers::{Careflow, token};
@@ -151,7 +153,7 @@ async fn spans_are_exported_to_the_configured_otlp_endpoint() {
 /// free of errors (a second admission into a bed that still awaits cleaning would be refused).
 #[tokio::test]
 async fn the_readme_tour_works_as_written() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let tour = readme.split("## A five-minute tour").nth(1).unwrap();
     let tour = tour.split("\n## ").next().unwrap();
     // Steps: a `# N. …` comment line, then a curl whose `-d '…'` body is the GraphQL request.
