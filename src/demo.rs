@@ -1,8 +1,11 @@
 //! The synthetic demo: two organisations — an acute trust (RXA: three sites, ten wards) and a
 //! community trust (RYC: one site, two wards) — ~330 beds in mixed states, patients with NHS
 //! numbers from the 999 test range and invented names. Each organisation's admin loads its own
-//! sites, so organisations are kept apart from the first event. Every command has a fixed
-//! command id, so loading twice adds nothing.
+//! sites, so organisations are kept apart from the first event. Admissions register their
+//! patients in the MPI; the demo then completes their demographics, registers patients living at
+//! home, raises flags (end of life care plans, frailty with CFS scores, learning disability,
+//! falls risk, infection control) and records dissent to sharing for a few. Every command has a
+//! fixed command id, so loading twice adds nothing.
 
 use std::sync::Arc;
 
@@ -16,10 +19,14 @@ use careflow_domain::beds::{
     DischargePatient, Label, MarkMedicallyOptimised, Note, Pathway, PatientName, RegisterSite, ReserveBed,
     SetExpectedDischargeDate,
 };
-use careflow_domain::{BedId, NhsNumber, SiteId, StayId, WardId};
+use careflow_domain::flags::{FlagCommand, FlagId, FlagKind, FlagSource, Flags, FrailtyScore, Severity};
+use careflow_domain::patients::{
+    Demographics, DemographicsChange, Gender, PatientCommand, Patients, Postcode,
+};
+use careflow_domain::{BedId, Decider, NhsNumber, SiteId, StayId, WardId};
 use careflow_eventstore::EventStore;
 use careflow_services::{CommandContext, CommandHandler, ServiceError};
-use chrono::{Duration, Utc};
+use chrono::{Duration, NaiveDate, Utc};
 use uuid::Uuid;
 
 const DEMO_NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_666c_6f77_8000_0000_0000_00de);
@@ -112,9 +119,10 @@ fn admin(organisation: &str) -> Actor {
     }
 }
 
-/// Loads the demo through the beds command handler, in-process, as each organisation's admin.
+/// Loads the demo through the command handlers, in-process: beds as each organisation's admin,
+/// then the MPI and flags as a ward clerk and a nurse of RXA.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
-    let handler = CommandHandler::<Beds>::new(store);
+    let handler = CommandHandler::<Beds>::new(store.clone());
     let started = std::time::Instant::now();
     let mut setup = Vec::new();
     let mut wards = Vec::new();
@@ -181,24 +189,163 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     for task in futures::future::join_all(tasks).await {
         task??;
     }
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, patients = patient, "demo loaded");
+    let admitted = patient;
+    patients_and_flags(store, admitted).await?;
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        patients = admitted + AT_HOME,
+        "demo loaded"
+    );
     Ok(())
 }
 
 async fn run(handler: &CommandHandler<Beds>, actor: &Actor, step: Step) -> anyhow::Result<()> {
-    let context = demo_context(actor, &step.key);
     let action = match step.action {
         BedCommand::RegisterSite(_) | BedCommand::ConfigureWard(_) | BedCommand::AddBed(_) => {
             Action::ConfigureBeds
         }
         _ => Action::UpdateBeds,
     };
-    match handler.handle(&context, action, step.action).await {
+    handle(handler, actor, &step.key, action, step.action).await
+}
+
+/// Carries out one demo command with the fixed command id of `key`.
+async fn handle<D: Decider>(
+    handler: &CommandHandler<D>,
+    actor: &Actor,
+    key: &str,
+    action: Action,
+    command: D::Command,
+) -> anyhow::Result<()> {
+    let context = demo_context(actor, key);
+    match handler.handle(&context, action, command).await {
         // The demo was loaded on an earlier day: its dates differed, so the step's command id
         // was used for a command with other dates. It is in the store: nothing to do.
         Ok(_) | Err(ServiceError::CommandIdReused) => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("demo step {}", step.key)),
+        Err(error) => Err(error).with_context(|| format!("demo step {key}")),
     }
+}
+
+/// Patients registered by the demo who are at home, not in a bed.
+const AT_HOME: u32 = 40;
+
+const POSTCODES: [&str; 8] =
+    ["LS6 2QB", "LS7 3JB", "LS8 1AA", "BD7 1DP", "BD9 4RT", "HX1 2TT", "HX3 5AX", "WF1 3LP"];
+const PRACTICES: [&str; 5] = ["B86001", "B86002", "B86010", "B83001", "B87001"];
+
+fn demo_actor(role: Role, user: &str) -> Actor {
+    Actor { user_id: format!("careflow-demo.{user}"), role, organisation: "RXA".into(), teams: Vec::new() }
+}
+
+/// The `i`th demo patient's demographics beyond their name.
+fn demographics_of(i: u32) -> anyhow::Result<(NaiveDate, Gender, Postcode, OdsCode)> {
+    let born = NaiveDate::from_ymd_opt(1928 + (i * 7 % 62) as i32, i % 12 + 1, i % 28 + 1)
+        .context("a demo date of birth")?;
+    let gender = if i.is_multiple_of(2) { Gender::Female } else { Gender::Male };
+    let postcode = Postcode::parse(POSTCODES[(i as usize) % POSTCODES.len()])?;
+    let practice = OdsCode::parse(PRACTICES[(i as usize * 3) % PRACTICES.len()])?;
+    Ok((born, gender, postcode, practice))
+}
+
+/// The flags the `i`th demo patient has: kind, CFS score for frailty, severity, reason.
+fn flags_of(i: u32) -> Vec<(FlagKind, Option<u8>, Severity, &'static str)> {
+    let mut flags = Vec::new();
+    if i.is_multiple_of(9) {
+        flags.push((
+            FlagKind::EndOfLifeCarePlan,
+            None,
+            Severity::High,
+            "ReSPECT form and end of life care plan agreed",
+        ));
+    }
+    if i.is_multiple_of(4) {
+        flags.push((
+            FlagKind::Frailty,
+            Some(6 + (i / 4 % 4) as u8),
+            Severity::Medium,
+            "Clinical Frailty Scale assessed",
+        ));
+    }
+    if i.is_multiple_of(13) {
+        flags.push((
+            FlagKind::LearningDisability,
+            None,
+            Severity::Medium,
+            "On the practice learning disability register",
+        ));
+    }
+    if i % 6 == 1 {
+        flags.push((FlagKind::FallsRisk, None, Severity::Medium, "Two falls in the last six months"));
+    }
+    if i.is_multiple_of(23) {
+        flags.push((FlagKind::InfectionControl, None, Severity::High, "MRSA positive screen: isolate"));
+    }
+    flags
+}
+
+/// Completes the demographics of the patients admitted (those `next_patient` gave up to
+/// `last_admitted`), registers patients at home, raises their flags and records a few
+/// dissents. Returns how many patients there are.
+async fn patients_and_flags(store: Arc<dyn EventStore>, last_admitted: u32) -> anyhow::Result<u32> {
+    let mpi = CommandHandler::<Patients>::new(store.clone());
+    let flags = CommandHandler::<Flags>::new(store);
+    let clerk = demo_actor(Role::WardClerk, "clerk");
+    let nurse = demo_actor(Role::WardNurse, "nurse");
+    let review = Utc::now().date_naive() + Duration::days(30);
+    let (mut counter, mut at_home, mut i) = (0u32, 0u32, 0u32);
+    while at_home < AT_HOME {
+        i += 1;
+        let (nhs_number, name) = next_patient(&mut counter)?;
+        let in_bed = counter <= last_admitted;
+        at_home += u32::from(!in_bed);
+        let (born, gender, postcode, practice) = demographics_of(i)?;
+        let command = if in_bed {
+            PatientCommand::UpdateDemographics {
+                nhs_number,
+                change: DemographicsChange {
+                    name: None,
+                    date_of_birth: Some(born),
+                    gender: Some(gender),
+                    postcode: Some(postcode),
+                    gp_practice: Some(practice),
+                },
+            }
+        } else {
+            let demographics = Demographics {
+                name,
+                date_of_birth: Some(born),
+                gender,
+                postcode: Some(postcode),
+                gp_practice: Some(practice),
+            };
+            PatientCommand::Register { nhs_number, demographics }
+        };
+        handle(&mpi, &clerk, &format!("mpi/{nhs_number}"), Action::UpdatePatients, command).await?;
+        for (kind, score, severity, reason) in flags_of(i) {
+            let key = format!("flag/{kind}/{nhs_number}");
+            let frailty_score = score.map(FrailtyScore::new).transpose().map_err(anyhow::Error::msg)?;
+            let command = FlagCommand::Raise {
+                nhs_number,
+                flag_id: FlagId(demo_context(&nurse, &key).derived_id("flag")),
+                kind,
+                frailty_score,
+                severity,
+                reason: Note::parse(reason)?,
+                review_on: Some(review),
+                source: FlagSource::Person {
+                    user_id: nurse.user_id.clone(),
+                    organisation: OdsCode::parse("RXA")?,
+                },
+            };
+            handle(&flags, &nurse, &key, Action::UpdateFlags, command).await?;
+        }
+        if i % 17 == 5 {
+            let note = Some(Note::parse("Asked at registration not to share beyond those caring for them")?);
+            let command = PatientCommand::RecordSharingDissent { nhs_number, note };
+            handle(&mpi, &clerk, &format!("dissent/{nhs_number}"), Action::UpdatePatients, command).await?;
+        }
+    }
+    Ok(i)
 }
 
 fn demo_context(actor: &Actor, key: &str) -> CommandContext {

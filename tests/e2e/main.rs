@@ -125,6 +125,34 @@ async fn the_demo_loads_once() {
     let occupied: u64 = sites.iter().map(|s| s["capacity"]["occupied"].as_u64().unwrap()).sum();
     assert!((250..=350).contains(&total), "about 300 beds, got {total}");
     assert!(occupied > total / 2, "mostly occupied: {occupied} of {total}");
+
+    // Registered patients with flags, found by postcode; a few dissent.
+    let found = app
+        .data(&nurse, r#"{ searchPatients(postcode: "LS6 2QB") { nhsNumber dateOfBirth gpPractice activeFlagKinds location { wardId } } }"#, json!({}))
+        .await;
+    let found = found["searchPatients"].as_array().unwrap();
+    assert!(found.len() >= 10, "patients live at LS6 2QB: {}", found.len());
+    assert!(
+        found.iter().all(|p| p["nhsNumber"].as_str().unwrap().starts_with("999")),
+        "synthetic NHS numbers"
+    );
+    assert!(found.iter().all(|p| p["dateOfBirth"].is_string() && p["gpPractice"].is_string()));
+    let kinds: std::collections::BTreeSet<&str> = found
+        .iter()
+        .flat_map(|p| p["activeFlagKinds"].as_array().unwrap())
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    assert!(kinds.contains("FRAILTY") && kinds.contains("END_OF_LIFE_CARE_PLAN"), "{kinds:?}");
+    assert!(found.iter().any(|p| p["location"].is_null()), "some are at home");
+    let board =
+        app.data(&nurse, r#"{ bedBoard(wardId: "RXA01-OAK") { patient { activeFlags } } }"#, json!({})).await;
+    let flagged = board["bedBoard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| !b["patient"]["activeFlags"].as_array().is_none_or(|f| f.is_empty()))
+        .count();
+    assert!(flagged > 0, "the bed board shows flags: {board}");
 }
 
 #[tokio::test]
