@@ -64,6 +64,39 @@ async fn services_projections_and_gateways_in_separate_processes() {
         board["bedBoard"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
     assert_eq!(statuses, ["AVAILABLE", "BLOCKED"]);
 
+    // Patients across processes: registered and flagged through one gateway (read-your-writes
+    // on the Redis patient summaries), followed live and read through the other.
+    let clerk = token("ward_clerk");
+    let registered = gateway
+        .data(
+            &clerk,
+            r#"mutation { registerPatient(input: {nhsNumber: "9990000034", givenName: "Hephzibah", familyName: "Wolstenholme",
+                dateOfBirth: "1942-08-30", gender: FEMALE, postcode: "HX3 5AX"}) { visible patient { familyName } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(registered["registerPatient"]["patient"]["familyName"], "Wolstenholme", "{registered}");
+    let mut live = Subscription::start(
+        replica.http(),
+        &nurse,
+        r#"subscription { patientSummary(nhsNumber: "9990000034") { activeFlagKinds } }"#,
+    )
+    .await;
+    assert_eq!(live.next_data().await["patientSummary"]["activeFlagKinds"], json!([]));
+    let raised = gateway
+        .data(
+            &nurse,
+            r#"mutation { raiseFlag(input: {nhsNumber: "9990000034", kind: END_OF_LIFE_CARE_PLAN, severity: HIGH,
+                reason: "Plan agreed with family"}) { visible } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(raised["raiseFlag"]["visible"], true);
+    assert_eq!(live.next_data().await["patientSummary"]["activeFlagKinds"], json!(["END_OF_LIFE_CARE_PLAN"]));
+    let found =
+        replica.data(&nurse, r#"{ searchPatients(postcode: "HX3 5AX") { nhsNumber } }"#, json!({})).await;
+    assert_eq!(found["searchPatients"], json!([{"nhsNumber": "9990000034"}]));
+
     // Every role can be probed and scraped, gateway or not.
     for process in [&services, &projections, &gateway] {
         assert_eq!(process.get("/readyz").await, (200, "ready".to_owned()));
