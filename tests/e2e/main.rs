@@ -198,7 +198,7 @@ async fn the_readme_tour_works_as_written() {
         }
     }
     let numbers: Vec<u32> = steps.iter().map(|(n, _)| *n).collect();
-    assert_eq!(numbers, [2, 3, 4, 5], "the tour's curl steps");
+    assert_eq!(numbers, [2, 3, 4, 5, 6, 7, 8], "the tour's curl steps");
     let repeat = tour.split("repeat steps ").nth(1).unwrap();
     let (from, to) = repeat.split_once('–').unwrap();
     let (from, to): (u32, u32) = (from.parse().unwrap(), to[..1].parse().unwrap());
@@ -220,7 +220,18 @@ async fn the_readme_tour_works_as_written() {
         data
     };
     for (n, body) in &steps {
-        run(*n, body).await;
+        let data = run(*n, body).await;
+        if let Some(patient) = data.get("patient") {
+            assert_eq!(patient["registered"], true, "step {n}: the admission registered them");
+            assert!(patient["timeline"].as_array().is_some_and(|t| t.len() >= 2), "step {n}: {patient}");
+        }
+        if let Some(raised) = data.get("raiseFlag") {
+            assert_eq!(raised["patient"]["activeFlagKinds"], json!(["FRAILTY"]), "step {n}");
+            assert_eq!(raised["patient"]["flags"][0]["snomedCode"], "925861000000102", "step {n}");
+        }
+        if let Some(found) = data["searchPatients"].as_array() {
+            assert!(!found.is_empty(), "step {n}: the demo has patients at that postcode");
+        }
     }
     for (n, body) in steps.iter().filter(|(n, _)| (from..=to).contains(n)) {
         let data = run(*n, body).await;
