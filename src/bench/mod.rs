@@ -10,6 +10,8 @@
 //! - `push`: GraphQL mutation → graphql-ws push on another client, p50/p99, at a steady rate,
 //!   through the real gateway, gRPC service, event store and projection (with `--backend
 //!   postgres`: PostgreSQL and Redis read models).
+//! - `summary`: a patient's whole record queried by concurrent GraphQL clients over the demo's
+//!   patients while their demographics change at a steady rate: queries/s, p50/p99.
 //!
 //! `--backend postgres` runs every part on fresh PostgreSQL schemas (and Redis key prefixes),
 //! dropped at the end.
@@ -17,7 +19,9 @@
 mod backend;
 mod decide;
 mod push;
+mod running;
 mod store;
+mod summary;
 mod ws;
 
 use std::path::PathBuf;
@@ -40,13 +44,15 @@ pub enum Part {
     Push,
     /// A command on a long stream against one on a new stream.
     Decide,
+    /// Patient-summary queries under load.
+    Summary,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -87,6 +93,15 @@ pub struct BenchArgs {
     /// Events already in the long stream of `decide`.
     #[arg(long, default_value_t = 10_000)]
     pub history: usize,
+    /// Concurrent GraphQL clients of `summary`.
+    #[arg(long, default_value_t = 16)]
+    pub summary_clients: usize,
+    /// How long `summary` queries, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub summary_seconds: u64,
+    /// Demographics updates per second during `summary`.
+    #[arg(long, default_value_t = 50)]
+    pub summary_writes: u32,
 }
 
 /// Runs the selected parts.
@@ -168,6 +183,21 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     "decide  {backend} long/new mean ratio {:.2}; first command on the long stream from a cold handler {:.2} ms",
                     long.mean() / new.mean().max(f64::EPSILON),
                     report.cold_first as f64 / 1000.0
+                );
+            }
+            Part::Summary => {
+                let seconds = Duration::from_secs(args.summary_seconds);
+                let report = summary::run(stores, args.summary_clients, seconds, args.summary_writes).await?;
+                let ms = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
+                println!(
+                    "summary {backend} clients={} patients={} {:>8.0} queries/s p50={:.2} ms p99={:.2} ms max={:.2} ms; {:.0} demographics updates/s meanwhile",
+                    args.summary_clients,
+                    report.patients,
+                    report.queries.per_second(),
+                    ms(0.5),
+                    ms(0.99),
+                    report.latency.max() as f64 / 1000.0,
+                    report.writes.per_second()
                 );
             }
         }

@@ -7,20 +7,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use careflow_auth::{Actor, Role};
-use clap::Parser;
+use careflow_auth::Role;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::backend::{Backend, Stores};
+use super::backend::Stores;
+use super::running::Running;
 use super::{micros_histogram, ws};
-use crate::app::Application;
-use crate::cli::ServeArgs;
 
 const WARD: &str = "BENCH-W1";
 const BEDS: usize = 50;
-const SECRET: &str = "careflow-bench-secret";
 
 type Sent = Arc<Mutex<HashMap<String, VecDeque<Instant>>>>;
 
@@ -35,53 +32,8 @@ pub async fn latency(
     rate: u32,
     samples: usize,
 ) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
-    let data_dir = stores.dir().join("push").to_string_lossy().into_owned();
-    let mut argv: Vec<String> = [
-        "serve",
-        "--data-dir",
-        &data_dir,
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--http-addr",
-        "127.0.0.1:0",
-        "--jwt-secret",
-        SECRET,
-    ]
-    .map(String::from)
-    .into();
-    if stores.backend == Backend::Postgres {
-        let options = stores.fresh_schema("push").await?;
-        let prefix = stores.fresh_redis_prefix("push")?;
-        argv.extend(
-            [
-                "--store",
-                "postgres",
-                "--database-url",
-                &options.url,
-                "--database-schema",
-                &options.schema,
-                "--read-models",
-                "redis",
-                "--redis-url",
-                stores.redis_url(),
-                "--redis-prefix",
-                &prefix,
-            ]
-            .map(String::from),
-        );
-    }
-    let args = ServeArgs::try_parse_from(argv)?;
-    let auth = args.jwt.authenticator();
-    let app = Application::build(args).await?;
-    let http = app.http_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-
-    let admin =
-        Actor { user_id: "bench.admin".into(), role: Role::Admin, organisation: "RXA".into(), teams: vec![] };
-    let token = auth.issue(&admin, chrono::Utc::now(), chrono::Duration::hours(1))?;
+    let running = Running::start(stores, "push", &[]).await?;
+    let (http, token) = (running.http, running.token(Role::Admin)?);
     // The listeners are bound by `build`, so the connection waits in the backlog until served.
     let mut setup = ws::connect(http, &token).await?;
     ws::execute(
@@ -146,8 +98,7 @@ pub async fn latency(
         .context("pushes did not all arrive")???;
     // Closing our half ends the server's websocket task, and with it the replies stream.
     sink.close().await?;
-    let _ = stop.send(());
-    server.await??;
+    running.stop().await?;
     let failed = failures.await.unwrap_or(0);
     if failed > 0 {
         anyhow::bail!("{failed} mutations failed");
