@@ -77,7 +77,8 @@ impl Running {
 
     /// A token for `role` at RXA.
     pub fn token(&self, role: Role) -> anyhow::Result<String> {
-        let actor = Actor { user_id: format!("bench.{role}"), role, organisation: "RXA".into(), teams: vec![] };
+        let actor =
+            Actor { user_id: format!("bench.{role}"), role, organisation: "RXA".into(), teams: vec![] };
         Ok(self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::hours(1))?)
     }
 

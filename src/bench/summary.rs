@@ -18,7 +18,8 @@ use super::running::Running;
 use super::{Throughput, micros_histogram, ws};
 
 /// The demo's postcodes: every demo patient lives at one.
-const POSTCODES: [&str; 8] = ["LS6 2QB", "LS7 3JB", "LS8 1AA", "BD7 1DP", "BD9 4RT", "HX1 2TT", "HX3 5AX", "WF1 3LP"];
+const POSTCODES: [&str; 8] =
+    ["LS6 2QB", "LS7 3JB", "LS8 1AA", "BD7 1DP", "BD9 4RT", "HX1 2TT", "HX3 5AX", "WF1 3LP"];
 
 const RECORD: &str = "patient(nhsNumber: \"NHS\") { nhsNumber givenName familyName dateOfBirth gender postcode \
     gpPractice sharingDissent activeFlagKinds flags(includeResolved: true) { id kind snomedCode frailtyScore \
@@ -38,7 +39,12 @@ pub struct SummaryReport {
 }
 
 /// Runs `clients` readers for `duration` while demographics change at `rate` per second.
-pub async fn run(stores: &Stores, clients: usize, duration: Duration, rate: u32) -> anyhow::Result<SummaryReport> {
+pub async fn run(
+    stores: &Stores,
+    clients: usize,
+    duration: Duration,
+    rate: u32,
+) -> anyhow::Result<SummaryReport> {
     let running = Running::start(stores, "summary", &["--demo"]).await?;
     running.ready(Duration::from_secs(120)).await?;
     let nurse = running.token(Role::WardNurse)?;

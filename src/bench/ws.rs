@@ -18,7 +18,10 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub async fn connect(addr: SocketAddr, token: &str) -> anyhow::Result<Socket> {
     let mut request = format!("ws://{addr}/graphql/ws").into_client_request()?;
     request.headers_mut().insert("sec-websocket-protocol", HeaderValue::from_static("graphql-transport-ws"));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.context("websocket connect")?;
+    // Nagle off, as a browser does for WebSockets: the benchmark measures careflow, not ACK timers.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+        .await
+        .context("websocket connect")?;
     let init = json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {token}")}});
     socket.send(Message::text(init.to_string())).await?;
     match next_json(&mut socket).await?.get("type").and_then(Value::as_str) {

@@ -70,6 +70,13 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
         .collect();
     assert_eq!(fields, ["nhsNumber", "givenName", "dateOfBirth", "postcode"]);
 
+    // A malformed NHS number is refused naming the argument; an unknown one is null.
+    let malformed = app.graphql(Some(&nurse), RECORD, json!({"nhs": "999 000 002"})).await;
+    assert_eq!(code(&malformed), Some("BAD_USER_INPUT"), "{malformed}");
+    assert_eq!(malformed["errors"][0]["extensions"]["fieldViolations"][0]["field"], "nhsNumber");
+    let unknown = app.data(&nurse, RECORD, json!({"nhs": "9990000042"})).await;
+    assert_eq!(unknown["patient"], Value::Null);
+
     // Found three ways; a half-given search is refused naming the missing field.
     let search = "query($nhs: String, $family: String, $born: String, $postcode: String) {
         searchPatients(nhsNumber: $nhs, familyName: $family, dateOfBirth: $born, postcode: $postcode) { nhsNumber } }";

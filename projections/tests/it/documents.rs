@@ -337,3 +337,42 @@ fn nhs_numbers_in_keys_are_the_ten_digits() {
     let spaced = NhsNumber::parse("999 000 0018").unwrap();
     assert_eq!(patient_key(&spaced.to_string()), "patient:9990000018");
 }
+
+#[tokio::test]
+async fn a_rebuild_from_zero_gives_the_live_model() {
+    let store = configured_store().await;
+    let summaries = Arc::new(MemoryDocuments::new(PatientSummaries));
+    let runner = ProjectionRunner::new(store.clone(), summaries.clone());
+    // Live: batch by batch as the events come.
+    patient_event(
+        &store,
+        PatientEvent::PatientRegistered { nhs_number: nhs(), demographics: demographics(), at: at(1) },
+    )
+    .await;
+    runner.catch_up().await.unwrap();
+    admit(&store).await;
+    runner.catch_up().await.unwrap();
+    patient_journey_after_registration(&store).await;
+    runner.catch_up().await.unwrap();
+    discharge(&store).await;
+    runner.catch_up().await.unwrap();
+    let keys = keys_of_journey();
+    let live = all_docs(&summaries, &keys).await;
+    let count = summaries.len();
+    assert_eq!(runner.rebuild().await.unwrap(), *store.head().borrow());
+    assert_eq!(all_docs(&summaries, &keys).await, live);
+    assert_eq!(summaries.len(), count, "no document more or less");
+}
+
+async fn patient_journey_after_registration(store: &MemoryStore) {
+    flag_event(store, frailty(1, 7)).await;
+    let moved = DemographicsChange {
+        postcode: Some(Postcode::parse("LS7 3JB").unwrap()),
+        ..DemographicsChange::default()
+    };
+    patient_event(
+        store,
+        PatientEvent::PatientDemographicsUpdated { nhs_number: nhs(), change: moved, at: at(30) },
+    )
+    .await;
+}

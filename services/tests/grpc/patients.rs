@@ -271,3 +271,40 @@ async fn an_admission_registers_an_unregistered_patient_atomically_and_a_death_s
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("died"), "{}", status.message());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registrations_racing_for_one_patient_register_them_once() {
+    let app = TestServices::spawn_on_sqlite().await;
+    let nhs = patient(7);
+    for round in 0..5 {
+        let nhs = format!("{}", patient(100 + round));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let mut client = PatientServiceClient::new(app.channel.clone());
+                let request = app.request(Role::WardClerk, register(&uuid(), &nhs));
+                tokio::spawn(async move {
+                    client.register_patient(request).await.map(|_| ()).map_err(|s| s.code())
+                })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        for task in tasks {
+            codes.push(task.await.unwrap());
+        }
+        assert_eq!(codes.iter().filter(|c| c.is_ok()).count(), 1, "round {round}: {codes:?}");
+        assert!(codes.iter().all(|c| c.is_ok() || *c == Err(Code::AlreadyExists)), "{codes:?}");
+        assert_eq!(events(&app, &format!("patient-{nhs}")).await.len(), 1);
+    }
+    // An admission racing a registration: one registration in the stream, whoever wins.
+    let mut app = app;
+    app.configure(1).await;
+    let mut patients = PatientServiceClient::new(app.channel.clone());
+    let request = app.request(Role::WardClerk, register(&uuid(), &nhs));
+    let admit = app.request(Role::WardNurse, admit(&uuid(), bed(0), nhs.clone()));
+    let mut beds = app.client.clone();
+    let (registered, admitted) = tokio::join!(patients.register_patient(request), beds.admit_patient(admit));
+    assert!(admitted.is_ok(), "{admitted:?}");
+    assert!(registered.is_ok() || registered.as_ref().unwrap_err().code() == Code::AlreadyExists);
+    let stream = events(&app, &format!("patient-{nhs}")).await;
+    assert_eq!(stream.len(), 1, "registered once: {stream:?}");
+}
