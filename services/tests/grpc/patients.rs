@@ -277,7 +277,7 @@ async fn registrations_racing_for_one_patient_register_them_once() {
     let app = TestServices::spawn_on_sqlite().await;
     let nhs = patient(7);
     for round in 0..5 {
-        let nhs = format!("{}", patient(100 + round));
+        let nhs = patient(100 + round);
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let mut client = PatientServiceClient::new(app.channel.clone());
