@@ -115,6 +115,12 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
         first["patientSummary"],
         json!({"activeFlagKinds": [], "location": {"bedId": "RXT01-W1-B02"}})
     );
+    let mut ward = Subscription::start(
+        app.http(),
+        &nurse,
+        r#"subscription { bedBoard(wardId: "RXT01-W1") { id status patient { activeFlags } } }"#,
+    )
+    .await;
 
     let raised = app
         .data(
@@ -127,6 +133,12 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
     assert_eq!(raised["raiseFlag"]["patient"]["activeFlagKinds"], json!(["FRAILTY"]));
     let pushed = live.next_data().await;
     assert_eq!(pushed["patientSummary"]["activeFlagKinds"], json!(["FRAILTY"]));
+    // The ward's board pushes the patient's bed again, with the flag.
+    let bed = ward.next_data().await;
+    assert_eq!(
+        bed["bedBoard"],
+        json!({"id": "RXT01-W1-B02", "status": "OCCUPIED", "patient": {"activeFlags": ["FRAILTY"]}})
+    );
 
     let record = app.data(&nurse, RECORD, json!({"nhs": NHS})).await;
     let patient = &record["patient"];

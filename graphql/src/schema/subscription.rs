@@ -1,13 +1,22 @@
 //! The beds context's subscriptions: live bed board changes, for as long as the caller's token
 //! is valid.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Subscription};
+use careflow_domain::flags::FlagKind;
+use careflow_projections::bed_board::{BedBoardReader, BedChange};
+use careflow_projections::documents::DocChange;
+use careflow_projections::patient_summary::{PatientDoc, PatientSummary, patient_key};
 use chrono::Utc;
 use futures::Stream;
 use futures::stream::{self, StreamExt};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
+use super::patients::patients;
 use super::types::{Bed, reader};
 use super::{Caller, viewer};
 use crate::error::{ApiError, GqlError};
@@ -26,10 +35,55 @@ pub(crate) fn expiry(caller: &Caller) -> Instant {
 /// What one wake-up of a bed board subscription sends.
 type Items = Vec<Result<Bed, GqlError>>;
 
+/// A live bed board subscription: the bed board's changes and the patient summaries' (a bed
+/// shows its patient's flags).
+struct Live {
+    changes: broadcast::Receiver<BedChange>,
+    patients: broadcast::Receiver<DocChange<PatientDoc>>,
+    reader: Arc<dyn BedBoardReader>,
+    ward: String,
+    /// What the ward's beds show of each patient (active flag kinds, dissent), to push a bed
+    /// again only when that changes.
+    shown: HashMap<String, Shown>,
+    /// Counts the subscription while it lives.
+    _guard: Option<SubscriptionGuard>,
+}
+
+/// What a bed shows of its patient beyond the bed board's own fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Shown {
+    flags: Vec<FlagKind>,
+    dissent: bool,
+}
+
+impl Shown {
+    fn of(summary: &PatientSummary) -> Self {
+        Self { flags: summary.active_flag_kinds(), dissent: summary.dissent }
+    }
+}
+
+/// What woke a bed board subscription.
+enum Woke {
+    Bed(Result<BedChange, RecvError>),
+    Patient(Result<DocChange<PatientDoc>, RecvError>),
+}
+
+impl Live {
+    /// The whole board, after a lag or a rebuild.
+    async fn board(&self) -> Items {
+        match self.reader.bed_board(&self.ward).await {
+            Ok(board) => board.unwrap_or_default().into_iter().map(|b| Ok(Bed(b))).collect(),
+            // The client learns that the board may be stale; later changes follow.
+            Err(error) => vec![Err(error.into())],
+        }
+    }
+}
+
 #[Subscription]
 impl BedsSubscription {
-    /// Each bed of the ward whose view changes, as it changes. A client that falls behind
-    /// receives the whole board again, so it never misses a state. When the caller's token
+    /// Each bed of the ward whose view changes, as it changes (its state, or its patient's
+    /// flags or sharing). A client that falls behind receives the whole board again, so it
+    /// never misses a state. When the caller's token
     /// expires the subscription sends an UNAUTHENTICATED error and completes: subscribe again
     /// with a fresh token.
     async fn bed_board(
@@ -44,38 +98,75 @@ impl BedsSubscription {
             return Err(ApiError::NotFound(format!("ward {} does not exist", *ward_id)).into());
         }
         let guard = ctx.data::<GatewayMetrics>().ok().map(SubscriptionGuard::new);
-        let changes = reader.changes();
-        let ward = ward_id.0;
+        let summaries = patients(ctx)?;
+        let (changes, patient_changes) = (reader.changes(), summaries.changes());
+        // What the beds show of their patients now (one read), so that later changes to a
+        // patient push their bed only when what it shows changes.
+        let occupants: Vec<String> = reader
+            .bed_board(&ward_id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|bed| bed.patient.map(|p| patient_key(&p.nhs_number)))
+            .collect();
+        let shown = summaries
+            .get_many(&occupants)
+            .await?
+            .into_iter()
+            .filter_map(|doc| match doc {
+                Some(PatientDoc::Summary(summary)) => Some((summary.nhs_number.clone(), Shown::of(&summary))),
+                _ => None,
+            })
+            .collect();
+        let live = Live { changes, patients: patient_changes, reader, ward: ward_id.0, shown, _guard: guard };
         // `None` once the token has expired: the stream ends after the error.
-        let state = Some((changes, reader, ward, guard));
-        let batches = stream::unfold(state, move |state| async move {
-            let (mut changes, reader, ward, guard) = state?;
+        let batches = stream::unfold(Some(live), move |state| async move {
+            let mut live = state?;
             loop {
-                let change = tokio::select! {
+                let woke = tokio::select! {
                     biased;
                     () = tokio::time::sleep_until(expires) => {
                         let expired: Items =
                             vec![Err(ApiError::Unauthenticated("the token has expired".into()).into())];
                         return Some((expired, None));
                     }
-                    change = changes.recv() => change,
+                    change = live.changes.recv() => Woke::Bed(change),
+                    change = live.patients.recv() => Woke::Patient(change),
                 };
-                match change {
-                    Ok(change) if change.ward_id == ward => {
-                        return Some((vec![Ok(Bed(change.bed))], Some((changes, reader, ward, guard))));
-                    }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, ward = %ward, "subscriber fell behind; resending the board");
-                        let items: Items = match reader.bed_board(&ward).await {
-                            Ok(board) => board.unwrap_or_default().into_iter().map(|b| Ok(Bed(b))).collect(),
-                            // The client learns that the board may be stale; later changes follow.
-                            Err(error) => vec![Err(error.into())],
+                let items = match woke {
+                    Woke::Bed(Ok(change)) if change.ward_id == live.ward => vec![Ok(Bed(change.bed))],
+                    Woke::Bed(Ok(_)) => continue,
+                    // A patient in one of the ward's beds changed (a flag, dissent): their bed
+                    // shows it, so it is sent again.
+                    Woke::Patient(Ok(DocChange::Changed {
+                        doc: Some(PatientDoc::Summary(summary)), ..
+                    })) => {
+                        let Some(stay) = summary.stay.as_ref().filter(|s| s.ward_id == live.ward) else {
+                            continue;
                         };
-                        return Some((items, Some((changes, reader, ward, guard))));
+                        let now = Shown::of(&summary);
+                        let before =
+                            live.shown.insert(summary.nhs_number.clone(), now.clone()).unwrap_or_default();
+                        if before == now {
+                            continue;
+                        }
+                        match live.reader.bed(&stay.bed_id).await {
+                            Ok(Some(bed)) => vec![Ok(Bed(bed))],
+                            Ok(None) => continue,
+                            Err(error) => vec![Err(error.into())],
+                        }
                     }
-                    Err(RecvError::Closed) => return None,
-                }
+                    Woke::Patient(Ok(DocChange::Changed { .. })) => continue,
+                    Woke::Bed(Err(RecvError::Lagged(missed)))
+                    | Woke::Patient(Err(RecvError::Lagged(missed))) => {
+                        tracing::warn!(missed, ward = %live.ward, "subscriber fell behind; resending the board");
+                        live.board().await
+                    }
+                    // The patient summaries were rebuilt: any bed's patient may show differently.
+                    Woke::Patient(Ok(DocChange::Resync)) => live.board().await,
+                    Woke::Bed(Err(RecvError::Closed)) | Woke::Patient(Err(RecvError::Closed)) => return None,
+                };
+                return Some((items, Some(live)));
             }
         });
         Ok(batches.flat_map(stream::iter))
