@@ -63,6 +63,7 @@ impl Shown {
 }
 
 /// What woke a bed board subscription.
+#[allow(clippy::large_enum_variant)] // one lives on the stack per wake-up, moved once
 enum Woke {
     Bed(Result<BedChange, RecvError>),
     Patient(Result<DocChange<PatientDoc>, RecvError>),
