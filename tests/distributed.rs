@@ -9,7 +9,7 @@ mod helpers;
 
 use helpers::flow::{self, BOARD, configure};
 use helpers::servers::{Cleanup, postgres_url, redis_url};
-use helpers::{Careflow, Subscription, token};
+use helpers::{Careflow, token};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,12 +38,9 @@ async fn services_projections_and_gateways_in_separate_processes() {
     flow::admit_discharge_clean(&gateway, &nurse).await;
 
     // The replica pushes a change made through the first gateway.
-    let mut pushes = Subscription::start(
-        replica.http(),
-        &nurse,
-        r#"subscription { bedBoard(wardId: "RXT01-W1") { id status blockedReason } }"#,
-    )
-    .await;
+    let mut pushes = replica
+        .subscribe(&nurse, r#"subscription { bedBoard(wardId: "RXT01-W1") { id status blockedReason } }"#)
+        .await;
     let blocked = gateway
         .data(
             &nurse,
@@ -76,12 +73,9 @@ async fn services_projections_and_gateways_in_separate_processes() {
         )
         .await;
     assert_eq!(registered["registerPatient"]["patient"]["familyName"], "Wolstenholme", "{registered}");
-    let mut live = Subscription::start(
-        replica.http(),
-        &nurse,
-        r#"subscription { patientSummary(nhsNumber: "9990000034") { activeFlagKinds } }"#,
-    )
-    .await;
+    let mut live = replica
+        .subscribe(&nurse, r#"subscription { patientSummary(nhsNumber: "9990000034") { activeFlagKinds } }"#)
+        .await;
     assert_eq!(live.next_data().await["patientSummary"]["activeFlagKinds"], json!([]));
     let raised = gateway
         .data(

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::flow::configure;
-use crate::helpers::{Careflow, Subscription, token, token_in};
+use crate::helpers::{Careflow, token, token_in};
 
 const NHS: &str = "9990000026";
 
@@ -104,9 +104,7 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
         json!({"nhs": NHS}),
     )
     .await;
-    let mut live = Subscription::start(
-        app.http(),
-        &nurse,
+    let mut live = app.subscribe(&nurse,
         &format!(r#"subscription {{ patientSummary(nhsNumber: "{NHS}") {{ activeFlagKinds location {{ bedId }} }} }}"#),
     )
     .await;
@@ -115,12 +113,12 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
         first["patientSummary"],
         json!({"activeFlagKinds": [], "location": {"bedId": "RXT01-W1-B02"}})
     );
-    let mut ward = Subscription::start(
-        app.http(),
-        &nurse,
-        r#"subscription { bedBoard(wardId: "RXT01-W1") { id status patient { activeFlags } } }"#,
-    )
-    .await;
+    let mut ward = app
+        .subscribe(
+            &nurse,
+            r#"subscription { bedBoard(wardId: "RXT01-W1") { id status patient { activeFlags } } }"#,
+        )
+        .await;
 
     let raised = app
         .data(
@@ -253,12 +251,14 @@ async fn dissent_hides_a_patient_from_organisations_not_caring_for_them() {
     .await;
     let seen = app.graphql(Some(&outsider), RECORD, json!({"nhs": NHS})).await;
     assert_eq!(seen["data"]["patient"]["sharingDissent"], false, "{seen}");
-    let mut live = Subscription::start(
-        app.http(),
-        &outsider,
-        &format!(r#"subscription {{ patientSummary(nhsNumber: "{NHS}") {{ nhsNumber sharingDissent }} }}"#),
-    )
-    .await;
+    let mut live = app
+        .subscribe(
+            &outsider,
+            &format!(
+                r#"subscription {{ patientSummary(nhsNumber: "{NHS}") {{ nhsNumber sharingDissent }} }}"#
+            ),
+        )
+        .await;
     assert_eq!(live.next_data().await["patientSummary"]["sharingDissent"], false);
     app.data(
         &clerk,

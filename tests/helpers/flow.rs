@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Careflow, Subscription};
+use super::Careflow;
 
 /// The whole bed board of a ward, every field the flow touches.
 pub const BOARD: &str = r#"query($ward: ID!) { bedBoard(wardId: $ward) { id status stayId patient { nhsNumber givenName familyName }
@@ -40,9 +40,7 @@ fn bed<'a>(data: &'a Value, key: &str) -> &'a Value {
 /// mutation answers with its own change (read-your-writes) and each change is pushed to a
 /// subscriber of the ward's board.
 pub async fn admit_discharge_clean(app: &Careflow, nurse: &str) {
-    let mut pushes = Subscription::start(
-        app.http(),
-        nurse,
+    let mut pushes = app.subscribe(nurse,
         r#"subscription { bedBoard(wardId: "RXT01-W1") { id status medicallyOptimised patient { nhsNumber } } }"#,
     )
     .await;

@@ -119,6 +119,29 @@ impl Careflow {
         response["data"].clone()
     }
 
+    /// Starts a subscription and waits until this process counts it (it then receives every
+    /// change committed from now on: a subscribe message alone does not say when that is).
+    pub async fn subscribe(&self, token: &str, query: &str) -> Subscription {
+        let before = self.subscriptions().await;
+        let subscription = Subscription::start(self.http(), token, query).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.subscriptions().await <= before {
+            assert!(tokio::time::Instant::now() < deadline, "the subscription did not start within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        subscription
+    }
+
+    /// The `careflow_graphql_subscriptions` gauge.
+    async fn subscriptions(&self) -> i64 {
+        let (_, metrics) = self.get("/metrics").await;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("careflow_graphql_subscriptions "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// GETs a path and returns status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = self.client.get(format!("http://{}{path}", self.http())).send().await.expect("GET");

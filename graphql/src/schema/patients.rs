@@ -23,6 +23,7 @@ use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
 use chrono::NaiveDate;
 use futures::Stream;
 use futures::stream::{self, StreamExt};
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tonic::transport::Channel;
 
@@ -31,6 +32,7 @@ use super::subscription::expiry;
 use super::types::reader as bed_reader;
 use super::{Caller, authenticated};
 use crate::error::{ApiError, FieldViolation, GqlError};
+use crate::metrics::{GatewayMetrics, SubscriptionGuard};
 
 /// Most patients one search returns.
 pub const MAX_SEARCH_RESULTS: usize = 50;
@@ -841,6 +843,19 @@ type Items = Vec<Result<Patient, GqlError>>;
 #[derive(Default)]
 pub struct PatientsSubscription;
 
+/// A live `patientSummary` subscription.
+struct Following {
+    changes: broadcast::Receiver<DocChange<PatientDoc>>,
+    reader: PatientReader,
+    caller: Caller,
+    nhs: String,
+    key: String,
+    /// The record last sent.
+    last: PatientSummary,
+    /// Counts the subscription while it lives.
+    _guard: Option<SubscriptionGuard>,
+}
+
 /// Reads the summary again and checks the policy: the record to send, or the error that ends
 /// the subscription (dissent recorded meanwhile).
 async fn reread(reader: &PatientReader, caller: &Caller, nhs: &str) -> Result<Option<Patient>, GqlError> {
@@ -864,14 +879,16 @@ impl PatientsSubscription {
         let nhs = nhs_number_arg(&nhs_number)?;
         let reader = patients(ctx)?.clone();
         let changes = reader.changes();
+        let guard = ctx.data::<GatewayMetrics>().ok().map(SubscriptionGuard::new);
         let Some(first) = reread(&reader, &caller, &nhs).await? else {
             return Err(ApiError::NotFound(format!("patient {nhs} is not known to careflow")).into());
         };
         let expires = expiry(&caller);
         let key = patient_key(&nhs);
-        let state = Some((changes, reader, caller, nhs, key));
+        let state =
+            Some(Following { changes, reader, caller, nhs, key, last: first.0.clone(), _guard: guard });
         let updates = stream::unfold(state, move |state| async move {
-            let (mut changes, reader, caller, nhs, key) = state?;
+            let mut live = state?;
             loop {
                 let change = tokio::select! {
                     biased;
@@ -879,27 +896,35 @@ impl PatientsSubscription {
                         let expired: Items = vec![Err(ApiError::Unauthenticated("the token has expired".into()).into())];
                         return Some((expired, None));
                     }
-                    change = changes.recv() => change,
+                    change = live.changes.recv() => change,
                 };
                 let again = match change {
-                    Ok(DocChange::Changed { key: changed, doc, .. }) if changed == key => {
+                    Ok(DocChange::Changed { key: changed, doc, .. }) if changed == live.key => {
                         match summary_of(doc) {
-                            Some(summary) => may_see(&caller, &summary)
-                                .map(|()| Some(Patient(summary)))
+                            Some(summary) => may_see(&live.caller, &summary)
+                                .map(|()| Some(summary))
                                 .map_err(GqlError::from),
                             None => Ok(None),
                         }
                     }
                     Ok(DocChange::Changed { .. }) => continue,
-                    Ok(DocChange::Resync) | Err(RecvError::Lagged(_)) => reread(&reader, &caller, &nhs).await,
+                    Ok(DocChange::Resync) | Err(RecvError::Lagged(_)) => {
+                        reread(&live.reader, &live.caller, &live.nhs).await.map(|p| p.map(|p| p.0))
+                    }
                     Err(RecvError::Closed) => return None,
                 };
                 return match again {
-                    Ok(Some(patient)) => Some((vec![Ok(patient)], Some((changes, reader, caller, nhs, key)))),
+                    // What the client already has (a change it was first sent the result of, a
+                    // re-read that found nothing new) is not sent again.
+                    Ok(Some(summary)) if summary == live.last => continue,
+                    Ok(Some(summary)) => {
+                        live.last = summary.clone();
+                        Some((vec![Ok(Patient(summary))], Some(live)))
+                    }
                     Ok(None) => continue,
                     // Forbidden now: the error, then the end.
                     Err(error) if is_forbidden(&error) => Some((vec![Err(error)], None)),
-                    Err(error) => Some((vec![Err(error)], Some((changes, reader, caller, nhs, key)))),
+                    Err(error) => Some((vec![Err(error)], Some(live))),
                 };
             }
         });

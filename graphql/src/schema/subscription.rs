@@ -98,9 +98,10 @@ impl BedsSubscription {
         if reader.ward(&ward_id).await?.is_none() {
             return Err(ApiError::NotFound(format!("ward {} does not exist", *ward_id)).into());
         }
-        let guard = ctx.data::<GatewayMetrics>().ok().map(SubscriptionGuard::new);
         let summaries = patients(ctx)?;
         let (changes, patient_changes) = (reader.changes(), summaries.changes());
+        // Counted once it receives changes (tests wait for the count before changing things).
+        let guard = ctx.data::<GatewayMetrics>().ok().map(SubscriptionGuard::new);
         // What the beds show of their patients now (one read), so that later changes to a
         // patient push their bed only when what it shows changes.
         let occupants: Vec<String> = reader

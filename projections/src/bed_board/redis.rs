@@ -87,7 +87,7 @@
 //! Depends on the bed board fold and model, and on Redis; nothing else.
 
 mod reader;
-mod scripts;
+pub(crate) mod scripts;
 mod writer;
 
 use std::fmt;

@@ -13,7 +13,7 @@
 //! | `P M:current` | string | the live generation `g` (absent: no model to read) |
 //! | `P M:next` | string | the generation being built aside (absent: none) |
 //! | `P M:generations` | string | the last generation number handed out |
-//! | `P M@{g}:marker` | string | `g`, written when the generation starts; gone when Redis lost the model |
+//! | `P M@{g}:generation` | string | `g`, written when the generation starts; gone when Redis lost the model |
 //! | `P M@{g}:checkpoint` | string | the last position applied to generation `g` |
 //! | `P M@{g}:docs` | hash | document key → document JSON |
 //!
@@ -33,7 +33,8 @@
 //! one; once caught up it is swapped in and the old one deleted. After any failed or rejected
 //! write the cache is dropped and loaded again.
 //!
-//! Single Redis node only (the scripts build key names); Redis must not evict keys.
+//! The scripts that start a generation and swap it in are the bed board's, on `P M` instead of
+//! `P`. Single Redis node only (the scripts build key names); Redis must not evict keys.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
@@ -51,6 +52,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::{CHANGE_BUFFER, DocChange, Docs, DocumentReader, Fold, fold_batch};
+use crate::bed_board::redis::scripts::{START, SWAP};
 use crate::bed_board::redis::{RedisConfig, parse_checkpoint, storage};
 use crate::{Projection, ProjectionError};
 
@@ -105,48 +107,8 @@ end
 local function key(name)
   return base .. '@' .. g .. ':' .. name
 end
-return {g, live, redis.call('EXISTS', key('marker')), redis.call('GET', key('checkpoint')) or '0',
+return {g, live, redis.call('EXISTS', key('generation')), redis.call('GET', key('checkpoint')) or '0',
   redis.call('HGETALL', key('docs'))}
-";
-
-/// Starts a generation to build aside (number at least `ARGV[2]`), and deletes `P M:current`
-/// (publishing the lost message) when the live generation's marker is gone. `KEYS`: current,
-/// next, generations. `ARGV`: `P M`, least number, channel, lost message. Returns the number.
-const START: &str = r"
-local base = ARGV[1]
-local g = redis.call('INCR', KEYS[3])
-local least = tonumber(ARGV[2])
-if g < least then
-  g = least
-  redis.call('SET', KEYS[3], g)
-end
-g = tostring(g)
-redis.call('SET', KEYS[2], g)
-redis.call('SET', base .. '@' .. g .. ':marker', g)
-local current = redis.call('GET', KEYS[1])
-if current and redis.call('EXISTS', base .. '@' .. current .. ':marker') == 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('PUBLISH', ARGV[3], ARGV[4])
-end
-return g
-";
-
-/// Makes the generation built aside live if it is still the one being built and at the
-/// writer's checkpoint. `KEYS`: current, next, marker, checkpoint. `ARGV`: generation,
-/// checkpoint, channel, resync message. Returns `{'swapped', previous or ''}`, `{'rejected',
-/// ''}` or `{'lost', ''}`.
-const SWAP: &str = r"
-if redis.call('EXISTS', KEYS[3]) == 0 then
-  return {'lost', ''}
-end
-if redis.call('GET', KEYS[2]) ~= ARGV[1] or (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
-  return {'rejected', ''}
-end
-local previous = redis.call('GET', KEYS[1]) or ''
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
-return {'swapped', previous}
 ";
 
 /// Documents of the live generation. `KEYS[1]`: current. `ARGV`: `P M`, then document keys.
@@ -157,7 +119,7 @@ if not g then
   return {'none'}
 end
 local base = ARGV[1] .. '@' .. g .. ':'
-if redis.call('EXISTS', base .. 'marker') == 0 then
+if redis.call('EXISTS', base .. 'generation') == 0 then
   return {'none'}
 end
 local values = {}
@@ -309,7 +271,7 @@ impl<F: Fold> RedisDocuments<F> {
     /// Starts a new generation built aside, at checkpoint 0.
     async fn start(&self, state: &mut State<F::Doc>) -> Result<(), ProjectionError> {
         let lost = message(0, Vec::new(), false)?;
-        let number: u64 = Script::new(START)
+        let (number, _live): (u64, String) = Script::new(START)
             .key(self.keys.current())
             .key(self.keys.next())
             .key(self.keys.generations())
@@ -328,7 +290,7 @@ impl<F: Fold> RedisDocuments<F> {
     }
 
     async fn delete_generation(&self, number: u64) {
-        let keys = ["marker", "checkpoint", "docs"].map(|name| self.keys.of(number, name));
+        let keys = ["generation", "checkpoint", "docs"].map(|name| self.keys.of(number, name));
         let deleted: Result<i64, _> =
             ::redis::cmd("UNLINK").arg(&keys).query_async(&mut self.connection.clone()).await;
         if let Err(error) = deleted {
@@ -373,7 +335,7 @@ impl<F: Fold> Projection for RedisDocuments<F> {
         let script = Script::new(APPLY);
         let mut invocation = script.prepare_invoke();
         invocation
-            .key(self.keys.of(number, "marker"))
+            .key(self.keys.of(number, "generation"))
             .key(self.keys.of(number, "checkpoint"))
             .key(self.keys.of(number, "docs"))
             .key(self.keys.current())
@@ -424,7 +386,7 @@ impl<F: Fold> Projection for RedisDocuments<F> {
         let state = self.state.lock().await;
         let Some((number, _)) = state.generation else { return Ok(()) };
         let exists: i64 = ::redis::cmd("EXISTS")
-            .arg(self.keys.of(number, "marker"))
+            .arg(self.keys.of(number, "generation"))
             .query_async(&mut self.connection.clone())
             .await
             .map_err(storage("verifying a document model"))?;
@@ -444,7 +406,7 @@ impl<F: Fold> Projection for RedisDocuments<F> {
         let reply: Vec<String> = Script::new(SWAP)
             .key(self.keys.current())
             .key(self.keys.next())
-            .key(self.keys.of(number, "marker"))
+            .key(self.keys.of(number, "generation"))
             .key(self.keys.of(number, "checkpoint"))
             .arg(number)
             .arg(checkpoint)

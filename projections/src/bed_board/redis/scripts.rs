@@ -109,7 +109,7 @@ return {
 /// `KEYS[1]`: `P current`; `KEYS[2]`: `P next`; `KEYS[3]`: `P generations`. `ARGV[1]`: the
 /// prefix; `ARGV[2]`: the least acceptable number; `ARGV[3]`: the change channel; `ARGV[4]`:
 /// the lost message. Returns `{new generation, live generation or ''}`.
-pub(super) const START: &str = r"
+pub(crate) const START: &str = r"
 local prefix = ARGV[1]
 local function key(g, name)
   return prefix .. '@' .. g .. ':' .. name
@@ -141,7 +141,7 @@ return {g, live}
 /// its checkpoint. `ARGV[1]`: the generation; `ARGV[2]`: its checkpoint; `ARGV[3]`: the change
 /// channel; `ARGV[4]`: the resync message. Returns `{'swapped', previous live generation or
 /// ''}`, `{'rejected', ''}` or `{'lost', ''}`.
-pub(super) const SWAP: &str = r"
+pub(crate) const SWAP: &str = r"
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return {'lost', ''}
 end
