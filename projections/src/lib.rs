@@ -9,6 +9,7 @@ pub mod bed_board;
 pub mod documents;
 pub mod host;
 pub mod patient_summary;
+mod redis_follow;
 pub mod runner;
 
 pub use host::ProjectionHost;

@@ -37,34 +37,27 @@
 //! `P`. Single Redis node only (the scripts build key names); Redis must not evict keys.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, PubSub};
-use ::redis::{Client, Script, Value};
+use ::redis::aio::ConnectionManager;
+use ::redis::{Script, Value};
 use async_trait::async_trait;
 use careflow_eventstore::{Filter, Position, RecordedEvent};
-use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, broadcast, watch};
+use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::{CHANGE_BUFFER, DocChange, Docs, DocumentReader, Fold, fold_batch};
 use crate::bed_board::redis::scripts::{START, SWAP};
 use crate::bed_board::redis::{RedisConfig, parse_checkpoint, storage};
+use crate::redis_follow::{Feed, Follower, follow, subscribe};
 use crate::{Projection, ProjectionError};
 
 /// At most one checkpoint-only write (progress past events of other contexts) this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
-
-/// First and longest wait before subscribing again after the subscription failed.
-const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
-const RESUBSCRIBE_LONGEST: Duration = Duration::from_secs(5);
-
-/// How often the subscription is pinged, to notice a connection that died silently.
-const PING_EVERY: Duration = Duration::from_secs(15);
 
 /// Applies a batch to one generation. `KEYS`: marker, checkpoint, docs, `P M:current`.
 /// `ARGV`: generation, expected checkpoint, new checkpoint, channel, message, then key/JSON
@@ -454,36 +447,16 @@ pub struct RedisDocumentReader<D> {
     keys: Keys,
     poll_interval: Duration,
     timeout: Duration,
-    follower: Arc<Follower<D>>,
+    follower: Arc<Follower<DocChange<D>>>,
     listener: JoinHandle<()>,
 }
 
-/// What the change channel tells, shared with the task that follows it.
-struct Follower<D> {
-    checkpoint: watch::Sender<Position>,
-    changes: broadcast::Sender<DocChange<D>>,
-    /// Counts checkpoints learnt from messages, so that a poll that raced with a message does
-    /// not put back an older value.
-    messages: StdMutex<u64>,
-}
-
-impl<D> Follower<D> {
-    fn messages(&self) -> std::sync::MutexGuard<'_, u64> {
-        self.messages.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn learned(&self, checkpoint: Position) {
-        let mut messages = self.messages();
-        *messages += 1;
-        self.checkpoint.send_if_modified(|c| std::mem::replace(c, checkpoint) != checkpoint);
-    }
-
-    fn polled(&self, seen: u64, stored: Position) {
-        let messages = self.messages();
-        if *messages == seen {
-            self.checkpoint.send_if_modified(|c| std::mem::replace(c, stored) != stored);
-        }
-    }
+/// A document model's feed: its change messages (the documents they name are read and sent
+/// before the checkpoint moves), and a resync after a gap.
+struct DocFeed<D> {
+    connection: ConnectionManager,
+    keys: Keys,
+    follower: Arc<Follower<DocChange<D>>>,
 }
 
 /// Reads documents of the live generation: `None` when there is no live model.
@@ -521,15 +494,13 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> RedisDocumentReader<D>
     pub async fn connect(config: &RedisConfig, name: &'static str) -> Result<Self, ProjectionError> {
         let (client, connection, keys) = config.connect().await?;
         let keys = Keys::new(&keys.prefix, name);
-        let pubsub = subscribe(&client, &keys).await.map_err(storage("subscribing to document changes"))?;
+        let pubsub =
+            subscribe(&client, &keys.channel()).await.map_err(storage("subscribing to document changes"))?;
+        // Read after subscribing, so that no batch falls between the two.
         let checkpoint = read::<D>(&connection, &keys, &[]).await?.map_or(0, |(c, _)| c);
-        let follower = Arc::new(Follower {
-            checkpoint: watch::channel(checkpoint).0,
-            changes: broadcast::channel(CHANGE_BUFFER).0,
-            messages: StdMutex::new(0),
-        });
-        let listener =
-            tokio::spawn(follow(client, keys.clone(), connection.clone(), follower.clone(), pubsub));
+        let follower = Arc::new(Follower::new(checkpoint, CHANGE_BUFFER));
+        let feed = DocFeed { connection: connection.clone(), keys: keys.clone(), follower: follower.clone() };
+        let listener = tokio::spawn(follow(client, keys.channel(), feed, pubsub));
         Ok(Self {
             name,
             connection,
@@ -616,103 +587,51 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> DocumentReader<D> for 
     }
 }
 
-async fn subscribe(client: &Client, keys: &Keys) -> Result<PubSub, ::redis::RedisError> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(keys.channel()).await?;
-    Ok(pubsub)
-}
-
-/// Takes in one published message: the documents it names are read and sent as changes before
-/// the checkpoint moves, so whoever sees the checkpoint can already receive them.
-async fn receive<D: DeserializeOwned + Clone>(
-    connection: &ConnectionManager,
-    keys: &Keys,
-    follower: &Follower<D>,
-    payload: &[u8],
-) {
-    let message: ChangeMessage = match serde_json::from_slice(payload) {
-        Ok(message) => message,
-        Err(error) => {
-            tracing::warn!(%error, "ignoring an unreadable document change message");
-            return;
-        }
-    };
-    if message.resync || message.checkpoint == 0 {
-        let _ = follower.changes.send(DocChange::Resync);
-    } else if !message.keys.is_empty() {
-        match read::<D>(connection, keys, &message.keys).await {
-            Ok(Some((_, docs))) => {
-                for (key, doc) in message.keys.into_iter().zip(docs) {
-                    let _ =
-                        follower.changes.send(DocChange::Changed { key, doc, position: message.checkpoint });
-                }
+#[async_trait]
+impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
+    async fn message(&self, payload: &[u8]) {
+        let message: ChangeMessage = match serde_json::from_slice(payload) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring an unreadable document change message");
+                return;
             }
-            // Subscribers cannot know what they missed: they re-read.
-            Ok(None) | Err(_) => {
-                let _ = follower.changes.send(DocChange::Resync);
-            }
-        }
-    }
-    follower.learned(message.checkpoint);
-}
-
-/// Follows the change channel for as long as the reader lives, resubscribing after a failure;
-/// messages published meanwhile are lost, so once back it re-reads the checkpoint and, if that
-/// moved, tells subscribers to re-read.
-async fn follow<D: DeserializeOwned + Clone>(
-    client: Client,
-    keys: Keys,
-    connection: ConnectionManager,
-    follower: Arc<Follower<D>>,
-    first: PubSub,
-) {
-    let mut pubsub = Some(first);
-    let mut wait = RESUBSCRIBE_FIRST;
-    loop {
-        let current = match pubsub.take() {
-            Some(current) => current,
-            None => match subscribe(&client, &keys).await {
-                Ok(current) => {
-                    let seen = *follower.messages();
-                    let known = *follower.checkpoint.borrow();
-                    match read::<D>(&connection, &keys, &[]).await {
-                        Ok(stored) => {
-                            let stored = stored.map_or(0, |(c, _)| c);
-                            if stored != known {
-                                let _ = follower.changes.send(DocChange::Resync);
-                            }
-                            follower.polled(seen, stored);
-                        }
-                        Err(error) => tracing::warn!(%error, "cannot re-read a document model's checkpoint"),
-                    }
-                    wait = RESUBSCRIBE_FIRST;
-                    current
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in_ms = wait.as_millis(), "cannot subscribe to document changes");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RESUBSCRIBE_LONGEST);
-                    continue;
-                }
-            },
         };
-        let (mut sink, mut stream) = current.split();
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                message = stream.next() => match message {
-                    Some(message) => receive(&connection, &keys, &follower, message.get_payload_bytes()).await,
-                    None => break,
-                },
-                _ = ping.tick() => {
-                    let pong = tokio::time::timeout(PING_EVERY, sink.ping::<Value>()).await;
-                    if !matches!(pong, Ok(Ok(_))) {
-                        break;
+        let follower = &self.follower;
+        if message.resync || message.checkpoint == 0 {
+            let _ = follower.changes.send(DocChange::Resync);
+        } else if !message.keys.is_empty() {
+            match read::<D>(&self.connection, &self.keys, &message.keys).await {
+                Ok(Some((_, docs))) => {
+                    for (key, doc) in message.keys.into_iter().zip(docs) {
+                        let _ = follower.changes.send(DocChange::Changed {
+                            key,
+                            doc,
+                            position: message.checkpoint,
+                        });
                     }
+                }
+                // Subscribers cannot know what they missed: they re-read.
+                Ok(None) | Err(_) => {
+                    let _ = follower.changes.send(DocChange::Resync);
                 }
             }
         }
-        tracing::warn!(channel = %keys.channel(), "lost the document change subscription; resubscribing");
+        follower.learned(message.checkpoint);
+    }
+
+    async fn resubscribed(&self) {
+        let seen = *self.follower.messages();
+        let known = *self.follower.checkpoint.borrow();
+        match read::<D>(&self.connection, &self.keys, &[]).await {
+            Ok(stored) => {
+                let stored = stored.map_or(0, |(c, _)| c);
+                if stored != known {
+                    let _ = self.follower.changes.send(DocChange::Resync);
+                }
+                self.follower.polled(seen, stored);
+            }
+            Err(error) => tracing::warn!(%error, "cannot re-read a document model's checkpoint"),
+        }
     }
 }

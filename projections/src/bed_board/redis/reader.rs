@@ -1,30 +1,26 @@
 //! The reader: serves the bed board's live generation from Redis and follows the writer's
 //! change channel.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, PubSub};
-use ::redis::{Client, Script, Value};
+use ::redis::aio::ConnectionManager;
+use ::redis::{Script, Value};
 use async_trait::async_trait;
 use careflow_eventstore::Position;
-use futures::StreamExt;
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::super::model::{BedChange, BedView, Capacity, SiteView, WardView};
 use super::super::{BedBoardReader, CHANGE_BUFFER};
 use super::{ChangeMessage, Keys, RedisConfig, read_checkpoint, scripts, storage};
 use crate::ProjectionError;
+use crate::redis_follow::{Feed, Follower, follow, subscribe};
 
-/// First and longest wait before subscribing again after the subscription failed.
-const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
-const RESUBSCRIBE_LONGEST: Duration = Duration::from_secs(5);
-
-/// How often the subscription is pinged, to notice a connection that died silently.
-const PING_EVERY: Duration = Duration::from_secs(15);
+/// How long to wait before re-reading the checkpoint after a failed read.
+const REREAD_AFTER: Duration = Duration::from_millis(100);
 
 /// The bed board read from Redis, for gateways in processes other than the projection's.
 pub struct RedisBedBoardReader {
@@ -34,61 +30,60 @@ pub struct RedisBedBoardReader {
     value: Script,
     poll_interval: Duration,
     timeout: Duration,
-    follower: Arc<Follower>,
+    follower: Arc<Follower<BedChange>>,
     /// Follows the change channel; stopped when the reader is dropped.
     listener: JoinHandle<()>,
 }
 
-/// What the change channel tells, shared with the task that listens to it.
-struct Follower {
-    checkpoint: watch::Sender<Position>,
-    changes: broadcast::Sender<BedChange>,
-    /// Counts checkpoints learnt from messages, so that a poll that raced with a message does
-    /// not put back an older value.
-    messages: Mutex<u64>,
+/// The bed board's feed: its change messages, and what to resend after a gap.
+struct BoardFeed {
+    connection: ConnectionManager,
+    keys: Keys,
+    follower: Arc<Follower<BedChange>>,
 }
 
-impl Follower {
-    fn messages(&self) -> std::sync::MutexGuard<'_, u64> {
-        // Holds a plain counter: a panic elsewhere cannot leave it inconsistent.
-        self.messages.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Takes in one published message: changes first, so that whoever sees the checkpoint
-    /// can already receive the changes up to it. A resync message (a generation built aside
-    /// went live) is left to the caller, which resends the board and then calls
-    /// [`learned`](Self::learned): its checkpoint is returned.
-    fn receive(&self, payload: &[u8]) -> Option<Position> {
+#[async_trait]
+impl Feed for BoardFeed {
+    /// Changes first, so that whoever sees the checkpoint can already receive the changes up
+    /// to it. After a resync message (a generation built aside went live) every bed is resent,
+    /// then the checkpoint learnt.
+    async fn message(&self, payload: &[u8]) {
         let message: ChangeMessage = match serde_json::from_slice(payload) {
             Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, "ignoring an unreadable bed board change message");
-                return None;
+                return;
             }
         };
         if message.resync {
-            return Some(message.checkpoint);
+            // A new generation went live: every bed may differ from what subscribers hold.
+            if let Err(error) = resend_all(&self.connection, &self.keys, &self.follower).await {
+                tracing::warn!(%error, "cannot resend the bed board after a rebuild");
+            }
+        } else {
+            for change in message.changes {
+                // No receivers is fine: nobody is watching.
+                let _ = self.follower.changes.send(change);
+            }
         }
-        for change in message.changes {
-            // No receivers is fine: nobody is watching.
-            let _ = self.changes.send(change);
-        }
-        self.learned(message.checkpoint);
-        None
+        self.follower.learned(message.checkpoint);
     }
 
-    /// Takes in a checkpoint the writer published.
-    fn learned(&self, checkpoint: Position) {
-        let mut messages = self.messages();
-        *messages += 1;
-        self.checkpoint.send_if_modified(|c| std::mem::replace(c, checkpoint) != checkpoint);
-    }
-
-    /// Takes in a checkpoint read with GET, unless a message arrived since `seen` was taken.
-    fn polled(&self, seen: u64, stored: Position) {
-        let messages = self.messages();
-        if *messages == seen {
-            self.checkpoint.send_if_modified(|c| std::mem::replace(c, stored) != stored);
+    async fn resubscribed(&self) {
+        let seen = *self.follower.messages();
+        let known = *self.follower.checkpoint.borrow();
+        match read_checkpoint_again(&self.connection, &self.keys).await {
+            Ok(stored) => {
+                if stored != known {
+                    // Messages were published while we were away: whoever watches a board may
+                    // have missed changes, so send every bed as it is.
+                    if let Err(error) = resend_all(&self.connection, &self.keys, &self.follower).await {
+                        tracing::warn!(%error, "cannot resend the bed board after resubscribing");
+                    }
+                }
+                self.follower.polled(seen, stored);
+            }
+            Err(error) => tracing::warn!(%error, "cannot re-read the bed board checkpoint"),
         }
     }
 }
@@ -99,16 +94,14 @@ impl RedisBedBoardReader {
     /// reader is dropped.
     pub async fn connect(config: &RedisConfig) -> Result<Self, ProjectionError> {
         let (client, connection, keys) = config.connect().await?;
-        let pubsub = subscribe(&client, &keys).await.map_err(storage("subscribing to bed board changes"))?;
+        let pubsub =
+            subscribe(&client, &keys.channel()).await.map_err(storage("subscribing to bed board changes"))?;
         // Read after subscribing, so that no batch falls between the two.
         let checkpoint = read_checkpoint(&connection, &keys).await?;
-        let follower = Arc::new(Follower {
-            checkpoint: watch::channel(checkpoint).0,
-            changes: broadcast::channel(CHANGE_BUFFER).0,
-            messages: Mutex::new(0),
-        });
-        let listener =
-            tokio::spawn(follow(client, keys.clone(), connection.clone(), follower.clone(), pubsub));
+        let follower = Arc::new(Follower::new(checkpoint, CHANGE_BUFFER));
+        let feed =
+            BoardFeed { connection: connection.clone(), keys: keys.clone(), follower: follower.clone() };
+        let listener = tokio::spawn(follow(client, keys.channel(), feed, pubsub));
         Ok(Self {
             connection,
             keys,
@@ -307,12 +300,6 @@ fn decode<T: DeserializeOwned>(key: &str, value: &str) -> Result<T, ProjectionEr
         .map_err(|e| ProjectionError::Storage(format!("redis: cannot decode {key}: {e}")))
 }
 
-async fn subscribe(client: &Client, keys: &Keys) -> Result<PubSub, ::redis::RedisError> {
-    let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(keys.channel()).await?;
-    Ok(pubsub)
-}
-
 /// The stored checkpoint, after a lost connection: the command connection was probably lost too,
 /// and the connection manager only reconnects once a command has failed on it.
 async fn read_checkpoint_again(
@@ -325,7 +312,7 @@ async fn read_checkpoint_again(
             Err(error) if attempts < 3 => {
                 attempts += 1;
                 tracing::debug!(%error, "re-reading the bed board checkpoint");
-                tokio::time::sleep(RESUBSCRIBE_FIRST).await;
+                tokio::time::sleep(REREAD_AFTER).await;
             }
             result => return result,
         }
@@ -338,7 +325,7 @@ async fn read_checkpoint_again(
 async fn resend_all(
     connection: &ConnectionManager,
     keys: &Keys,
-    follower: &Follower,
+    follower: &Follower<BedChange>,
 ) -> Result<(), ProjectionError> {
     let script = Script::new(scripts::MEMBERS);
     let values = match members(&script, connection, keys, "beds", None, "bed:").await? {
@@ -356,78 +343,4 @@ async fn resend_all(
         let _ = follower.changes.send(BedChange { ward_id: bed.ward_id.clone(), bed });
     }
     Ok(())
-}
-
-/// Follows the change channel for as long as the reader lives, resubscribing after a failure.
-/// Messages published meanwhile are lost: once back, it re-reads the checkpoint and, if that
-/// moved, resends every bed.
-async fn follow(
-    client: Client,
-    keys: Keys,
-    connection: ConnectionManager,
-    follower: Arc<Follower>,
-    first: PubSub,
-) {
-    let mut pubsub = Some(first);
-    let mut wait = RESUBSCRIBE_FIRST;
-    loop {
-        let current = match pubsub.take() {
-            Some(current) => current,
-            None => match subscribe(&client, &keys).await {
-                Ok(current) => {
-                    let seen = *follower.messages();
-                    let known = *follower.checkpoint.borrow();
-                    match read_checkpoint_again(&connection, &keys).await {
-                        Ok(stored) => {
-                            if stored != known {
-                                // Messages were published while we were away: whoever watches
-                                // a board may have missed changes, so send every bed as it is.
-                                if let Err(error) = resend_all(&connection, &keys, &follower).await {
-                                    tracing::warn!(%error, "cannot resend the bed board after resubscribing");
-                                }
-                            }
-                            follower.polled(seen, stored);
-                        }
-                        Err(error) => tracing::warn!(%error, "cannot re-read the bed board checkpoint"),
-                    }
-                    tracing::info!(channel = %keys.channel(), "resubscribed to bed board changes");
-                    wait = RESUBSCRIBE_FIRST;
-                    current
-                }
-                Err(error) => {
-                    tracing::warn!(%error, retry_in_ms = wait.as_millis(), "cannot subscribe to bed board changes");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(RESUBSCRIBE_LONGEST);
-                    continue;
-                }
-            },
-        };
-        let (mut sink, mut stream) = current.split();
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
-        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                message = stream.next() => match message {
-                    Some(message) => {
-                        if let Some(checkpoint) = follower.receive(message.get_payload_bytes()) {
-                            // A new generation went live: every bed may differ from what
-                            // subscribers hold.
-                            if let Err(error) = resend_all(&connection, &keys, &follower).await {
-                                tracing::warn!(%error, "cannot resend the bed board after a rebuild");
-                            }
-                            follower.learned(checkpoint);
-                        }
-                    }
-                    None => break,
-                },
-                _ = ping.tick() => {
-                    let pong = tokio::time::timeout(PING_EVERY, sink.ping::<::redis::Value>()).await;
-                    if !matches!(pong, Ok(Ok(_))) {
-                        break;
-                    }
-                }
-            }
-        }
-        tracing::warn!(channel = %keys.channel(), "lost the bed board change subscription; resubscribing");
-    }
 }
