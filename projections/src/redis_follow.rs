@@ -3,6 +3,7 @@
 //! learns from messages and from polls ([`Follower`]). A reader says what a message means and
 //! what to do after a gap ([`Feed`]).
 
+use std::future::Future;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use careflow_eventstore::Position;
 use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{Instant, MissedTickBehavior};
+
+use crate::ProjectionError;
 
 /// First and longest wait before subscribing again after the subscription failed.
 const RESUBSCRIBE_FIRST: Duration = Duration::from_millis(100);
@@ -62,6 +65,50 @@ impl<C> Follower<C> {
         let messages = self.messages();
         if *messages == seen {
             self.checkpoint.send_if_modified(|c| std::mem::replace(c, stored) != stored);
+        }
+    }
+}
+
+impl<C> Follower<C> {
+    /// Waits until the checkpoint reaches `position`, at most `timeout`. Messages normally move
+    /// it; every `poll_interval` `refresh` re-reads it (at most `op_timeout` each), so a lost
+    /// message only delays. Returns whether it reached it.
+    pub(crate) async fn wait_for<F>(
+        &self,
+        position: Position,
+        timeout: Duration,
+        poll_interval: Duration,
+        op_timeout: Duration,
+        refresh: impl Fn() -> F,
+    ) -> bool
+    where
+        F: Future<Output = Result<(), ProjectionError>>,
+    {
+        let deadline = Instant::now() + timeout;
+        let mut checkpoint = self.checkpoint.subscribe();
+        loop {
+            if *checkpoint.borrow_and_update() >= position {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            let poll_at = (now + poll_interval).min(deadline);
+            tokio::select! {
+                changed = checkpoint.changed() => {
+                    if changed.is_err() {
+                        return false;
+                    }
+                }
+                () = tokio::time::sleep_until(poll_at) => {
+                    let wait = deadline.saturating_duration_since(Instant::now()).min(op_timeout);
+                    // A failed or slow poll only delays: the next one may succeed.
+                    if let Ok(Err(error)) = tokio::time::timeout(wait, refresh()).await {
+                        tracing::debug!(%error, "cannot poll a read model's checkpoint");
+                    }
+                }
+            }
         }
     }
 }

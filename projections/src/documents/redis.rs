@@ -48,7 +48,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::{CHANGE_BUFFER, DocChange, Docs, DocumentReader, Fold, fold_batch};
 use crate::bed_board::redis::scripts::{START, SWAP};
@@ -555,31 +554,7 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> DocumentReader<D> for 
     }
 
     async fn wait_for(&self, position: Position, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut checkpoint = self.follower.checkpoint.subscribe();
-        loop {
-            if *checkpoint.borrow_and_update() >= position {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            let poll_at = (now + self.poll_interval).min(deadline);
-            tokio::select! {
-                changed = checkpoint.changed() => {
-                    if changed.is_err() {
-                        return false;
-                    }
-                }
-                () = tokio::time::sleep_until(poll_at) => {
-                    let wait = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
-                    if let Ok(Err(error)) = tokio::time::timeout(wait, self.refresh()).await {
-                        tracing::debug!(%error, "cannot poll a document model's checkpoint");
-                    }
-                }
-            }
-        }
+        self.follower.wait_for(position, timeout, self.poll_interval, self.timeout, || self.refresh()).await
     }
 
     fn changes(&self) -> broadcast::Receiver<DocChange<D>> {

@@ -11,7 +11,6 @@ use careflow_eventstore::Position;
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
 use super::super::model::{BedChange, BedView, Capacity, SiteView, WardView};
 use super::super::{BedBoardReader, CHANGE_BUFFER};
@@ -261,33 +260,7 @@ impl BedBoardReader for RedisBedBoardReader {
     }
 
     async fn wait_for(&self, position: Position, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut checkpoint = self.follower.checkpoint.subscribe();
-        loop {
-            if *checkpoint.borrow_and_update() >= position {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            // Messages normally move the checkpoint; polling covers a lost one.
-            let poll_at = (now + self.poll_interval).min(deadline);
-            tokio::select! {
-                changed = checkpoint.changed() => {
-                    if changed.is_err() {
-                        return false;
-                    }
-                }
-                () = tokio::time::sleep_until(poll_at) => {
-                    let wait = deadline.saturating_duration_since(Instant::now()).min(self.timeout);
-                    // A failed or slow poll only delays: the next one may succeed.
-                    if let Ok(Err(error)) = tokio::time::timeout(wait, self.refresh()).await {
-                        tracing::debug!(%error, "cannot poll the bed board checkpoint");
-                    }
-                }
-            }
-        }
+        self.follower.wait_for(position, timeout, self.poll_interval, self.timeout, || self.refresh()).await
     }
 
     fn changes(&self) -> broadcast::Receiver<BedChange> {
