@@ -183,6 +183,13 @@ async fn a_patient_is_registered_found_flagged_and_followed_live() {
         unscored["errors"][0]["extensions"]["fieldViolations"][0]["field"], "frailtyScore",
         "{unscored}"
     );
+
+    // After a restart the record is the same, rebuilt from the log.
+    drop((live, ward));
+    let before = app.data(&nurse, RECORD, json!({"nhs": NHS})).await;
+    assert!(app.terminate(), "careflow stops cleanly");
+    let app = Careflow::start(dir.path(), &[]);
+    assert_eq!(app.data(&nurse, RECORD, json!({"nhs": NHS})).await, before);
 }
 
 #[tokio::test]

@@ -308,3 +308,25 @@ async fn registrations_racing_for_one_patient_register_them_once() {
     let stream = events(&app, &format!("patient-{nhs}")).await;
     assert_eq!(stream.len(), 1, "registered once: {stream:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn copies_of_one_raise_sent_at_once_raise_one_flag_and_all_get_its_id() {
+    let app = TestServices::spawn_on_sqlite().await;
+    let nhs = patient(8);
+    let mut patients = PatientServiceClient::new(app.channel.clone());
+    patients.register_patient(app.request(Role::WardClerk, register(&uuid(), &nhs))).await.unwrap();
+    let once = raise(&nhs, fpb::FlagKind::EndOfLifeCarePlan, 0);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let mut client = FlagServiceClient::new(app.channel.clone());
+            let request = app.request(Role::WardNurse, once.clone());
+            tokio::spawn(async move { client.raise_flag(request).await.map(|r| r.into_inner().ack.unwrap()) })
+        })
+        .collect();
+    let mut acks = Vec::new();
+    for task in tasks {
+        acks.push(task.await.unwrap().unwrap());
+    }
+    assert!(acks.windows(2).all(|w| w[0] == w[1]), "every copy gets the first's answer: {acks:?}");
+    assert_eq!(events(&app, &format!("flags-{nhs}")).await.len(), 1, "one flag raised");
+}
