@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Subscription};
 use careflow_domain::flags::FlagKind;
-use careflow_projections::bed_board::{BedBoardReader, BedChange};
+use careflow_projections::bed_board::{BedBoardReader, BedChange, BedChanges};
 use careflow_projections::documents::DocChange;
 use careflow_projections::patient_summary::{PatientDoc, PatientSummary, patient_key};
 use chrono::Utc;
@@ -38,7 +38,7 @@ type Items = Vec<Result<Bed, GqlError>>;
 /// A live bed board subscription: the bed board's changes and the patient summaries' (a bed
 /// shows its patient's flags).
 struct Live {
-    changes: broadcast::Receiver<BedChange>,
+    changes: BedChanges,
     patients: broadcast::Receiver<DocChange<PatientDoc>>,
     reader: Arc<dyn BedBoardReader>,
     ward: String,

@@ -12,7 +12,9 @@ use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
 use careflow_domain::beds::BedStatus;
 use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, Readers};
 use careflow_projections::ProjectionError;
-use careflow_projections::bed_board::{BedBoardReader, BedChange, BedView, Capacity, SiteView, WardView};
+use careflow_projections::bed_board::{
+    BedBoardReader, BedChange, BedChanges, BedView, Capacity, SiteView, WardView,
+};
 use careflow_projections::documents::MemoryDocuments;
 use careflow_projections::patient_summary::PatientSummaries;
 use careflow_proto::beds::v1 as pb;
@@ -289,8 +291,8 @@ impl BedBoardReader for FakeBoard {
             .await
             .is_ok_and(|r| r.is_ok())
     }
-    fn changes(&self) -> broadcast::Receiver<BedChange> {
-        self.changes.subscribe()
+    fn changes(&self) -> BedChanges {
+        BedChanges::of_beds(self.changes.subscribe())
     }
 }
 

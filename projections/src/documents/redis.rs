@@ -33,15 +33,15 @@
 //! one; once caught up it is swapped in and the old one deleted. After any failed or rejected
 //! write the cache is dropped and loaded again.
 //!
-//! The scripts that start a generation and swap it in are the bed board's, on `P M` instead of
-//! `P`. Single Redis node only (the scripts build key names); Redis must not evict keys.
+//! Single Redis node only (the scripts build key names); Redis must not evict keys.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::aio::ConnectionManager;
-use ::redis::{Script, Value};
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, RedisError, Script, Value};
 use async_trait::async_trait;
 use careflow_eventstore::{Filter, Position, RecordedEvent};
 use serde::de::DeserializeOwned;
@@ -50,13 +50,65 @@ use tokio::sync::{Mutex, broadcast};
 use tokio::task::JoinHandle;
 
 use super::{CHANGE_BUFFER, DocChange, Docs, DocumentReader, Fold, fold_batch};
-use crate::bed_board::redis::scripts::{START, SWAP};
-use crate::bed_board::redis::{RedisConfig, parse_checkpoint, storage};
 use crate::redis_follow::{Feed, Follower, follow, subscribe};
 use crate::{Projection, ProjectionError};
 
 /// At most one checkpoint-only write (progress past events of other contexts) this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Starts a new generation, to be built aside: allocates its number (at least `ARGV[2]`),
+/// names it in `P next` and writes its marker. A live generation whose marker is gone is no
+/// model at all: `P current` is deleted and the "lost" message published, so readers stop
+/// reporting a checkpoint for it.
+///
+/// `KEYS[1]`: `P current`; `KEYS[2]`: `P next`; `KEYS[3]`: `P generations`. `ARGV[1]`: the
+/// prefix; `ARGV[2]`: the least acceptable number; `ARGV[3]`: the change channel; `ARGV[4]`:
+/// the lost message. Returns `{new generation, live generation or ''}`.
+const START: &str = r"
+local prefix = ARGV[1]
+local function key(g, name)
+  return prefix .. '@' .. g .. ':' .. name
+end
+local g = redis.call('INCR', KEYS[3])
+local least = tonumber(ARGV[2])
+if g < least then
+  g = least
+  redis.call('SET', KEYS[3], g)
+end
+g = tostring(g)
+redis.call('SET', KEYS[2], g)
+redis.call('SET', key(g, 'generation'), g)
+local current = redis.call('GET', KEYS[1])
+local live = ''
+if current and redis.call('EXISTS', key(current, 'generation')) == 1 then
+  live = current
+else
+  redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
+return {g, live}
+";
+
+/// Makes the generation built aside the live one, if it is still the one being built, still
+/// exists and is at the checkpoint the writer reached; publishes the resync message.
+///
+/// `KEYS[1]`: `P current`; `KEYS[2]`: `P next`; `KEYS[3]`: the generation's marker; `KEYS[4]`:
+/// its checkpoint. `ARGV[1]`: the generation; `ARGV[2]`: its checkpoint; `ARGV[3]`: the change
+/// channel; `ARGV[4]`: the resync message. Returns `{'swapped', previous live generation or
+/// ''}`, `{'rejected', ''}` or `{'lost', ''}`.
+const SWAP: &str = r"
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return {'lost', ''}
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] or (redis.call('GET', KEYS[4]) or '0') ~= ARGV[2] then
+  return {'rejected', ''}
+end
+local previous = redis.call('GET', KEYS[1]) or ''
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {'swapped', previous}
+";
 
 /// Applies a batch to one generation. `KEYS`: marker, checkpoint, docs, `P M:current`.
 /// `ARGV`: generation, expected checkpoint, new checkpoint, channel, message, then key/JSON
@@ -121,6 +173,133 @@ end
 return {'found', redis.call('GET', base .. 'checkpoint') or '0', values}
 ";
 
+/// The key prefix used unless configured otherwise.
+pub const DEFAULT_PREFIX: &str = "careflow:";
+
+/// Where the Redis bed board lives.
+#[derive(Clone)]
+pub struct RedisConfig {
+    /// Redis URL, e.g. `redis://127.0.0.1:6379/0`.
+    pub url: String,
+    /// Prefix of every key and of the change channel (not empty), e.g. `careflow:`.
+    pub prefix: String,
+    /// How often a caller waiting in `wait_for` re-reads the checkpoint.
+    pub poll_interval: Duration,
+    /// How long to wait for a connection, and for one command's reply.
+    pub timeout: Duration,
+}
+
+impl RedisConfig {
+    /// `url` with the default prefix, a 200 ms poll interval and a 5 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            poll_interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The same, with keys under `prefix`.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// A client and a reconnecting connection; refuses an empty prefix (a purge deletes every
+    /// key under the prefix).
+    pub(crate) async fn connect(&self) -> Result<(Client, ConnectionManager), ProjectionError> {
+        if self.prefix.is_empty() {
+            return Err(ProjectionError::Storage("redis: the key prefix must not be empty".into()));
+        }
+        let client = Client::open(self.url.as_str()).map_err(storage("invalid Redis URL"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_max_delay(Duration::from_secs(2));
+        let connection = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(storage("cannot connect"))?;
+        Ok((client, connection))
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password.
+        let url = match self.url.rsplit_once('@') {
+            Some((_, host)) => format!("redis://…@{host}"),
+            None => self.url.clone(),
+        };
+        f.debug_struct("RedisConfig")
+            .field("url", &url)
+            .field("prefix", &self.prefix)
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// `text` with the `SCAN MATCH` wildcards escaped.
+fn escape_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern
+}
+
+/// Maps a Redis error to a storage error saying what was being done.
+pub(crate) fn storage(doing: &'static str) -> impl FnOnce(RedisError) -> ProjectionError {
+    move |error| ProjectionError::Storage(format!("redis: {doing}: {error}"))
+}
+
+/// Reads a stored checkpoint (absent = 0).
+pub(crate) fn parse_checkpoint(key: &str, stored: Option<String>) -> Result<Position, ProjectionError> {
+    stored.map_or(Ok(0), |value| {
+        value
+            .parse()
+            .map_err(|_| ProjectionError::ModelLost(format!("{key} holds {value:?}, not a position")))
+    })
+}
+
+/// Deletes every key matching `pattern` (SCAN + UNLINK in chunks); returns how many.
+async fn delete_matching(connection: &ConnectionManager, pattern: &str) -> Result<usize, ProjectionError> {
+    let mut connection = connection.clone();
+    let mut cursor: u64 = 0;
+    let mut deleted = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut connection)
+            .await
+            .map_err(storage("listing keys to delete"))?;
+        for chunk in found.chunks(UNLINK_CHUNK) {
+            let _: usize = ::redis::cmd("UNLINK")
+                .arg(chunk)
+                .query_async(&mut connection)
+                .await
+                .map_err(storage("deleting keys"))?;
+        }
+        deleted += found.len();
+        if next == 0 {
+            return Ok(deleted);
+        }
+        cursor = next;
+    }
+}
+
+/// How many keys one `UNLINK` deletes.
+const UNLINK_CHUNK: usize = 500;
+
 /// The names of one model's keys.
 #[derive(Debug, Clone)]
 struct Keys {
@@ -179,8 +358,18 @@ fn field<T: ::redis::FromRedisValue>(value: Option<Value>) -> Result<T, Projecti
 pub struct RedisDocuments<F: Fold> {
     fold: F,
     connection: ConnectionManager,
+    /// The configured prefix `P`.
+    prefix: String,
     keys: Keys,
     state: Mutex<State<F::Doc>>,
+}
+
+/// How one attempt at a batch ended.
+enum Applied {
+    /// Written, or already in the stored model.
+    Done,
+    /// The stored checkpoint was not the one the batch was folded from.
+    Stale,
 }
 
 /// What the writer knows of Redis.
@@ -198,11 +387,12 @@ struct State<D> {
 impl<F: Fold> RedisDocuments<F> {
     /// Connects; the model is loaded when first needed.
     pub async fn connect(config: &RedisConfig, fold: F) -> Result<Self, ProjectionError> {
-        let (_, connection, keys) = config.connect().await?;
-        let keys = Keys::new(&keys.prefix, fold.name());
+        let (_, connection) = config.connect().await?;
+        let keys = Keys::new(&config.prefix, fold.name());
         Ok(Self {
             fold,
             connection,
+            prefix: config.prefix.clone(),
             keys,
             state: Mutex::new(State { generation: None, cache: None, highest: 0 }),
         })
@@ -223,6 +413,14 @@ impl<F: Fold> RedisDocuments<F> {
         let mut reply = reply.into_iter();
         let generation: String = field(reply.next())?;
         if generation.is_empty() {
+            if let Some((number, _)) = state.generation {
+                // We wrote a generation and Redis has none: it lost the model (a restart, a
+                // flush). Folding on from here would build on nothing: it must be rebuilt.
+                return Err(ProjectionError::ModelLost(format!(
+                    "generation {number} of {} is gone",
+                    self.keys.base
+                )));
+            }
             // Nothing stored yet: build the first generation aside.
             self.start(state).await?;
             return Ok(0);
@@ -235,6 +433,14 @@ impl<F: Fold> RedisDocuments<F> {
             ProjectionError::ModelLost(format!("{} names {generation:?}", self.keys.current()))
         })?;
         state.highest = state.highest.max(number);
+        if let Some((ours, _)) = state.generation
+            && ours != number
+        {
+            return Err(ProjectionError::ModelLost(format!(
+                "generation {ours} of {} was replaced by {number}",
+                self.keys.base
+            )));
+        }
         state.generation = Some((number, live == 1));
         if exists == 0 {
             return Err(ProjectionError::ModelLost(format!(
@@ -281,36 +487,16 @@ impl<F: Fold> RedisDocuments<F> {
         Ok(())
     }
 
-    async fn delete_generation(&self, number: u64) {
-        let keys = ["generation", "checkpoint", "docs"].map(|name| self.keys.of(number, name));
-        let deleted: Result<i64, _> =
-            ::redis::cmd("UNLINK").arg(&keys).query_async(&mut self.connection.clone()).await;
-        if let Err(error) = deleted {
-            tracing::warn!(model = self.fold.name(), generation = number, %error, "cannot delete an old generation");
-        }
-    }
-}
-
-#[async_trait]
-impl<F: Fold> Projection for RedisDocuments<F> {
-    fn name(&self) -> &str {
-        self.fold.name()
-    }
-
-    fn filter(&self) -> Filter {
-        self.fold.filter()
-    }
-
-    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
-        let mut state = self.state.lock().await;
-        self.ensure_loaded(&mut state).await
-    }
-
-    async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError> {
-        let mut state = self.state.lock().await;
-        let checkpoint = self.ensure_loaded(&mut state).await?;
+    /// Folds and writes one batch on the loaded model (loading it first if needed).
+    async fn apply_once(
+        &self,
+        state: &mut State<F::Doc>,
+        events: &[RecordedEvent],
+        through: Position,
+    ) -> Result<Applied, ProjectionError> {
+        let checkpoint = self.ensure_loaded(state).await?;
         if through <= checkpoint {
-            return Ok(());
+            return Ok(Applied::Done);
         }
         let Some((number, _)) = state.generation else {
             return Err(ProjectionError::Storage("no generation after loading".into()));
@@ -345,28 +531,71 @@ impl<F: Fold> Projection for RedisDocuments<F> {
             invocation.arg(key).arg(json);
         }
         let outcome: Result<String, _> = invocation.invoke_async(&mut self.connection.clone()).await;
+        if !matches!(outcome.as_deref(), Ok("ok")) {
+            // The outcome is unknown or the write refused: the cache may hold what is not stored.
+            state.cache = None;
+        }
         match outcome.as_deref() {
             Ok("ok") => {
                 if let Some((checkpoint, _)) = state.cache.as_mut() {
                     *checkpoint = through;
                 }
-                Ok(())
+                Ok(Applied::Done)
             }
             Ok("lost") => {
-                state.cache = None;
                 Err(ProjectionError::ModelLost(format!("generation {number} of {} is gone", self.keys.base)))
             }
-            Ok(other) => {
-                state.cache = None;
-                Err(ProjectionError::Storage(format!(
-                    "redis: the batch was rejected ({other}): another writer moved the checkpoint"
-                )))
-            }
-            Err(error) => {
-                state.cache = None;
-                Err(ProjectionError::Storage(format!("redis: writing a batch: {error}")))
+            Ok(_) => Ok(Applied::Stale),
+            Err(error) => Err(ProjectionError::Storage(format!("redis: writing a batch: {error}"))),
+        }
+    }
+
+    /// Deletes every key under the configured prefix, every model and generation included
+    /// (for tests and tools: never while a projection writes); returns how many.
+    pub async fn purge_prefix(&self) -> Result<usize, ProjectionError> {
+        let pattern = format!("{}*", escape_pattern(&self.prefix));
+        delete_matching(&self.connection, &pattern).await
+    }
+
+    async fn delete_generation(&self, number: u64) {
+        let keys = ["generation", "checkpoint", "docs"].map(|name| self.keys.of(number, name));
+        let deleted: Result<i64, _> =
+            ::redis::cmd("UNLINK").arg(&keys).query_async(&mut self.connection.clone()).await;
+        if let Err(error) = deleted {
+            tracing::warn!(model = self.fold.name(), generation = number, %error, "cannot delete an old generation");
+        }
+    }
+}
+
+#[async_trait]
+impl<F: Fold> Projection for RedisDocuments<F> {
+    fn name(&self) -> &str {
+        self.fold.name()
+    }
+
+    fn filter(&self) -> Filter {
+        self.fold.filter()
+    }
+
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        let mut state = self.state.lock().await;
+        self.ensure_loaded(&mut state).await
+    }
+
+    async fn apply(&self, events: &[RecordedEvent], through: Position) -> Result<(), ProjectionError> {
+        let mut state = self.state.lock().await;
+        // A batch found stale (another writer, or this one before a restart, moved the stored
+        // checkpoint) is folded once more from the model as reloaded: what it holds already is
+        // skipped, the rest applied once.
+        for _ in 0..2 {
+            match self.apply_once(&mut state, events, through).await? {
+                Applied::Done => return Ok(()),
+                Applied::Stale => tracing::info!(model = self.fold.name(), "stored model moved on; reloaded"),
             }
         }
+        Err(ProjectionError::Storage(
+            "redis: the batch was rejected twice: another writer keeps moving the checkpoint".into(),
+        ))
     }
 
     async fn reset(&self) -> Result<(), ProjectionError> {
@@ -491,8 +720,8 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> RedisDocumentReader<D>
     /// Connects, subscribes to the model's change channel and reads its checkpoint; a
     /// background task then follows the channel until the reader is dropped.
     pub async fn connect(config: &RedisConfig, name: &'static str) -> Result<Self, ProjectionError> {
-        let (client, connection, keys) = config.connect().await?;
-        let keys = Keys::new(&keys.prefix, name);
+        let (client, connection) = config.connect().await?;
+        let keys = Keys::new(&config.prefix, name);
         let pubsub =
             subscribe(&client, &keys.channel()).await.map_err(storage("subscribing to document changes"))?;
         // Read after subscribing, so that no batch falls between the two.
@@ -598,7 +827,17 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
     async fn resubscribed(&self) {
         let seen = *self.follower.messages();
         let known = *self.follower.checkpoint.borrow();
-        match read::<D>(&self.connection, &self.keys, &[]).await {
+        // The command connection was probably lost too, and the connection manager reconnects
+        // only once a command has failed on it: a few tries.
+        let mut stored = read::<D>(&self.connection, &self.keys, &[]).await;
+        for _ in 0..3 {
+            if stored.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stored = read::<D>(&self.connection, &self.keys, &[]).await;
+        }
+        match stored {
             Ok(stored) => {
                 let stored = stored.map_or(0, |(c, _)| c);
                 if stored != known {

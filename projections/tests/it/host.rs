@@ -182,7 +182,16 @@ async fn a_lost_model_is_rebuilt_while_the_others_keep_theirs() {
 
     let mut changes = losing.board.changes();
     losing.lose.store(true, Ordering::SeqCst);
-    let rebuilt = tokio::time::timeout(DEADLINE, changes.recv()).await.unwrap().unwrap();
+    // The feed first says to re-read (the model was reset), then the replay's changes come.
+    let rebuilt = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Ok(change) = changes.recv().await {
+                return change;
+            }
+        }
+    })
+    .await
+    .unwrap();
     assert_eq!(rebuilt.ward_id, "RXA01-AMU", "the lost board is replayed");
     two_contexts_write(&store, 10).await;
     let head = *store.head().borrow();

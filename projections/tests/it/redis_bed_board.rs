@@ -1,4 +1,4 @@
-//! The Redis bed board against a real Redis (127.0.0.1:6379, or `CAREFLOW_REDIS_URL`): the same
+//! The Redis bed board (the generic document store holding the bed board fold) against a real Redis (127.0.0.1:6379, or `CAREFLOW_REDIS_URL`): the same
 //! board as the in-memory model, idempotent batches, a reader in another process, a flushed model
 //! rebuilt, a stale writer unable to double-apply. Each test works under its own random key
 //! prefix and deletes its keys when it ends (the Redis is shared: never FLUSHALL). Without a
@@ -22,6 +22,7 @@ use careflow_projections::bed_board::{
 use careflow_projections::{Projection, ProjectionRunner};
 use helpers::{admit, append, at, busy_day, configured_store, ids, other_context, two_contexts_write};
 use redis::aio::MultiplexedConnection;
+use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -123,13 +124,13 @@ impl TestRedis {
 
     /// The live generation, as `P current` names it.
     async fn live_generation(&self) -> Option<u64> {
-        let key = format!("{}current", self.prefix);
+        let key = format!("{}bed_board:current", self.prefix);
         redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
     }
 
     /// The generation being built aside, as `P next` names it.
     async fn next_generation(&self) -> Option<u64> {
-        let key = format!("{}next", self.prefix);
+        let key = format!("{}bed_board:next", self.prefix);
         redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
     }
 
@@ -140,7 +141,7 @@ impl TestRedis {
             Some(building) => building,
             None => self.live_generation().await?,
         };
-        let key = format!("{}@{generation}:checkpoint", self.prefix);
+        let key = format!("{}bed_board@{generation}:checkpoint", self.prefix);
         redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
     }
 }
@@ -285,11 +286,11 @@ async fn wait_for_polls_the_checkpoint_when_a_message_is_lost() {
     // The checkpoint moves without a message, as when a publish is missed while resubscribing.
     let prefix = &redis.prefix;
     let _: () = redis::cmd("MSET")
-        .arg(format!("{prefix}current"))
+        .arg(format!("{prefix}bed_board:current"))
         .arg(1)
-        .arg(format!("{prefix}@1:generation"))
+        .arg(format!("{prefix}bed_board@1:generation"))
         .arg(1)
-        .arg(format!("{prefix}@1:checkpoint"))
+        .arg(format!("{prefix}bed_board@1:checkpoint"))
         .arg(42)
         .query_async(&mut redis.connection().await)
         .await
@@ -469,19 +470,12 @@ async fn a_reader_cut_off_from_redis_resends_the_board_once_back() {
     runner.catch_up().await.unwrap();
     proxy.restore();
 
-    // Back, the reader resends the board: the admitted bed arrives as it is now.
-    let change = tokio::time::timeout(DEADLINE, async {
-        loop {
-            let change = changes.recv().await.unwrap();
-            if change.bed.bed_id == "RXA01-AMU-B01" {
-                return change;
-            }
-        }
-    })
-    .await
-    .expect("the board is resent after the reader resubscribes");
-    assert_eq!(change.bed.status, BedStatus::Occupied);
+    // Back, the reader tells its subscribers to re-read the board (they may have missed
+    // changes), and the board shows the admitted bed as it is now.
+    let told = tokio::time::timeout(DEADLINE, changes.recv()).await.expect("told after resubscribing");
+    assert!(matches!(told, Err(RecvError::Lagged(_))), "{told:?}");
     assert!(reader.wait_for(head(&store), DEADLINE).await);
+    assert_eq!(reader.bed("RXA01-AMU-B01").await.unwrap().unwrap().status, BedStatus::Occupied);
 }
 
 #[tokio::test]
@@ -513,7 +507,7 @@ async fn the_checkpoint_reaches_the_head_while_another_context_writes() {
 
 /// The keys of generation `generation`.
 async fn generation_keys(redis: &TestRedis, generation: u64) -> Vec<String> {
-    let marker = format!("{}@{generation}:", redis.prefix);
+    let marker = format!("{}bed_board@{generation}:", redis.prefix);
     redis.keys().await.into_iter().filter(|k| k.starts_with(&marker)).collect()
 }
 
@@ -540,19 +534,21 @@ async fn a_rebuild_keeps_serving_the_last_complete_board_until_the_new_one_is_li
     assert_same_board(&memory, &reader).await;
     assert_eq!(redis.live_generation().await, Some(old));
 
-    // Caught up, the new generation goes live, subscribers get every bed again, and the old
-    // generation is deleted in the background.
+    // Caught up, the new generation goes live, subscribers are told to re-read the board, and
+    // the old generation is deleted in the background.
     runner.catch_up().await.unwrap();
     let new = redis.live_generation().await.unwrap();
     assert!(new > old, "generation {new} replaced {old}");
-    let mut resent = std::collections::BTreeSet::new();
-    tokio::time::timeout(DEADLINE, async {
-        while resent.len() < 3 {
-            resent.insert(changes.recv().await.unwrap().bed.bed_id);
+    let told = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Err(error) = changes.recv().await {
+                return error;
+            }
         }
     })
     .await
-    .expect("the board is resent after the swap");
+    .expect("subscribers are told after the swap");
+    assert!(matches!(told, RecvError::Lagged(_)), "{told:?}");
     assert!(reader.wait_for(head(&store), DEADLINE).await);
     assert_same_board(&memory, &reader).await;
     eventually("the old generation is deleted", || async { generation_keys(&redis, old).await.is_empty() })
@@ -578,8 +574,10 @@ async fn a_lost_model_is_never_reported_caught_up_while_it_is_rebuilt() {
     let batch = store.read_all(before + 1, 100, &writer.filter()).await.unwrap();
     let applied = writer.apply(&batch.events, batch.next - 1).await;
     assert!(matches!(applied, Err(careflow_projections::ProjectionError::ModelLost(_))), "{applied:?}");
-    // A read that finds no model says so, and the reader stops claiming the old checkpoint.
-    assert_eq!(reader.bed_board("RXA01-AMU").await.unwrap(), None);
+    // A read that finds no model says so (retryable, not "no such ward"), and the reader stops
+    // claiming the old checkpoint.
+    let read = reader.bed_board("RXA01-AMU").await;
+    assert!(matches!(read, Err(careflow_projections::ProjectionError::Storage(_))), "{read:?}");
     assert!(!reader.wait_for(before, Duration::ZERO).await, "an empty model reported caught up");
 
     // Rebuilding: part way, still nothing to read and nothing caught up.
@@ -588,7 +586,7 @@ async fn a_lost_model_is_never_reported_caught_up_while_it_is_rebuilt() {
     writer.apply(&first.events, first.next - 1).await.unwrap();
     assert!(!reader.wait_for(first.next - 1, Duration::from_millis(300)).await);
     assert_eq!(BedBoardReader::checkpoint(&reader), 0);
-    assert_eq!(reader.sites().await.unwrap(), vec![]);
+    assert!(reader.sites().await.is_err(), "nothing to read while the model is rebuilt");
 
     runner.catch_up().await.unwrap();
     assert!(reader.wait_for(head(&store), DEADLINE).await);
@@ -700,14 +698,14 @@ async fn a_redis_restarted_under_load_gets_the_whole_board_back_and_subscribers_
     }));
     let reader = RedisBedBoardReader::connect(&config).await.unwrap();
     assert!(reader.wait_for(head(&store), DEADLINE).await);
-    // Bed 1 holds the admitted patient and the load never touches it: only a resend of the
-    // board brings it to a subscriber.
+    // Bed 1 holds the admitted patient and the load never touches it: only a re-read of the
+    // board brings it back to a subscriber, who must be told to re-read.
     let mut changes = reader.changes();
     let resent = tokio::spawn(async move {
         loop {
             match changes.recv().await {
-                Ok(change) if change.bed.bed_id == "RXA01-AMU-B01" => return change,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return,
                 Err(error) => panic!("the change feed ended: {error}"),
             }
         }
@@ -748,8 +746,8 @@ async fn a_redis_restarted_under_load_gets_the_whole_board_back_and_subscribers_
     }
     assert_same_board(&memory, &reader).await;
     assert_eq!(Projection::checkpoint(&*writer).await.unwrap(), head(&store));
-    let change = tokio::time::timeout(DEADLINE, resent).await.expect("the board is resent").unwrap();
-    assert_eq!(change.bed.status, BedStatus::Occupied);
+    tokio::time::timeout(DEADLINE, resent).await.expect("subscribers are told to re-read").unwrap();
+    assert_eq!(reader.bed("RXA01-AMU-B01").await.unwrap().unwrap().status, BedStatus::Occupied);
 
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();

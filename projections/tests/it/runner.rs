@@ -84,7 +84,16 @@ async fn run_retries_failed_storage_and_rebuilds_a_lost_model() {
     // Lost while idle: noticed by verify, reset, replayed.
     let mut changes = flaky.board.changes();
     flaky.lost_at_next_verify.store(true, Ordering::SeqCst);
-    let rebuilt = tokio::time::timeout(DEADLINE, changes.recv()).await.unwrap().unwrap();
+    // The feed first says to re-read (the model was reset), then the replay's changes come.
+    let rebuilt = tokio::time::timeout(DEADLINE, async {
+        loop {
+            if let Ok(change) = changes.recv().await {
+                return change;
+            }
+        }
+    })
+    .await
+    .unwrap();
     assert_eq!(flaky.resets.load(Ordering::SeqCst), 1);
     assert_eq!(rebuilt.ward_id, "RXA01-AMU");
     assert!(flaky.board.wait_for(head, DEADLINE).await);
