@@ -343,9 +343,12 @@ fn message(checkpoint: Position, keys: Vec<String>, resync: bool) -> Result<Stri
         .map_err(|e| ProjectionError::Storage(format!("cannot encode a change message: {e}")))
 }
 
-fn decode<D: DeserializeOwned>(key: &str, value: &str) -> Result<D, ProjectionError> {
-    serde_json::from_str(value)
-        .map_err(|e| ProjectionError::ModelLost(format!("redis: {key} does not parse: {e}")))
+/// A stored document. The error names the model, not the key: keys can hold personal data (an
+/// index of family names), and errors are logged.
+fn decode<D: DeserializeOwned>(keys: &Keys, value: &str) -> Result<D, ProjectionError> {
+    serde_json::from_str(value).map_err(|e| {
+        ProjectionError::ModelLost(format!("redis: a document of {} does not parse: {e}", keys.base))
+    })
 }
 
 fn field<T: ::redis::FromRedisValue>(value: Option<Value>) -> Result<T, ProjectionError> {
@@ -452,7 +455,7 @@ impl<F: Fold> RedisDocuments<F> {
         let mut map = HashMap::with_capacity(pairs.len() / 2);
         let mut pairs = pairs.into_iter();
         while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
-            let doc = decode(&key, &value)?;
+            let doc = decode(&self.keys, &value)?;
             map.insert(key, doc);
         }
         tracing::info!(
@@ -524,8 +527,9 @@ impl<F: Fold> RedisDocuments<F> {
             .arg(message(through, keys, false)?);
         for (key, doc) in &changes {
             let json = match doc {
-                Some(doc) => serde_json::to_string(doc)
-                    .map_err(|e| ProjectionError::Storage(format!("cannot encode document {key}: {e}")))?,
+                Some(doc) => serde_json::to_string(doc).map_err(|e| {
+                    ProjectionError::Storage(format!("cannot encode a document of {}: {e}", self.keys.base))
+                })?,
                 None => String::new(),
             };
             invocation.arg(key).arg(json);
@@ -711,7 +715,7 @@ async fn read<D: DeserializeOwned>(
     let docs = docs
         .iter()
         .zip(values)
-        .map(|(key, value)| value.map(|v| decode(key, &v)).transpose())
+        .map(|(_, value)| value.map(|v| decode(keys, &v)).transpose())
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Some((checkpoint, docs)))
 }
