@@ -103,6 +103,7 @@ impl EventStore for MemoryStore {
                     data: event.data,
                     metadata: event.metadata,
                     recorded_at,
+                    decoded: Default::default(),
                 });
                 inner.ids.insert(event.id, index);
                 inner.streams.entry(append.stream.clone()).or_default().push(index);

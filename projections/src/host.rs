@@ -9,6 +9,10 @@
 //! checkpoint moves past events it does not read), at most once per
 //! [`Projection::progress_every`], and at the latest that long after the last it held back.
 //!
+//! Each event is decoded once for every projection that reads it, when they decode it with
+//! [`RecordedEvent::decode_shared`](careflow_eventstore::RecordedEvent::decode_shared) (the
+//! document folds do).
+//!
 //! A lost model ([`ProjectionError::ModelLost`], from `apply` or from
 //! [`Projection::verify`], called on a timer while waiting) is reset on its own; the host then
 //! reads the log again from the lowest checkpoint, which the other projections skip, so their
@@ -177,7 +181,8 @@ impl ProjectionHost {
                     outcome
                 }
                 Wake::Batch(batch) => {
-                    let (events, caught_up) = batch?;
+                    let (mut events, caught_up) = batch?;
+                    share_decoding(&mut events, &self.projections);
                     let through = subscription.delivered_through();
                     let now = Instant::now();
                     let mut outcome = Ok(true);
@@ -337,8 +342,9 @@ impl ProjectionHost {
         let mut subscription = self.subscribe().await?;
         let keeps_all = subscription_filter_keeps_all(&self.projections);
         loop {
-            let (events, caught_up) =
+            let (mut events, caught_up) =
                 subscription.next_batch(BATCH).await.map_err(|e| Failed { index: 0, error: e.into() })?;
+            share_decoding(&mut events, &self.projections);
             if events.is_empty() && caught_up.is_none() {
                 // Progress only: the caught-up batch, which always comes, records it.
                 continue;
@@ -382,6 +388,15 @@ impl Hosted {
         } else {
             Cow::Owned(events.iter().filter(|e| self.filter.matches(e)).cloned().collect())
         }
+    }
+}
+
+/// When several projections get a batch (or their own copies of it), makes every copy of an
+/// event share one decoding: read models that read the same event decode it once
+/// ([`RecordedEvent::decode_shared`]).
+fn share_decoding(events: &mut [RecordedEvent], projections: &[Hosted]) {
+    if projections.len() > 1 {
+        events.iter_mut().for_each(RecordedEvent::share_decoding);
     }
 }
 

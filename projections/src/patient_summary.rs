@@ -232,8 +232,14 @@ fn stay_key(stay_id: &str) -> String {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PatientSummaries;
 
-fn decode<T: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    event.decode().map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
+/// The event's payload, decoded once for every read model of the host that reads it.
+fn decode<T>(event: &RecordedEvent) -> Result<std::sync::Arc<T>, ProjectionError>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
+    event
+        .decode_shared()
+        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
 }
 
 /// The patient's summary, taken out to change (a new one if there is none); give it back
@@ -286,10 +292,10 @@ fn destination(destination: DischargeDestination) -> String {
 
 impl PatientSummaries {
     fn patient(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        let decoded: PatientEvent = decode(event)?;
+        let decoded = decode::<PatientEvent>(event)?;
         let nhs = decoded.nhs_number().to_string();
         let mut patient = take(docs, &nhs);
-        let (at, line) = match &decoded {
+        let (at, line) = match &*decoded {
             PatientEvent::PatientRegistered { demographics, at, .. } => {
                 let view = DemographicsView::of(demographics);
                 reindex(docs, &nhs, patient.demographics.as_ref(), &view);
@@ -337,10 +343,10 @@ impl PatientSummaries {
     }
 
     fn flag(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        let decoded: FlagEvent = decode(event)?;
+        let decoded = decode::<FlagEvent>(event)?;
         let nhs = decoded.nhs_number().to_string();
         let mut patient = take(docs, &nhs);
-        let (at, line) = match decoded {
+        let (at, line) = match &*decoded {
             FlagEvent::FlagRaised {
                 flag_id,
                 kind,
@@ -355,40 +361,40 @@ impl PatientSummaries {
                 let score = frailty_score.map(|s| s.get());
                 patient.flags.push(FlagView {
                     flag_id: flag_id.to_string(),
-                    kind,
+                    kind: *kind,
                     frailty_score: score,
-                    severity,
+                    severity: *severity,
                     reason: reason.as_str().to_owned(),
-                    review_on,
-                    source,
-                    raised_at: at,
+                    review_on: *review_on,
+                    source: source.clone(),
+                    raised_at: *at,
                     reviewed_at: None,
                     resolved_at: None,
                     resolution: None,
                 });
                 let score = score.map(|s| format!(" (CFS {s})")).unwrap_or_default();
-                (at, format!("Flag raised: {kind}{score}"))
+                (*at, format!("Flag raised: {kind}{score}"))
             }
             FlagEvent::FlagReviewed { flag_id, review_on, at, .. } => {
                 let id = flag_id.to_string();
                 let mut kind = None;
                 if let Some(flag) = patient.flags.iter_mut().find(|f| f.flag_id == id) {
-                    flag.review_on = Some(review_on);
-                    flag.reviewed_at = Some(at);
+                    flag.review_on = Some(*review_on);
+                    flag.reviewed_at = Some(*at);
                     kind = Some(flag.kind);
                 }
                 let kind = kind.map(|k| k.to_string()).unwrap_or_default();
-                (at, format!("Flag reviewed: {kind}, next review {review_on}"))
+                (*at, format!("Flag reviewed: {kind}, next review {review_on}"))
             }
             FlagEvent::FlagResolved { flag_id, reason, at, .. } => {
                 let id = flag_id.to_string();
                 let mut kind = None;
                 if let Some(flag) = patient.flags.iter_mut().find(|f| f.flag_id == id) {
-                    flag.resolved_at = Some(at);
+                    flag.resolved_at = Some(*at);
                     flag.resolution = Some(reason.as_str().to_owned());
                     kind = Some(flag.kind);
                 }
-                (at, format!("Flag resolved: {}", kind.map(|k| k.to_string()).unwrap_or_default()))
+                (*at, format!("Flag resolved: {}", kind.map(|k| k.to_string()).unwrap_or_default()))
             }
         };
         patient.record(event, "flags", at, line);
@@ -397,12 +403,12 @@ impl PatientSummaries {
     }
 
     fn stay(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        let decoded: BedEvent = decode(event)?;
+        let decoded = decode::<BedEvent>(event)?;
         let patient_of = |docs: &Docs<PatientDoc>, stay_id: &str| match docs.get(&stay_key(stay_id)) {
             Some(PatientDoc::Stay { nhs_number }) => Some(nhs_number.clone()),
             _ => None,
         };
-        match decoded {
+        match &*decoded {
             BedEvent::PatientAdmitted {
                 stay_id,
                 nhs_number,
@@ -421,12 +427,12 @@ impl PatientSummaries {
                     site_id: site_id.to_string(),
                     ward_id: ward_id.to_string(),
                     bed_id: bed_id.to_string(),
-                    organisation: organisation.map(|o| o.as_str().to_owned()),
-                    admitted_at: at,
+                    organisation: organisation.as_ref().map(|o| o.as_str().to_owned()),
+                    admitted_at: *at,
                     expected_discharge_date: None,
                     discharge_ready_date: None,
                 });
-                patient.record(event, "beds", at, format!("Admitted to {ward_id}, bed {bed_id}"));
+                patient.record(event, "beds", *at, format!("Admitted to {ward_id}, bed {bed_id}"));
                 put(docs, patient);
             }
             BedEvent::PatientTransferred { stay_id, to_bed_id, to_ward_id, at, .. } => {
@@ -436,37 +442,37 @@ impl PatientSummaries {
                     stay.bed_id = to_bed_id.to_string();
                     stay.ward_id = to_ward_id.to_string();
                 }
-                patient.record(event, "beds", at, format!("Moved to {to_ward_id}, bed {to_bed_id}"));
+                patient.record(event, "beds", *at, format!("Moved to {to_ward_id}, bed {to_bed_id}"));
                 put(docs, patient);
             }
             BedEvent::ExpectedDischargeDateSet { stay_id, date, at } => {
                 let Some(nhs) = patient_of(docs, &stay_id.to_string()) else { return Ok(()) };
                 let mut patient = take(docs, &nhs);
                 if let Some(stay) = patient.stay.as_mut() {
-                    stay.expected_discharge_date = Some(date);
+                    stay.expected_discharge_date = Some(*date);
                 }
-                patient.record(event, "beds", at, format!("Expected discharge date set: {date}"));
+                patient.record(event, "beds", *at, format!("Expected discharge date set: {date}"));
                 put(docs, patient);
             }
             BedEvent::PatientMedicallyOptimised { stay_id, discharge_ready_date, pathway, at } => {
                 let Some(nhs) = patient_of(docs, &stay_id.to_string()) else { return Ok(()) };
                 let mut patient = take(docs, &nhs);
                 if let Some(stay) = patient.stay.as_mut() {
-                    stay.discharge_ready_date = Some(discharge_ready_date);
+                    stay.discharge_ready_date = Some(*discharge_ready_date);
                 }
                 let line = format!(
                     "Medically optimised, ready {discharge_ready_date}, pathway {}",
                     pathway.number()
                 );
-                patient.record(event, "beds", at, line);
+                patient.record(event, "beds", *at, line);
                 put(docs, patient);
             }
             BedEvent::PatientDischarged { stay_id, nhs_number, destination: to, pathway, at, .. } => {
                 docs.remove(&stay_key(&stay_id.to_string()));
                 let mut patient = take(docs, &nhs_number.to_string());
                 patient.stay = None;
-                let line = format!("Discharged: {}, pathway {}", destination(to), pathway.number());
-                patient.record(event, "beds", at, line);
+                let line = format!("Discharged: {}, pathway {}", destination(*to), pathway.number());
+                patient.record(event, "beds", *at, line);
                 put(docs, patient);
             }
             _ => {}

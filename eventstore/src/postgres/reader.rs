@@ -277,5 +277,6 @@ fn decode_event(
         data,
         metadata,
         recorded_at,
+        decoded: Default::default(),
     })
 }

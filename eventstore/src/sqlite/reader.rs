@@ -101,6 +101,7 @@ fn decode_event(row: &Row<'_>, previous: Option<&StreamName>) -> Result<Recorded
         data,
         metadata,
         recorded_at,
+        decoded: Default::default(),
     })
 }
 

@@ -170,9 +170,11 @@ impl Fold for BedBoardFold {
 
     fn apply(&self, docs: &mut Docs<BedDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
         let position = event.position;
-        let decoded: BedEvent =
-            event.decode().map_err(|e| ProjectionError::Decode { position, message: e.to_string() })?;
-        match decoded {
+        // Decoded once for every read model of the host that reads it.
+        let decoded = event
+            .decode_shared::<BedEvent>()
+            .map_err(|e| ProjectionError::Decode { position, message: e.to_string() })?;
+        match &*decoded {
             BedEvent::SiteRegistered { site_id, name, .. } => {
                 let site_id = site_id.to_string();
                 index(docs, SITES, &site_id);
@@ -185,7 +187,7 @@ impl Fold for BedBoardFold {
                     ward_id: ward_id.clone(),
                     site_id: site_id.to_string(),
                     name: name.to_string(),
-                    specialty: specialty.map(|s| s.to_string()),
+                    specialty: specialty.as_ref().map(|s| s.to_string()),
                 };
                 docs.put(ward_key(&ward_id), BedDoc::Ward(ward));
             }
@@ -200,7 +202,7 @@ impl Fold for BedBoardFold {
                     site_id,
                     label: label.to_string(),
                     status: BedStatus::Available,
-                    since: at,
+                    since: *at,
                     stay_id: None,
                     patient: None,
                     expected_discharge_date: None,
@@ -215,41 +217,41 @@ impl Fold for BedBoardFold {
             }
             BedEvent::BedReserved { bed_id, for_nhs_number, at, .. } => {
                 with_bed(docs, bed_id.as_str(), |bed| {
-                    set_status(bed, BedStatus::Reserved, at, position);
+                    set_status(bed, BedStatus::Reserved, *at, position);
                     bed.reserved_for = for_nhs_number.map(|n| n.to_string());
                 })
             }
             BedEvent::BedReservationReleased { bed_id, at } | BedEvent::BedCleaned { bed_id, at } => {
-                with_bed(docs, bed_id.as_str(), |bed| set_status(bed, BedStatus::Available, at, position));
+                with_bed(docs, bed_id.as_str(), |bed| set_status(bed, BedStatus::Available, *at, position));
             }
             BedEvent::BedOccupied { bed_id, stay_id, at, .. } => {
                 let stay_id = stay_id.to_string();
                 change_stay(docs, &stay_id, |stay| stay.bed_id = bed_id.to_string());
                 let stay = stay_of(docs, &stay_id);
                 with_bed(docs, bed_id.as_str(), |bed| {
-                    set_status(bed, BedStatus::Occupied, at, position);
+                    set_status(bed, BedStatus::Occupied, *at, position);
                     bed.stay_id = Some(stay_id);
                     render(bed, stay.as_ref());
                 });
             }
             BedEvent::BedVacated { bed_id, at, .. } => {
                 with_bed(docs, bed_id.as_str(), |bed| {
-                    set_status(bed, BedStatus::AwaitingCleaning, at, position)
+                    set_status(bed, BedStatus::AwaitingCleaning, *at, position)
                 });
             }
             BedEvent::BedBlocked { bed_id, reason, at, .. } => with_bed(docs, bed_id.as_str(), |bed| {
-                set_status(bed, BedStatus::Blocked, at, position);
-                bed.blocked_reason = Some(reason);
+                set_status(bed, BedStatus::Blocked, *at, position);
+                bed.blocked_reason = Some(*reason);
             }),
             BedEvent::BedUnblocked { bed_id, to, at } => {
-                with_bed(docs, bed_id.as_str(), |bed| set_status(bed, to, at, position));
+                with_bed(docs, bed_id.as_str(), |bed| set_status(bed, *to, *at, position));
             }
             BedEvent::PatientAdmitted { stay_id, nhs_number, patient, bed_id, .. } => {
                 let stay_id = stay_id.to_string();
                 let stay = StayRecord {
                     bed_id: bed_id.to_string(),
                     nhs_number: nhs_number.to_string(),
-                    patient,
+                    patient: patient.clone(),
                     expected_discharge_date: None,
                     medically_optimised: None,
                 };
@@ -258,14 +260,14 @@ impl Fold for BedBoardFold {
             }
             BedEvent::ExpectedDischargeDateSet { stay_id, date, .. } => {
                 let stay_id = stay_id.to_string();
-                if change_stay(docs, &stay_id, |stay| stay.expected_discharge_date = Some(date)) {
+                if change_stay(docs, &stay_id, |stay| stay.expected_discharge_date = Some(*date)) {
                     touch_stay_bed(docs, &stay_id, position);
                 }
             }
             BedEvent::PatientMedicallyOptimised { stay_id, discharge_ready_date, pathway, .. } => {
                 let stay_id = stay_id.to_string();
                 if change_stay(docs, &stay_id, |stay| {
-                    stay.medically_optimised = Some((discharge_ready_date, pathway))
+                    stay.medically_optimised = Some((*discharge_ready_date, *pathway))
                 }) {
                     touch_stay_bed(docs, &stay_id, position);
                 }

@@ -208,3 +208,48 @@ async fn a_lost_model_is_rebuilt_while_the_others_keep_theirs() {
     stop.send(()).unwrap();
     running.await.unwrap().unwrap();
 }
+
+/// Records the decoded value it got for each event.
+struct Decoding {
+    categories: Vec<&'static str>,
+    seen: Mutex<Vec<(Position, Arc<serde_json::Value>)>>,
+}
+
+#[async_trait]
+impl Projection for Decoding {
+    fn name(&self) -> &str {
+        "decoding"
+    }
+    fn filter(&self) -> Filter {
+        Filter::categories(self.categories.clone())
+    }
+    async fn checkpoint(&self) -> Result<Position, ProjectionError> {
+        Ok(self.seen.lock().unwrap().last().map_or(0, |(p, _)| *p))
+    }
+    async fn apply(&self, events: &[RecordedEvent], _: Position) -> Result<(), ProjectionError> {
+        let mut seen = self.seen.lock().unwrap();
+        for event in events {
+            seen.push((event.position, event.decode_shared::<serde_json::Value>()?));
+        }
+        Ok(())
+    }
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        self.seen.lock().unwrap().clear();
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_event_two_models_read_is_decoded_once() {
+    let store = configured_store().await;
+    admit(&store).await;
+    let beds = Arc::new(Decoding { categories: vec!["bed"], seen: Mutex::default() });
+    let stays = Arc::new(Decoding { categories: vec!["bed", "stay"], seen: Mutex::default() });
+    ProjectionHost::new(store.clone()).with(beds.clone()).with(stays.clone()).catch_up().await.unwrap();
+    let (beds, stays) = (beds.seen.lock().unwrap(), stays.seen.lock().unwrap());
+    assert!(!beds.is_empty() && stays.len() > beds.len(), "each got its own events");
+    for (position, decoded) in beds.iter() {
+        let (_, other) = stays.iter().find(|(p, _)| p == position).unwrap();
+        assert!(Arc::ptr_eq(decoded, other), "event {position} decoded once for both");
+    }
+}
