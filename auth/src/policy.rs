@@ -65,6 +65,9 @@ pub enum Owner<'a> {
     Organisation(&'a str),
     /// Recorded before owners were: only an admin may change it.
     Unrecorded,
+    /// Any one of these organisations may act (the organisations caring for a patient who
+    /// dissents from sharing); none listed: nobody.
+    AnyOf(&'a [String]),
 }
 
 /// Why the policy said no. The message names the role or organisation, never a patient.
@@ -162,6 +165,8 @@ pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), 
         Owner::Actor => Ok(()),
         Owner::Organisation(org) if org == actor.organisation => Ok(()),
         Owner::Unrecorded if actor.role == Role::Admin => Ok(()),
+        Owner::AnyOf(orgs) if orgs.contains(&actor.organisation) => Ok(()),
+        Owner::AnyOf(_) => Err(Denied::Dissent { actor_org: actor.organisation.clone() }),
         Owner::Organisation(org) => Err(Denied::Organisation {
             actor_org: actor.organisation.clone(),
             owner_org: org.to_owned(),
@@ -235,6 +240,20 @@ mod tests {
                 let unrecorded = authorize(&actor(role, "RXA"), action, Owner::Unrecorded);
                 assert_eq!(unrecorded.is_ok(), role == Role::Admin, "{role} {action:?} unrecorded");
             }
+        }
+    }
+
+    /// A change to a dissenting patient's record: only the organisations caring for them.
+    #[test]
+    fn changes_to_a_dissenting_patients_record_need_a_care_relationship() {
+        let caring = ["RXA".to_owned(), "B86001".to_owned()];
+        for role in Role::ALL {
+            for org in ["RXA", "B86001", "RYC"] {
+                let allowed = authorize(&actor(role, org), Action::UpdatePatients, Owner::AnyOf(&caring));
+                let expected = role_allows(role, Action::UpdatePatients) && org != "RYC";
+                assert_eq!(allowed.is_ok(), expected, "{role} of {org}");
+            }
+            assert!(authorize(&actor(role, "RXA"), Action::UpdatePatients, Owner::AnyOf(&[])).is_err());
         }
     }
 

@@ -49,6 +49,9 @@ pub enum Owner {
     Organisation(OdsCode),
     /// Recorded before owners were.
     Unrecorded,
+    /// Any one of these organisations (those caring for a patient who dissents from sharing);
+    /// none listed: nobody.
+    AnyOf(Vec<OdsCode>),
 }
 
 impl Owner {

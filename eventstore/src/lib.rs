@@ -317,8 +317,11 @@ impl Eq for Decoded {}
 impl RecordedEvent {
     /// Decodes the JSON payload.
     pub fn decode<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_slice(&self.data)
-            .map_err(|e| StoreError::Decode { position: self.position, message: e.to_string() })
+        serde_json::from_slice(&self.data).map_err(|e| StoreError::Decode {
+            position: self.position,
+            // serde's message can quote the payload (a name): only where and what kind of error.
+            message: format!("{:?} error at line {}, column {}", e.classify(), e.line(), e.column()),
+        })
     }
 
     /// Makes the clones made from now on share one decoding of the payload (see

@@ -243,6 +243,25 @@ async fn dissent_hides_a_patient_from_organisations_not_caring_for_them() {
     let board = app.data(&nurse, bed, json!({})).await;
     assert_eq!(board["bed"]["patient"]["nhsNumber"], NHS);
 
+    // Nor may RYC change the record to give itself a care relationship, or lift the dissent;
+    // RXA, caring for them, may change it.
+    for mutation in [
+        r#"mutation($nhs: String!) { updatePatientDemographics(input: {nhsNumber: $nhs, gpPractice: "RYC"}) { visible } }"#,
+        r#"mutation($nhs: String!) { withdrawSharingDissent(input: {nhsNumber: $nhs}) { visible } }"#,
+        r#"mutation($nhs: String!) { recordDeath(input: {nhsNumber: $nhs, dateOfDeath: "2026-11-30"}) { visible } }"#,
+    ] {
+        let refused = app.graphql(Some(&token_in("ward_clerk", "RYC")), mutation, json!({"nhs": NHS})).await;
+        assert_eq!(code(&refused), Some("FORBIDDEN"), "{refused}");
+    }
+    let changed = app
+        .data(
+            &clerk,
+            r#"mutation($nhs: String!) { updatePatientDemographics(input: {nhsNumber: $nhs, postcode: "LS6 2QB"}) { visible } }"#,
+            json!({"nhs": NHS}),
+        )
+        .await;
+    assert_eq!(changed["updatePatientDemographics"]["visible"], true);
+
     // Roles without patient records see none, dissent or not; housekeeping sees the bed only.
     let analyst = app.graphql(Some(&token("analyst")), RECORD, json!({"nhs": NHS})).await;
     assert_eq!(code(&analyst), Some("FORBIDDEN"));

@@ -349,9 +349,10 @@ impl Location {
     async fn stay_id(&self) -> ID {
         ID(self.0.stay_id.clone())
     }
-    /// The site.
-    async fn site_id(&self) -> ID {
-        ID(self.0.site_id.clone())
+    /// The site (the bed's, from the bed board, as a transfer may cross sites).
+    async fn site_id(&self, ctx: &Context<'_>) -> Result<ID, GqlError> {
+        let bed = bed_reader(ctx)?.bed(&self.0.bed_id).await?;
+        Ok(ID(bed.map_or_else(|| self.0.site_id.clone(), |b| b.site_id)))
     }
     /// The ward.
     async fn ward_id(&self) -> ID {

@@ -144,6 +144,9 @@ impl BedsSubscription {
                         doc: Some(PatientDoc::Summary(summary)), ..
                     })) => {
                         let Some(stay) = summary.stay.as_ref().filter(|s| s.ward_id == live.ward) else {
+                            // Not (or no longer) in this ward: what its beds show of them is
+                            // forgotten, so that a return is compared afresh.
+                            live.shown.remove(&summary.nhs_number);
                             continue;
                         };
                         let now = Shown::of(&summary);
@@ -162,10 +165,15 @@ impl BedsSubscription {
                     Woke::Bed(Err(RecvError::Lagged(missed)))
                     | Woke::Patient(Err(RecvError::Lagged(missed))) => {
                         tracing::warn!(missed, ward = %live.ward, "subscriber fell behind; resending the board");
+                        // Changes were missed: every patient is compared afresh from now on.
+                        live.shown.clear();
                         live.board().await
                     }
                     // The patient summaries were rebuilt: any bed's patient may show differently.
-                    Woke::Patient(Ok(DocChange::Resync)) => live.board().await,
+                    Woke::Patient(Ok(DocChange::Resync)) => {
+                        live.shown.clear();
+                        live.board().await
+                    }
                     Woke::Bed(Err(RecvError::Closed)) | Woke::Patient(Err(RecvError::Closed)) => return None,
                 };
                 return Some((items, Some(live)));

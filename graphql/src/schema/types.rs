@@ -9,7 +9,7 @@ use careflow_projections::bed_board::{
 };
 
 use careflow_auth::policy::{self, Action};
-use careflow_projections::patient_summary::patient_key;
+use careflow_projections::patient_summary::{PatientSummary, patient_key};
 
 use super::authenticated;
 use super::patients::{FlagKind, may_see, patients, summary_of};
@@ -147,16 +147,8 @@ impl Bed {
     /// organisation is not caring for them (the bed still shows OCCUPIED).
     async fn patient(&self, ctx: &Context<'_>) -> Result<Option<BedPatient>, GqlError> {
         let Some(patient) = &self.0.patient else { return Ok(None) };
-        let caller = authenticated(ctx)?;
-        if !policy::role_allows(caller.actor.role, Action::ViewPatients) {
-            return Ok(None);
-        }
-        let summary = summary_of(patients(ctx)?.get(&patient_key(&patient.nhs_number)).await?);
-        if summary.as_ref().is_some_and(|s| may_see(caller, s).is_err()) {
-            return Ok(None);
-        }
-        let active_flags =
-            summary.map(|s| s.active_flag_kinds().into_iter().map(Into::into).collect()).unwrap_or_default();
+        let Some(summary) = visible_patient(ctx, &patient.nhs_number).await? else { return Ok(None) };
+        let active_flags = summary.active_flag_kinds().into_iter().map(Into::into).collect();
         Ok(Some(BedPatient {
             nhs_number: patient.nhs_number.clone(),
             given_name: patient.given_name.clone(),
@@ -180,14 +172,28 @@ impl Bed {
     async fn pathway(&self) -> Option<i32> {
         self.0.pathway.map(i32::from)
     }
-    /// NHS number of the patient it is reserved for.
-    async fn reserved_for(&self) -> Option<&str> {
-        self.0.reserved_for.as_deref()
+    /// NHS number of the patient it is reserved for, when the caller may see who it is (as
+    /// for `patient`).
+    async fn reserved_for(&self, ctx: &Context<'_>) -> Result<Option<String>, GqlError> {
+        let Some(nhs) = &self.0.reserved_for else { return Ok(None) };
+        Ok(visible_patient(ctx, nhs).await?.map(|_| nhs.clone()))
     }
     /// Why it is blocked.
     async fn blocked_reason(&self) -> Option<BlockReason> {
         self.0.blocked_reason.map(Into::into)
     }
+}
+
+/// The summary of the patient with `nhs_number` if the caller may see who they are: their
+/// role allows patient records, and the policy lets them see this patient. Fails closed: no
+/// summary (not built yet, being rebuilt) shows no one.
+async fn visible_patient(ctx: &Context<'_>, nhs_number: &str) -> Result<Option<PatientSummary>, GqlError> {
+    let caller = authenticated(ctx)?;
+    if !policy::role_allows(caller.actor.role, Action::ViewPatients) {
+        return Ok(None);
+    }
+    let summary = summary_of(patients(ctx)?.get(&patient_key(nhs_number)).await?);
+    Ok(summary.filter(|s| may_see(caller, s).is_ok()))
 }
 
 pub(crate) fn reader<'a>(ctx: &Context<'a>) -> Result<&'a Arc<dyn BedBoardReader>, ApiError> {

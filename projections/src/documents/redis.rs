@@ -347,7 +347,14 @@ fn message(checkpoint: Position, keys: Vec<String>, resync: bool) -> Result<Stri
 /// index of family names), and errors are logged.
 fn decode<D: DeserializeOwned>(keys: &Keys, value: &str) -> Result<D, ProjectionError> {
     serde_json::from_str(value).map_err(|e| {
-        ProjectionError::ModelLost(format!("redis: a document of {} does not parse: {e}", keys.base))
+        // serde's message can quote the value: only where and what kind of error.
+        ProjectionError::ModelLost(format!(
+            "redis: a document of {} does not parse ({:?} error at line {}, column {})",
+            keys.base,
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
     })
 }
 
@@ -371,8 +378,11 @@ pub struct RedisDocuments<F: Fold> {
 enum Applied {
     /// Written, or already in the stored model.
     Done,
-    /// The stored checkpoint was not the one the batch was folded from.
-    Stale,
+    /// The stored checkpoint was not `from`, the one the batch was folded from.
+    Stale {
+        /// The checkpoint the batch was folded from.
+        from: Position,
+    },
 }
 
 /// What the writer knows of Redis.
@@ -496,8 +506,18 @@ impl<F: Fold> RedisDocuments<F> {
         state: &mut State<F::Doc>,
         events: &[RecordedEvent],
         through: Position,
+        folded_from: Option<Position>,
     ) -> Result<Applied, ProjectionError> {
         let checkpoint = self.ensure_loaded(state).await?;
+        if let Some(from) = folded_from.filter(|from| checkpoint < *from) {
+            // The stored model went back (Redis restored an older snapshot): the events between
+            // are not in it, and this batch does not hold them.
+            state.cache = None;
+            return Err(ProjectionError::ModelLost(format!(
+                "{} went back from position {from} to {checkpoint}",
+                self.keys.base
+            )));
+        }
         if through <= checkpoint {
             return Ok(Applied::Done);
         }
@@ -512,6 +532,23 @@ impl<F: Fold> RedisDocuments<F> {
             return Err(error);
         }
         let changes = docs.take_changes();
+        // From here the cache holds the batch: unless it is written, it must be dropped.
+        let written = self.write_batch(number, checkpoint, through, &changes).await;
+        match (&written, state.cache.as_mut()) {
+            (Ok(Applied::Done), Some((stored, _))) => *stored = through,
+            _ => state.cache = None,
+        }
+        written
+    }
+
+    /// Writes one folded batch with its checkpoint, if the stored checkpoint is `checkpoint`.
+    async fn write_batch(
+        &self,
+        number: u64,
+        checkpoint: Position,
+        through: Position,
+        changes: &[(String, Option<F::Doc>)],
+    ) -> Result<Applied, ProjectionError> {
         let keys: Vec<String> = changes.iter().map(|(key, _)| key.clone()).collect();
         let script = Script::new(APPLY);
         let mut invocation = script.prepare_invoke();
@@ -525,31 +562,26 @@ impl<F: Fold> RedisDocuments<F> {
             .arg(through)
             .arg(self.keys.channel())
             .arg(message(through, keys, false)?);
-        for (key, doc) in &changes {
+        for (key, doc) in changes {
             let json = match doc {
                 Some(doc) => serde_json::to_string(doc).map_err(|e| {
-                    ProjectionError::Storage(format!("cannot encode a document of {}: {e}", self.keys.base))
+                    ProjectionError::Storage(format!(
+                        "cannot encode a document of {}: {:?}",
+                        self.keys.base,
+                        e.classify()
+                    ))
                 })?,
                 None => String::new(),
             };
             invocation.arg(key).arg(json);
         }
         let outcome: Result<String, _> = invocation.invoke_async(&mut self.connection.clone()).await;
-        if !matches!(outcome.as_deref(), Ok("ok")) {
-            // The outcome is unknown or the write refused: the cache may hold what is not stored.
-            state.cache = None;
-        }
         match outcome.as_deref() {
-            Ok("ok") => {
-                if let Some((checkpoint, _)) = state.cache.as_mut() {
-                    *checkpoint = through;
-                }
-                Ok(Applied::Done)
-            }
+            Ok("ok") => Ok(Applied::Done),
             Ok("lost") => {
                 Err(ProjectionError::ModelLost(format!("generation {number} of {} is gone", self.keys.base)))
             }
-            Ok(_) => Ok(Applied::Stale),
+            Ok(_) => Ok(Applied::Stale { from: checkpoint }),
             Err(error) => Err(ProjectionError::Storage(format!("redis: writing a batch: {error}"))),
         }
     }
@@ -591,10 +623,14 @@ impl<F: Fold> Projection for RedisDocuments<F> {
         // A batch found stale (another writer, or this one before a restart, moved the stored
         // checkpoint) is folded once more from the model as reloaded: what it holds already is
         // skipped, the rest applied once.
+        let mut folded_from = None;
         for _ in 0..2 {
-            match self.apply_once(&mut state, events, through).await? {
+            match self.apply_once(&mut state, events, through, folded_from).await? {
                 Applied::Done => return Ok(()),
-                Applied::Stale => tracing::info!(model = self.fold.name(), "stored model moved on; reloaded"),
+                Applied::Stale { from } => {
+                    tracing::info!(model = self.fold.name(), "stored model moved on; reloading");
+                    folded_from = Some(from);
+                }
             }
         }
         Err(ProjectionError::Storage(
@@ -829,8 +865,10 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
     }
 
     async fn resubscribed(&self) {
+        // Whatever was published while we were away is lost, and a poll may already have moved
+        // the checkpoint past it: subscribers always re-read.
+        let _ = self.follower.changes.send(DocChange::Resync);
         let seen = *self.follower.messages();
-        let known = *self.follower.checkpoint.borrow();
         // The command connection was probably lost too, and the connection manager reconnects
         // only once a command has failed on it: a few tries.
         let mut stored = read::<D>(&self.connection, &self.keys, &[]).await;
@@ -842,13 +880,7 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
             stored = read::<D>(&self.connection, &self.keys, &[]).await;
         }
         match stored {
-            Ok(stored) => {
-                let stored = stored.map_or(0, |(c, _)| c);
-                if stored != known {
-                    let _ = self.follower.changes.send(DocChange::Resync);
-                }
-                self.follower.polled(seen, stored);
-            }
+            Ok(stored) => self.follower.polled(seen, stored.map_or(0, |(c, _)| c)),
             Err(error) => tracing::warn!(%error, "cannot re-read a document model's checkpoint"),
         }
     }

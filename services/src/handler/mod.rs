@@ -151,10 +151,15 @@ impl<D: Decider> CommandHandler<D> {
             attempt += 1;
             let (loaded, reads) = self.load(&command).await?;
             for owner in D::owners(&loaded, &command) {
+                let any_of: Vec<String>;
                 let owner = match &owner {
                     Owner::New => policy::Owner::Actor,
                     Owner::Organisation(org) => policy::Owner::Organisation(org.as_str()),
                     Owner::Unrecorded => policy::Owner::Unrecorded,
+                    Owner::AnyOf(orgs) => {
+                        any_of = orgs.iter().map(|o| o.as_str().to_owned()).collect();
+                        policy::Owner::AnyOf(&any_of)
+                    }
                 };
                 policy::authorize(&context.actor, action, owner)?;
             }
