@@ -134,8 +134,11 @@ async fn read_models(
             let board = Arc::new(MemoryBedBoard::new());
             let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
             if keeps {
-                kept.push(board.clone());
+                // The patient summaries first: the host applies each batch in this order, so
+                // a bed the board shows occupied already has its patient's summary (which
+                // decides whether the patient is shown).
                 kept.push(patients.clone());
+                kept.push(board.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
@@ -145,13 +148,14 @@ async fn read_models(
         ReadModelKind::Redis => {
             let config = RedisConfig::new(&args.redis_url).with_prefix(&args.redis_prefix);
             if keeps {
-                let board =
-                    RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?;
-                kept.push(Arc::new(board));
+                // The patient summaries first, as above.
                 let patients = RedisDocuments::connect(&config, PatientSummaries)
                     .await
                     .context("cannot open the Redis patient summaries")?;
                 kept.push(Arc::new(patients));
+                let board =
+                    RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?;
+                kept.push(Arc::new(board));
             }
             if reads {
                 Some(Readers {

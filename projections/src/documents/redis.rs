@@ -494,6 +494,12 @@ impl<F: Fold> RedisDocuments<F> {
             .await
             .map_err(storage("starting a generation"))?;
         tracing::info!(model = self.fold.name(), generation = number, "building a document model generation");
+        // A generation this writer was building aside is abandoned: its keys go.
+        if let Some((abandoned, false)) = state.generation
+            && abandoned != number
+        {
+            self.delete_generation(abandoned).await;
+        }
         state.highest = state.highest.max(number);
         state.generation = Some((number, false));
         state.cache = Some((0, Docs::default()));

@@ -376,3 +376,30 @@ async fn patient_journey_after_registration(store: &MemoryStore) {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_generation_abandoned_by_a_second_reset_is_deleted() {
+    let Some(redis) = TestRedis::start().await else { return };
+    let store = configured_store().await;
+    patient_journey(&store).await;
+    let writer = Arc::new(RedisDocuments::connect(&redis.config(), PatientSummaries).await.unwrap());
+    let runner = ProjectionRunner::new(store.clone(), writer.clone());
+    runner.catch_up().await.unwrap();
+    writer.reset().await.unwrap();
+    let first = store.read_all(1, 3, &writer.filter()).await.unwrap();
+    writer.apply(&first.events, first.next - 1).await.unwrap();
+    let aside = |g: u64| format!("{}patient_summary@{g}:", redis.prefix());
+    let next = format!("{}patient_summary:next", redis.prefix());
+    let abandoned: u64 =
+        redis::cmd("GET").arg(&next).query_async(&mut redis.connection().await).await.unwrap();
+    assert!(redis.all_keys().await.iter().any(|k| k.starts_with(&aside(abandoned))), "built aside");
+    writer.reset().await.unwrap();
+    assert!(
+        !redis.all_keys().await.iter().any(|k| k.starts_with(&aside(abandoned))),
+        "the abandoned generation's keys are gone"
+    );
+    runner.catch_up().await.unwrap();
+    let reader =
+        RedisDocumentReader::<PatientDoc>::connect(&redis.config(), "patient_summary").await.unwrap();
+    assert!(reader.get(&patient_key(&nhs().to_string())).await.unwrap().is_some());
+}

@@ -59,11 +59,21 @@ impl TestRedis {
         None
     }
 
+    /// The test's key prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Every key under the test's prefix, sorted.
+    pub(crate) async fn all_keys(&self) -> Vec<String> {
+        self.keys().await
+    }
+
     pub(crate) fn config(&self) -> RedisConfig {
         RedisConfig::new(&self.url).with_prefix(&self.prefix)
     }
 
-    async fn connection(&self) -> MultiplexedConnection {
+    pub(crate) async fn connection(&self) -> MultiplexedConnection {
         self.client.get_multiplexed_async_connection().await.unwrap()
     }
 
