@@ -1,5 +1,5 @@
 //! What every context's gRPC adapter shares: authentication once per call ([`Authenticate`], an
-//! interceptor on every careflow service), parsing with every bad field named ([`fields!`] and
+//! interceptor on every careflow service), parsing with every bad field named ([`fields!`](crate::fields) and
 //! the parsers here), and the one body of every command RPC ([`rpc`]): authorise, parse, hand to
 //! the [`CommandHandler`], reply.
 
