@@ -119,11 +119,6 @@ impl<D: Clone> Docs<D> {
             })
             .collect()
     }
-
-    /// Forgets the recorded changes (after a failed write, the caller reloads).
-    pub fn discard_changes(&mut self) {
-        self.changed.clear();
-    }
 }
 
 /// Applies `events` above `checkpoint` to `docs` with `fold`.

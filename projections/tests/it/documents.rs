@@ -24,8 +24,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::helpers::redis::{TestRedis, eventually};
 use crate::helpers::{admit, at, configured_store, ids, nhs};
-use crate::redis_bed_board::{TestRedis, eventually};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -392,10 +392,10 @@ async fn a_generation_abandoned_by_a_second_reset_is_deleted() {
     let next = format!("{}patient_summary:next", redis.prefix());
     let abandoned: u64 =
         redis::cmd("GET").arg(&next).query_async(&mut redis.connection().await).await.unwrap();
-    assert!(redis.all_keys().await.iter().any(|k| k.starts_with(&aside(abandoned))), "built aside");
+    assert!(redis.keys().await.iter().any(|k| k.starts_with(&aside(abandoned))), "built aside");
     writer.reset().await.unwrap();
     assert!(
-        !redis.all_keys().await.iter().any(|k| k.starts_with(&aside(abandoned))),
+        !redis.keys().await.iter().any(|k| k.starts_with(&aside(abandoned))),
         "the abandoned generation's keys are gone"
     );
     runner.catch_up().await.unwrap();

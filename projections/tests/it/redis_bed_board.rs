@@ -8,8 +8,6 @@
 
 use crate::helpers;
 
-use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,161 +18,11 @@ use careflow_projections::bed_board::{
     BedBoardReader, MemoryBedBoard, RedisBedBoard, RedisBedBoardReader, RedisConfig,
 };
 use careflow_projections::{Projection, ProjectionRunner};
+use helpers::redis::{DEADLINE, TestRedis, eventually};
 use helpers::{admit, append, at, busy_day, configured_store, ids, other_context, two_contexts_write};
-use redis::aio::MultiplexedConnection;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 use uuid::Uuid;
-
-/// How long anything asynchronous may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-/// A Redis for one test: its own key prefix, deleted on drop (panics included).
-pub(crate) struct TestRedis {
-    url: String,
-    prefix: String,
-    client: redis::Client,
-}
-
-impl TestRedis {
-    /// `None` (after saying so) when Redis is unreachable and `CI` is not set.
-    pub(crate) async fn start() -> Option<Self> {
-        let url = std::env::var("CAREFLOW_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let client = redis::Client::open(url.as_str()).expect("a valid Redis URL");
-        let ping = tokio::time::timeout(Duration::from_secs(2), async {
-            let mut connection = client.get_multiplexed_async_connection().await?;
-            redis::cmd("PING").query_async::<String>(&mut connection).await
-        })
-        .await;
-        let why = match ping {
-            Ok(Ok(_)) => {
-                let prefix = format!("careflow-test:{}:", Uuid::new_v4());
-                return Some(Self { url, prefix, client });
-            }
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => "no answer within 2 s".to_owned(),
-        };
-        assert!(std::env::var_os("CI").is_none(), "Redis not reachable at {url} ({why}) and CI is set");
-        eprintln!("skipping: Redis not reachable at {url} ({why}); set CAREFLOW_REDIS_URL to use another");
-        None
-    }
-
-    /// The test's key prefix.
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
-    }
-
-    /// Every key under the test's prefix, sorted.
-    pub(crate) async fn all_keys(&self) -> Vec<String> {
-        self.keys().await
-    }
-
-    pub(crate) fn config(&self) -> RedisConfig {
-        RedisConfig::new(&self.url).with_prefix(&self.prefix)
-    }
-
-    pub(crate) async fn connection(&self) -> MultiplexedConnection {
-        self.client.get_multiplexed_async_connection().await.unwrap()
-    }
-
-    async fn keys(&self) -> Vec<String> {
-        let mut connection = self.connection().await;
-        let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(format!("{}*", self.prefix))
-                .query_async(&mut connection)
-                .await
-                .unwrap();
-            keys.extend(found);
-            if next == 0 {
-                keys.sort();
-                return keys;
-            }
-            cursor = next;
-        }
-    }
-
-    /// Loses the model behind the projection's back, as a FLUSHALL or a restart of our
-    /// disk-less Redis would (but only this test's keys).
-    pub(crate) async fn flush(&self) {
-        let keys = self.keys().await;
-        assert!(!keys.is_empty(), "there was a model to lose");
-        let _: usize = redis::cmd("DEL").arg(&keys).query_async(&mut self.connection().await).await.unwrap();
-    }
-
-    /// Every key under the prefix with its value, to compare states.
-    async fn snapshot(&self) -> BTreeMap<String, String> {
-        let mut connection = self.connection().await;
-        let mut snapshot = BTreeMap::new();
-        for key in self.keys().await {
-            let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut connection).await.unwrap();
-            let value = match kind.as_str() {
-                "string" => redis::cmd("GET").arg(&key).query_async(&mut connection).await.unwrap(),
-                "set" => {
-                    let mut members: Vec<String> =
-                        redis::cmd("SMEMBERS").arg(&key).query_async(&mut connection).await.unwrap();
-                    members.sort();
-                    members.join(",")
-                }
-                "hash" => {
-                    let fields: BTreeMap<String, String> =
-                        redis::cmd("HGETALL").arg(&key).query_async(&mut connection).await.unwrap();
-                    format!("{fields:?}")
-                }
-                other => panic!("unexpected {other} at {key}"),
-            };
-            snapshot.insert(key, value);
-        }
-        snapshot
-    }
-
-    /// The live generation, as `P current` names it.
-    async fn live_generation(&self) -> Option<u64> {
-        let key = format!("{}bed_board:current", self.prefix);
-        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
-    }
-
-    /// The generation being built aside, as `P next` names it.
-    async fn next_generation(&self) -> Option<u64> {
-        let key = format!("{}bed_board:next", self.prefix);
-        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
-    }
-
-    /// The stored checkpoint of the generation the writer writes: the one built aside if there
-    /// is one, else the live one.
-    async fn stored_checkpoint(&self) -> Option<u64> {
-        let generation = match self.next_generation().await {
-            Some(building) => building,
-            None => self.live_generation().await?,
-        };
-        let key = format!("{}bed_board@{generation}:checkpoint", self.prefix);
-        redis::cmd("GET").arg(key).query_async(&mut self.connection().await).await.unwrap()
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        let Ok(mut connection) = self.client.get_connection() else { return };
-        let keys: Vec<String> =
-            redis::cmd("KEYS").arg(format!("{}*", self.prefix)).query(&mut connection).unwrap_or_default();
-        if !keys.is_empty() {
-            let _: Result<usize, _> = redis::cmd("DEL").arg(&keys).query(&mut connection);
-        }
-    }
-}
-
-/// Polls `condition` until it holds; fails the test after [`DEADLINE`].
-pub(crate) async fn eventually<F: Future<Output = bool>>(what: &str, mut condition: impl FnMut() -> F) {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn memory_board(store: &Arc<MemoryStore>) -> MemoryBedBoard {
     let board = Arc::new(MemoryBedBoard::new());
@@ -294,7 +142,7 @@ async fn wait_for_polls_the_checkpoint_when_a_message_is_lost() {
     let reader = RedisBedBoardReader::connect(&redis.config()).await.unwrap();
     assert_eq!(reader.checkpoint(), 0);
     // The checkpoint moves without a message, as when a publish is missed while resubscribing.
-    let prefix = &redis.prefix;
+    let prefix = redis.prefix();
     let _: () = redis::cmd("MSET")
         .arg(format!("{prefix}bed_board:current"))
         .arg(1)
@@ -468,7 +316,7 @@ async fn a_reader_cut_off_from_redis_resends_the_board_once_back() {
     let writer = Arc::new(RedisBedBoard::connect(&redis.config()).await.unwrap());
     let runner = ProjectionRunner::new(store.clone(), writer.clone());
     runner.catch_up().await.unwrap();
-    let proxy = Proxy::start(host_port(&redis.url)).await;
+    let proxy = Proxy::start(host_port(redis.url())).await;
     let mut config = redis.config();
     config.url = format!("redis://{}", proxy.addr);
     let reader = RedisBedBoardReader::connect(&config).await.unwrap();
@@ -517,7 +365,7 @@ async fn the_checkpoint_reaches_the_head_while_another_context_writes() {
 
 /// The keys of generation `generation`.
 async fn generation_keys(redis: &TestRedis, generation: u64) -> Vec<String> {
-    let marker = format!("{}bed_board@{generation}:", redis.prefix);
+    let marker = format!("{}bed_board@{generation}:", redis.prefix());
     redis.keys().await.into_iter().filter(|k| k.starts_with(&marker)).collect()
 }
 

@@ -1,6 +1,5 @@
 //! The MPI and flag mutations.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// Register a patient in the MPI.

@@ -1,6 +1,5 @@
 //! The patient record and MPI search queries.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// The patients and flags queries.

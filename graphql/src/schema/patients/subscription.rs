@@ -1,6 +1,5 @@
 //! The live `patientSummary` subscription.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// What one wake-up of a patient summary subscription sends.

@@ -1,6 +1,5 @@
 //! The patient record's GraphQL objects.
 
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A patient's record, as the caller may see it.

@@ -1,7 +1,6 @@
 //! The reader: serves the live generation and follows the writer's change channel.
 
 use super::scripts::READ;
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// A document model read from Redis, for gateways in other processes.

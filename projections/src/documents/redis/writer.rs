@@ -3,7 +3,6 @@
 //! caught up.
 
 use super::scripts::{APPLY, LOAD, START, SWAP};
-#[allow(clippy::wildcard_imports)]
 use super::*;
 
 /// At most one checkpoint-only write (progress past events of other contexts) this often.

@@ -4,6 +4,8 @@
 #![allow(dead_code)] // each test binary uses some of them
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+pub mod redis;
+
 use std::sync::Arc;
 
 use careflow_domain::beds::{BedEvent, Label, PatientName};
