@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "careflow/beds/v1/beds.proto",
         "careflow/patients/v1/patients.proto",
         "careflow/flags/v1/flags.proto",
+        "careflow/tasks/v1/tasks.proto",
     ];
     println!("cargo:rerun-if-changed=careflow");
     let fds = protox::compile(files, ["."])?;

@@ -44,11 +44,14 @@ pub enum Role {
     Analyst,
     /// System administrator (configures sites, wards, beds).
     Admin,
+    /// careflow itself: its workflows and its clock, acting for every organisation on the
+    /// commands they send (never a person; sees no patient record).
+    Careflow,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 13] = [
+    pub const ALL: [Role; 14] = [
         Role::WardNurse,
         Role::WardClerk,
         Role::Housekeeping,
@@ -62,6 +65,7 @@ impl Role {
         Role::CareProvider,
         Role::Analyst,
         Role::Admin,
+        Role::Careflow,
     ];
 
     /// The role's name as used in tokens.
@@ -80,6 +84,7 @@ impl Role {
             Role::CareProvider => "care_provider",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::Careflow => "careflow",
         }
     }
 

@@ -29,17 +29,29 @@ pub enum Action {
     UpdateFlags,
     /// See a patient's record (summary, flags, location, timeline) and search the MPI.
     ViewPatients,
+    /// Configure teams and the routing rules that send them work.
+    ConfigureTeams,
+    /// Create tasks, and claim, hand off, comment on, complete and cancel one's team's tasks.
+    UpdateTasks,
+    /// See one's team's inbox and tasks.
+    ViewTasks,
+    /// Fire the deadlines that fall due (careflow's clock only).
+    FireTimers,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 10] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
         Action::UpdatePatients,
         Action::UpdateFlags,
         Action::ViewPatients,
+        Action::ConfigureTeams,
+        Action::UpdateTasks,
+        Action::ViewTasks,
+        Action::FireTimers,
     ];
 
     /// What the action is, for messages ("change bed state").
@@ -51,6 +63,10 @@ impl Action {
             Action::UpdatePatients => "change patient records",
             Action::UpdateFlags => "raise or change flags",
             Action::ViewPatients => "see patient records",
+            Action::ConfigureTeams => "configure teams and routing rules",
+            Action::UpdateTasks => "work on tasks",
+            Action::ViewTasks => "see team inboxes and tasks",
+            Action::FireTimers => "fire deadlines",
         }
     }
 }
@@ -93,6 +109,8 @@ pub enum Denied {
     },
     /// The patient dissents from sharing and the actor's organisation is not caring for them.
     /// Said as "not found" would leak less, but staff need to know why a record is hidden.
+    ///
+    /// (See [`Denied::NotAMember`] for teams.)
     #[error(
         "this patient has dissented from sharing their record: only organisations caring for them \
          may see it, and {actor_org} has no care relationship with them"
@@ -101,6 +119,14 @@ pub enum Denied {
         /// The actor's organisation.
         actor_org: String,
     },
+    /// The actor is not a member of the team whose work it is.
+    #[error("only members of team {teams} may {action}")]
+    NotAMember {
+        /// The team (or teams).
+        teams: String,
+        /// What was attempted.
+        action: &'static str,
+    },
 }
 
 /// Whether `role` may take `action` at all (in its own organisation).
@@ -108,8 +134,11 @@ pub fn role_allows(role: Role, action: Action) -> bool {
     use Role::*;
     match action {
         Action::ConfigureBeds => matches!(role, BedManager | Admin),
-        Action::UpdateBeds => matches!(role, WardNurse | WardClerk | Housekeeping | BedManager | Admin),
-        Action::ViewBeds => !matches!(role, CareProvider),
+        // careflow marks a bed cleaned when housekeeping completes its cleaning task.
+        Action::UpdateBeds => {
+            matches!(role, WardNurse | WardClerk | Housekeeping | BedManager | Admin | Careflow)
+        }
+        Action::ViewBeds => !matches!(role, CareProvider | Careflow),
         Action::UpdatePatients => matches!(
             role,
             WardNurse
@@ -121,15 +150,56 @@ pub fn role_allows(role: Role, action: Action) -> bool {
                 | VirtualWardClinician
                 | Admin
         ),
-        Action::UpdateFlags => {
-            matches!(
-                role,
-                WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin
-            )
-        }
+        // careflow raises the flags its flag rules say.
+        Action::UpdateFlags => matches!(
+            role,
+            WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin | Careflow
+        ),
         // Commissioners and analysts work from anonymised figures; a provider sees nothing
         // identifying before its offer is accepted (brokerage will grant that per placement).
-        Action::ViewPatients => !matches!(role, Housekeeping | Commissioner | CareProvider | Analyst),
+        Action::ViewPatients => {
+            !matches!(role, Housekeeping | Commissioner | CareProvider | Analyst | Careflow)
+        }
+        Action::ConfigureTeams => matches!(role, Admin),
+        // Analysts and commissioners work from figures, not inboxes.
+        Action::UpdateTasks => !matches!(role, Analyst | Commissioner),
+        Action::ViewTasks => !matches!(role, Analyst | Commissioner | Careflow),
+        Action::FireTimers => matches!(role, Careflow),
+    }
+}
+
+/// What the policy needs to know of a team to decide who may see its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TeamAccess<'a> {
+    /// The team's id.
+    pub team_id: &'a str,
+    /// The team's organisation.
+    pub organisation: &'a str,
+    /// The actor is the team's lead or a configured member (their token's teams are checked
+    /// here too).
+    pub member: bool,
+}
+
+/// Whether `actor` may take `action` (seeing an inbox, a task) on the work of `teams` (the
+/// owning team, and one a task is offered to): members of any of them may, and so may admins
+/// and bed managers of their organisations, who oversee their teams' work.
+pub fn authorize_team(actor: &Actor, action: Action, teams: &[TeamAccess<'_>]) -> Result<(), Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    let admits = |team: &TeamAccess<'_>| {
+        team.member
+            || actor.teams.iter().any(|t| t == team.team_id)
+            || (team.organisation == actor.organisation
+                && matches!(actor.role, Role::Admin | Role::BedManager))
+    };
+    if teams.iter().any(admits) {
+        Ok(())
+    } else {
+        Err(Denied::NotAMember {
+            teams: teams.iter().map(|t| t.team_id).collect::<Vec<_>>().join(", "),
+            action: action.describe(),
+        })
     }
 }
 
@@ -162,6 +232,9 @@ pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), 
         return Err(Denied::Role { role: actor.role, action: action.describe() });
     }
     match owner {
+        // careflow's own workflows and clock act for every organisation, on what their role
+        // allows (never a read).
+        _ if actor.role == Role::Careflow => Ok(()),
         Owner::Actor => Ok(()),
         Owner::Organisation(org) if org == actor.organisation => Ok(()),
         Owner::Unrecorded if actor.role == Role::Admin => Ok(()),
@@ -198,21 +271,24 @@ mod tests {
     #[test]
     fn the_role_table() {
         use Role::*;
-        let table: [(Role, [bool; 6]); 13] = [
-            //                  beds: configure, update, view; patients: update; flags: update; patients: view
-            (WardNurse, [false, true, true, true, true, true]),
-            (WardClerk, [false, true, true, true, false, true]),
-            (Housekeeping, [false, true, true, false, false, false]),
-            (BedManager, [true, true, true, true, false, true]),
-            (SocialWorker, [false, false, true, true, true, true]),
-            (Therapist, [false, false, true, true, true, true]),
-            (CommunityNurse, [false, false, true, true, true, true]),
-            (VirtualWardClinician, [false, false, true, true, true, true]),
-            (Broker, [false, false, true, false, false, true]),
-            (Commissioner, [false, false, true, false, false, false]),
-            (CareProvider, [false, false, false, false, false, false]),
-            (Analyst, [false, false, true, false, false, false]),
-            (Admin, [true, true, true, true, true, true]),
+        #[rustfmt::skip]
+        let table: [(Role, [bool; 10]); 14] = [
+            //      beds: configure, update, view; patients: update; flags: update; patients: view;
+            //      teams: configure; tasks: update, view; timers: fire
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {
@@ -226,10 +302,15 @@ mod tests {
         }
     }
 
-    /// Nobody, admins included, acts on another organisation's resources.
+    /// Nobody, admins included, acts on another organisation's resources; only careflow's own
+    /// workflows and clock act for every organisation.
     #[test]
     fn organisations_are_kept_apart() {
-        for role in Role::ALL {
+        for action in Action::ALL {
+            let careflow = authorize(&actor(Role::Careflow, "careflow"), action, Owner::Organisation("RYC"));
+            assert_eq!(careflow.is_ok(), role_allows(Role::Careflow, action), "careflow {action:?}");
+        }
+        for role in Role::ALL.into_iter().filter(|r| *r != Role::Careflow) {
             for action in Action::ALL {
                 let other = authorize(&actor(role, "RXA"), action, Owner::Organisation("RYC"));
                 assert!(other.is_err(), "{role} {action:?} of another organisation");
@@ -238,7 +319,11 @@ mod tests {
                     assert!(message.contains("RXA") && message.contains("RYC"), "{message}");
                 }
                 let unrecorded = authorize(&actor(role, "RXA"), action, Owner::Unrecorded);
-                assert_eq!(unrecorded.is_ok(), role == Role::Admin, "{role} {action:?} unrecorded");
+                assert_eq!(
+                    unrecorded.is_ok(),
+                    role == Role::Admin && role_allows(role, action),
+                    "{role} {action:?} unrecorded"
+                );
             }
         }
     }
@@ -250,10 +335,13 @@ mod tests {
         for role in Role::ALL {
             for org in ["RXA", "B86001", "RYC"] {
                 let allowed = authorize(&actor(role, org), Action::UpdatePatients, Owner::AnyOf(&caring));
-                let expected = role_allows(role, Action::UpdatePatients) && org != "RYC";
+                let expected =
+                    role_allows(role, Action::UpdatePatients) && (org != "RYC" || role == Role::Careflow);
                 assert_eq!(allowed.is_ok(), expected, "{role} of {org}");
             }
-            assert!(authorize(&actor(role, "RXA"), Action::UpdatePatients, Owner::AnyOf(&[])).is_err());
+            if role != Role::Careflow {
+                assert!(authorize(&actor(role, "RXA"), Action::UpdatePatients, Owner::AnyOf(&[])).is_err());
+            }
         }
     }
 
@@ -285,5 +373,34 @@ mod tests {
                 .iter()
                 .all(|r| authorize_patient(&actor(*r, "RXA"), Action::ViewPatients, nobody).is_err())
         );
+    }
+
+    /// Every role against a team's work: as a member (configured or by token), as a manager of
+    /// the team's organisation, from the same organisation, from another.
+    #[test]
+    fn the_team_work_table() {
+        let team = |member| TeamAccess { team_id: "RYC-HSWT", organisation: "RYC", member };
+        for role in Role::ALL {
+            let may = role_allows(role, Action::ViewTasks);
+            let manager = matches!(role, Role::Admin | Role::BedManager);
+            let member = authorize_team(&actor(role, "RYC"), Action::ViewTasks, &[team(true)]);
+            assert_eq!(member.is_ok(), may, "{role}, a configured member");
+            let mut by_token = actor(role, "RXA");
+            by_token.teams = vec!["RYC-HSWT".into()];
+            let token = authorize_team(&by_token, Action::ViewTasks, &[team(false)]);
+            assert_eq!(token.is_ok(), may, "{role}, a member by token");
+            let same_org = authorize_team(&actor(role, "RYC"), Action::ViewTasks, &[team(false)]);
+            assert_eq!(same_org.is_ok(), may && manager, "{role} of the team's organisation");
+            let other_org = authorize_team(&actor(role, "RXA"), Action::ViewTasks, &[team(false)]);
+            assert!(other_org.is_err(), "{role} of another organisation");
+            if may {
+                let message = other_org.unwrap_err().to_string();
+                assert!(message.contains("RYC-HSWT"), "{message}");
+            }
+            // A task offered to a second team: its members see it too.
+            let offered = TeamAccess { team_id: "RXA-DN", organisation: "RXA", member: true };
+            let both = authorize_team(&actor(role, "RXA"), Action::ViewTasks, &[team(false), offered]);
+            assert_eq!(both.is_ok(), may, "{role}, a member of the receiving team");
+        }
     }
 }

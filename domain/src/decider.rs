@@ -31,6 +31,9 @@ pub enum RefusalKind {
     AlreadyExists,
     /// The current state does not allow the command (the message names the state).
     Precondition,
+    /// The actor may not do this to what the command names (not a member of its team, say):
+    /// a rule of the domain, where the access policy cannot see it.
+    Forbidden,
 }
 
 /// A context's refusal: every variant says which kind it is, with an exhaustive match.

@@ -1,5 +1,5 @@
-//! Identifiers of things careflow configures: organisations, sites, wards, beds; and hospital
-//! stays.
+//! Identifiers of things careflow configures: organisations, sites, wards, beds, teams and
+//! rules; and hospital stays.
 
 use std::fmt;
 
@@ -81,6 +81,14 @@ slug_id!(
 slug_id!(
     /// A bed (e.g. `RXA01-AMU-B07`).
     BedId
+);
+slug_id!(
+    /// A team that works tasks (e.g. `RYC-HSWT`, a council's hospital social work team).
+    TeamId
+);
+slug_id!(
+    /// A workflow rule (routing or flag rule), e.g. `d2a-bradford`.
+    RuleId
 );
 slug_id!(
     /// An organisation's ODS code (e.g. `RXA` for an acute trust, `RYC` for a community trust).

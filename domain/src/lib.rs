@@ -10,7 +10,8 @@ pub mod flags;
 pub mod ids;
 pub mod nhs;
 pub mod patients;
+pub mod tasks;
 
 pub use decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
-pub use ids::{BedId, IdError, OdsCode, SiteId, StayId, WardId};
+pub use ids::{BedId, IdError, OdsCode, RuleId, SiteId, StayId, TeamId, WardId};
 pub use nhs::{NhsNumber, NhsNumberError};

@@ -27,5 +27,14 @@ pub mod flags {
     }
 }
 
+/// `careflow.tasks.v1`: the tasks context's commands (teams, tasks, routing rules).
+pub mod tasks {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.tasks.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

@@ -109,6 +109,7 @@ impl From<ServiceError> for Status {
                     RefusalKind::NotFound => Code::NotFound,
                     RefusalKind::AlreadyExists => Code::AlreadyExists,
                     RefusalKind::Precondition => Code::FailedPrecondition,
+                    RefusalKind::Forbidden => Code::PermissionDenied,
                 };
                 Status::new(code, message)
             }

@@ -18,6 +18,7 @@ pub mod grpc;
 mod handler;
 pub mod patients;
 pub mod server;
+pub mod tasks;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::CommandContext;

@@ -9,6 +9,7 @@ use careflow_eventstore::EventStore;
 use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
 use careflow_proto::flags::v1::flag_service_server::FlagServiceServer;
 use careflow_proto::patients::v1::patient_service_server::PatientServiceServer;
+use careflow_proto::tasks::v1::task_service_server::TaskServiceServer;
 use tonic::server::NamedService;
 use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
@@ -19,6 +20,7 @@ use crate::flags::FlagGrpc;
 use crate::grpc::Authenticate;
 use crate::handler::CommandHandler;
 use crate::patients::PatientGrpc;
+use crate::tasks::TaskGrpc;
 
 /// Why the gRPC services could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,11 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         router,
         names,
         FlagServiceServer::with_interceptor(FlagGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+    );
+    register!(
+        router,
+        names,
+        TaskServiceServer::with_interceptor(TaskGrpc::new(CommandHandler::new(store.clone())), auth.clone())
     );
     let health = Health { reporter: health, names };
     health.set(ServingStatus::Serving).await;
