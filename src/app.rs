@@ -32,6 +32,7 @@ use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
+use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::{Projection, ProjectionHost};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -133,16 +134,19 @@ async fn read_models(
         ReadModelKind::Memory => {
             let board = Arc::new(MemoryBedBoard::new());
             let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
+            let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
             if keeps {
                 // The patient summaries first: the host applies each batch in this order, so
                 // a bed the board shows occupied already has its patient's summary (which
                 // decides whether the patient is shown).
                 kept.push(patients.clone());
                 kept.push(board.clone());
+                kept.push(tasks.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
                 patients: patients as Arc<dyn DocumentReader<PatientDoc>>,
+                tasks: tasks as Arc<dyn DocumentReader<TaskDoc>>,
             })
         }
         ReadModelKind::Redis => {
@@ -156,6 +160,10 @@ async fn read_models(
                 let board =
                     RedisBedBoard::connect(&config).await.context("cannot open the Redis bed board")?;
                 kept.push(Arc::new(board));
+                let tasks = RedisDocuments::connect(&config, TaskBoard)
+                    .await
+                    .context("cannot open the Redis task models")?;
+                kept.push(Arc::new(tasks));
             }
             if reads {
                 Some(Readers {
@@ -168,6 +176,11 @@ async fn read_models(
                         RedisDocumentReader::<PatientDoc>::connect(&config, patient_summary::NAME)
                             .await
                             .context("cannot read the Redis patient summaries")?,
+                    ),
+                    tasks: Arc::new(
+                        RedisDocumentReader::<TaskDoc>::connect(&config, task_board::NAME)
+                            .await
+                            .context("cannot read the Redis task models")?,
                     ),
                 })
             } else {

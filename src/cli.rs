@@ -295,7 +295,8 @@ pub struct TokenArgs {
     #[arg(long)]
     pub user: String,
     /// Role: ward_nurse, ward_clerk, housekeeping, bed_manager, social_worker, therapist,
-    /// community_nurse, virtual_ward_clinician, broker, commissioner, care_provider, analyst, admin.
+    /// community_nurse, virtual_ward_clinician, broker, commissioner, care_provider, analyst, admin;
+    /// careflow (careflow's own workflows and clock, for tools that act as them).
     #[arg(long)]
     pub role: String,
     /// ODS code of the user's organisation.

@@ -11,6 +11,7 @@ pub mod host;
 pub mod patient_summary;
 mod redis_follow;
 pub mod runner;
+pub mod task_board;
 
 pub use host::ProjectionHost;
 pub use runner::{Projection, ProjectionError, ProjectionRunner};

@@ -7,6 +7,7 @@
 #[path = "../helpers/mod.rs"]
 mod helpers;
 mod patients;
+mod tasks;
 
 use helpers::flow::{self, BOARD, configure};
 use helpers::{Careflow, token};

@@ -163,20 +163,16 @@ pub fn token(role: &str) -> String {
 
 /// A token for `role` at organisation `org` (ODS code).
 pub fn token_in(role: &str, org: &str) -> String {
-    let output = Command::new(BIN)
-        .args([
-            "token",
-            "--user",
-            &format!("e2e.{role}"),
-            "--role",
-            role,
-            "--org",
-            org,
-            "--jwt-secret",
-            SECRET,
-        ])
-        .output()
-        .expect("careflow token");
+    token_for(&format!("e2e.{role}"), role, org, &[])
+}
+
+/// A token for user `user` with `role` at `org`, naming `teams`.
+pub fn token_for(user: &str, role: &str, org: &str, teams: &[&str]) -> String {
+    let mut args = vec!["token", "--user", user, "--role", role, "--org", org, "--jwt-secret", SECRET];
+    for team in teams {
+        args.extend(["--team", team]);
+    }
+    let output = Command::new(BIN).args(&args).output().expect("careflow token");
     assert!(output.status.success(), "careflow token failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
 }

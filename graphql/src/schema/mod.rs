@@ -7,6 +7,7 @@ mod mutation;
 mod patients;
 mod query;
 pub(crate) mod subscription;
+mod tasks;
 mod types;
 
 use std::sync::Arc;
@@ -18,9 +19,11 @@ use careflow_auth::policy::{self, Action};
 use careflow_projections::bed_board::BedBoardReader;
 use careflow_projections::documents::DocumentReader;
 use careflow_projections::patient_summary::PatientDoc;
+use careflow_projections::task_board::TaskDoc;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
+use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
@@ -29,18 +32,19 @@ use mutation::BedsMutation;
 use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
 use query::BedsQuery;
 use subscription::BedsSubscription;
+use tasks::{TasksMutation, TasksQuery, TasksSubscription};
 
 /// Every context's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(BedsQuery, PatientsQuery);
+pub struct Query(BedsQuery, PatientsQuery, TasksQuery);
 
 /// Every context's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(BedsMutation, PatientsMutation);
+pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation);
 
 /// Every context's subscriptions.
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(BedsSubscription, PatientsSubscription);
+pub struct SubscriptionRoot(BedsSubscription, PatientsSubscription, TasksSubscription);
 
 /// The read models the gateway reads, one per context's model.
 #[derive(Clone)]
@@ -49,6 +53,8 @@ pub struct Readers {
     pub beds: Arc<dyn BedBoardReader>,
     /// The patient summaries and MPI search indexes.
     pub patients: Arc<dyn DocumentReader<PatientDoc>>,
+    /// Teams, inboxes, people's tasks and tasks.
+    pub tasks: Arc<dyn DocumentReader<TaskDoc>>,
 }
 
 /// The gRPC clients of every context, over one channel.
@@ -60,6 +66,8 @@ pub struct Clients {
     pub patients: PatientServiceClient<Channel>,
     /// `careflow.flags.v1`.
     pub flags: FlagServiceClient<Channel>,
+    /// `careflow.tasks.v1`.
+    pub tasks: TaskServiceClient<Channel>,
 }
 
 impl Clients {
@@ -68,7 +76,8 @@ impl Clients {
         Self {
             beds: BedServiceClient::new(channel.clone()),
             patients: PatientServiceClient::new(channel.clone()),
-            flags: FlagServiceClient::new(channel),
+            flags: FlagServiceClient::new(channel.clone()),
+            tasks: TaskServiceClient::new(channel),
         }
     }
 }
@@ -125,9 +134,11 @@ pub fn build(
     let builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot::default())
         .data(readers.beds)
         .data(readers.patients)
+        .data(readers.tasks)
         .data(clients.beds)
         .data(clients.patients)
         .data(clients.flags)
+        .data(clients.tasks)
         .data(ReadYourWrites(read_your_writes))
         .data(GrpcDeadline(settings.grpc_deadline))
         .data(metrics)

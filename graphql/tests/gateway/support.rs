@@ -17,6 +17,7 @@ use careflow_projections::bed_board::{
 };
 use careflow_projections::documents::MemoryDocuments;
 use careflow_projections::patient_summary::PatientSummaries;
+use careflow_projections::task_board::TaskBoard;
 use careflow_proto::beds::v1 as pb;
 use careflow_proto::beds::v1::bed_service_server::{BedService, BedServiceServer};
 use serde_json::{Value, json};
@@ -330,7 +331,8 @@ impl TestGateway {
             settings,
         };
         let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
-        let readers = Readers { beds: board, patients };
+        let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
+        let readers = Readers { beds: board, patients, tasks };
         let gateway = Gateway::build(config, readers).await.expect("build the gateway");
         let addr = gateway.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

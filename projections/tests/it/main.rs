@@ -1,5 +1,5 @@
 //! The projections crate's integration tests, as one binary: the bed board (memory and Redis),
-//! the runner and host, and the document models (memory and Redis) with the patient summary.
+//! the runner and host, and the document models (memory and Redis) with the patient summary, and the task models.
 
 mod bed_board;
 mod documents;
@@ -7,3 +7,4 @@ mod helpers;
 mod host;
 mod redis_bed_board;
 mod runner;
+mod tasks;
