@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use careflow_auth::Authenticator;
 use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
@@ -34,9 +35,14 @@ use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
 use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::{Projection, ProjectionHost};
+use careflow_workflows::clock::{Scheduler, SystemClock, TaskDeadlines};
+use careflow_workflows::commands::{GrpcSender, Sender};
+use careflow_workflows::discharge::DischargeFlows;
+use careflow_workflows::runner::ProcessRunner;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tonic::transport::Endpoint;
 use tonic::transport::server::TcpIncoming;
 
 use crate::cli::{JwtSecretUse, ReadModelKind, ServeArgs, ServeRole, StoreKind};
@@ -57,6 +63,29 @@ pub struct Application {
     ready: watch::Sender<bool>,
     positions: PositionMetrics,
     demo: bool,
+    /// The workflows and the clock, with the services' endpoint (workflows role).
+    workflows: Option<Workflows>,
+}
+
+/// What the workflows role runs: the discharge flows' process manager and the one clock,
+/// sending to the services over gRPC as careflow itself.
+struct Workflows {
+    flows: ProcessRunner<DischargeFlows>,
+    clock: Scheduler,
+}
+
+impl Workflows {
+    fn build(store: &Arc<dyn EventStore>, endpoint: &str, auth: Authenticator) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())
+            .with_context(|| format!("the services' endpoint {endpoint} is not a URL"))?
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let sender: Arc<dyn Sender> = Arc::new(GrpcSender::new(channel, auth));
+        let flows = ProcessRunner::new(store.clone(), sender.clone(), DischargeFlows::new());
+        let clock =
+            Scheduler::new(store.clone(), sender, Arc::new(SystemClock), vec![Arc::new(TaskDeadlines)]);
+        Ok(Self { flows, clock })
+    }
 }
 
 /// The roles `args` asks for, checked against the rest of the configuration.
@@ -77,6 +106,15 @@ fn roles(args: &ServeArgs) -> anyhow::Result<BTreeSet<ServeRole>> {
     }
     if has(ServeRole::Gateway) && !has(ServeRole::Services) && args.services_url.is_none() {
         bail!("a gateway without the services role needs --services-url (the services' gRPC endpoint)");
+    }
+    if has(ServeRole::Workflows) && !has(ServeRole::Services) && args.services_url.is_none() {
+        bail!("workflows without the services role need --services-url (the services' gRPC endpoint)");
+    }
+    if split && has(ServeRole::Workflows) && args.store != StoreKind::Postgres {
+        bail!(
+            "--only {}: workflows in their own process follow the shared event store, so use --store postgres",
+            names(&roles)
+        );
     }
     if split
         && args.read_models == ReadModelKind::Memory
@@ -203,7 +241,9 @@ impl Application {
         if args.check_jwt_secret()? == JwtSecretUse::Development {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
         }
-        let needs_store = roles.contains(&ServeRole::Services) || roles.contains(&ServeRole::Projections);
+        let needs_store = roles.contains(&ServeRole::Services)
+            || roles.contains(&ServeRole::Projections)
+            || roles.contains(&ServeRole::Workflows);
         let store = if needs_store { Some(open_store(&args).await?) } else { None };
         let (projections, readers) = read_models(&args, &roles).await?;
         if let Some(store) = &store
@@ -221,6 +261,18 @@ impl Application {
                     .await
                     .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
                 Some((services, listener))
+            }
+            _ => None,
+        };
+
+        let workflows = match (&store, roles.contains(&ServeRole::Workflows)) {
+            (Some(store), true) => {
+                let endpoint = match (&args.services_url, &grpc) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some((_, listener))) => format!("http://{}", listener.local_addr()?),
+                    (None, None) => bail!("the workflows need --services-url"),
+                };
+                Some(Workflows::build(store, &endpoint, auth.clone())?)
             }
             _ => None,
         };
@@ -277,6 +329,7 @@ impl Application {
             ready,
             positions,
             demo: args.demo,
+            workflows,
         })
     }
 
@@ -322,6 +375,12 @@ impl Application {
         if let Some(gateway) = self.gateway {
             let gateway = gateway.run_until_stopped(stop_signal(stopped.clone()));
             parts.spawn(async move { gateway.await.context("GraphQL gateway") });
+        }
+        if let Some(workflows) = self.workflows {
+            let flows = workflows.flows.run(stopped.clone());
+            parts.spawn(async move { flows.await.context("the discharge workflows") });
+            let clock = workflows.clock.run(stopped.clone());
+            parts.spawn(async move { clock.await.context("the clock") });
         }
         if let Some(ops) = self.ops {
             let ops = ops.run_until_stopped(stop_signal(stopped.clone()));

@@ -101,11 +101,15 @@ pub enum ServeRole {
     Projections,
     /// The GraphQL gateway (it reads the read models and sends commands to the services).
     Gateway,
+    /// The workflows and the one clock (they follow the event store and send commands to the
+    /// services).
+    Workflows,
 }
 
 impl ServeRole {
     /// Every role.
-    pub const ALL: [ServeRole; 3] = [ServeRole::Services, ServeRole::Projections, ServeRole::Gateway];
+    pub const ALL: [ServeRole; 4] =
+        [ServeRole::Services, ServeRole::Projections, ServeRole::Gateway, ServeRole::Workflows];
 
     /// The role's name on the command line.
     pub fn name(self) -> &'static str {
@@ -113,6 +117,7 @@ impl ServeRole {
             Self::Services => "services",
             Self::Projections => "projections",
             Self::Gateway => "gateway",
+            Self::Workflows => "workflows",
         }
     }
 }
@@ -171,7 +176,7 @@ pub struct ServeArgs {
     /// Default: all of them.
     #[arg(long, env = "CAREFLOW_ONLY", value_enum, value_delimiter = ',')]
     pub only: Vec<ServeRole>,
-    /// gRPC endpoint of the services, for a gateway running without them
+    /// gRPC endpoint of the services, for a gateway or workflows running without them
     /// (e.g. http://careflow-services:50051).
     #[arg(long, env = "CAREFLOW_SERVICES_URL")]
     pub services_url: Option<String>,
@@ -357,7 +362,7 @@ mod tests {
             &[],
             &["--store", "memory"],
             &["--store", "sqlite", "--demo"],
-            &["--only", "gateway,services,projections"],
+            &["--only", "gateway,services,projections,workflows"],
         ];
         for args in embedded {
             assert_eq!(serve(args).deployment(), None, "{args:?}");

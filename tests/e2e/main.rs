@@ -8,6 +8,7 @@
 mod helpers;
 mod patients;
 mod tasks;
+mod workflows;
 
 use helpers::flow::{self, BOARD, configure};
 use helpers::{Careflow, token};

@@ -83,7 +83,7 @@ pub struct Deadline {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeadlineChange {
     /// Sets (or moves) a deadline.
-    Set(Deadline),
+    Set(Box<Deadline>),
     /// Clears the deadline with this key (done, cancelled, fired).
     Clear(String),
 }
@@ -121,7 +121,7 @@ impl Deadlines for TaskDeadlines {
                     task_id: task_id.to_string(),
                     due: due.to_rfc3339(),
                 });
-                vec![DeadlineChange::Set(Deadline { key, due, command })]
+                vec![DeadlineChange::Set(Box::new(Deadline { key, due, command }))]
             }
             TaskEvent::TaskOverdue { task_id, .. }
             | TaskEvent::TaskCompleted { task_id, .. }
@@ -228,7 +228,8 @@ impl Scheduler {
     }
 
     fn filter(&self) -> Filter {
-        let categories: Vec<&str> = self.sources.iter().flat_map(|s| s.categories().iter().copied()).collect();
+        let categories: Vec<&str> =
+            self.sources.iter().flat_map(|s| s.categories().iter().copied()).collect();
         Filter::categories(categories)
     }
 
@@ -239,13 +240,15 @@ impl Scheduler {
                 Ok(changes) => {
                     for change in changes {
                         match change {
-                            DeadlineChange::Set(deadline) => pending.set(deadline),
+                            DeadlineChange::Set(deadline) => pending.set(*deadline),
                             DeadlineChange::Clear(key) => pending.clear(&key),
                         }
                     }
                 }
                 // An event no deadline source can read sets no deadline; say so, go on.
-                Err(error) => tracing::error!(position = event.position, %error, "cannot read an event for deadlines"),
+                Err(error) => {
+                    tracing::error!(position = event.position, %error, "cannot read an event for deadlines")
+                }
             }
         }
     }
@@ -302,7 +305,9 @@ impl Scheduler {
                     self.fired.fetch_add(1, Ordering::Relaxed);
                     pending.clear(&key);
                 }
-                Err(SendError::Refused { code: Code::FailedPrecondition, message }) if message.contains("not due") => {
+                Err(SendError::Refused { code: Code::FailedPrecondition, message })
+                    if message.contains("not due") =>
+                {
                     tracing::debug!(%key, "fired before its due time by the services' clock; again in a second");
                     pending.retry_at(&key, now + chrono::Duration::seconds(1));
                 }
@@ -315,7 +320,8 @@ impl Scheduler {
                     *attempts += 1;
                     let backoff = Duration::from_millis(100 * 2u64.pow((*attempts).min(9))).min(MAX_BACKOFF);
                     tracing::warn!(%key, ?code, %message, ?backoff, "a deadline could not be fired; retrying");
-                    let at = now + chrono::Duration::from_std(backoff).unwrap_or(chrono::Duration::seconds(30));
+                    let at =
+                        now + chrono::Duration::from_std(backoff).unwrap_or(chrono::Duration::seconds(30));
                     pending.retry_at(&key, at);
                 }
             }

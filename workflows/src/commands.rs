@@ -220,7 +220,8 @@ impl Sender for GrpcSender {
                 tasks.mark_task_overdue(self.request(r.clone())?).await.map_err(status)?.into_inner().ack,
             ),
             Command::MarkBedCleaned(r) => {
-                let response = beds.mark_bed_cleaned(self.request(r.clone())?).await.map_err(status)?.into_inner();
+                let response =
+                    beds.mark_bed_cleaned(self.request(r.clone())?).await.map_err(status)?.into_inner();
                 let ack = response.ack.ok_or_else(|| SendError::Transient {
                     code: Code::Internal,
                     message: "a command response without an ack".into(),

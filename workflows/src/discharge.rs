@@ -21,7 +21,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use careflow_domain::beds::{BedEvent, Pathway};
 use careflow_domain::flags::{FlagEvent, FlagId, FlagKind};
 use careflow_domain::patients::PatientEvent;
-use careflow_domain::tasks::{RaisedBy, RoutingFacts, RoutingRule, TaskEvent, TaskKind, TaskLink, TeamKind, route};
+use careflow_domain::tasks::{
+    RaisedBy, RoutingFacts, RoutingRule, TaskEvent, TaskKind, TaskLink, TeamKind, route,
+};
 use careflow_domain::{BedId, NhsNumber, OdsCode, RuleId, StayId, TeamId, WardId};
 use careflow_eventstore::{Filter, RecordedEvent};
 use careflow_proto::beds::v1 as beds;
@@ -158,12 +160,25 @@ impl DischargeFlows {
         })
     }
 
-    fn finish(&self, event: &RecordedEvent, subject: Subject, kind: TaskKind, cancel: Option<&str>, outcome: &str) -> Option<Command> {
+    fn finish(
+        &self,
+        event: &RecordedEvent,
+        subject: Subject,
+        kind: TaskKind,
+        cancel: Option<&str>,
+        outcome: &str,
+    ) -> Option<Command> {
         let task_id = self.open.get(&(subject, kind))?.clone();
         let command_id = command_id(&event.id.to_string(), &format!("finish/{task_id}"));
         Some(match cancel {
-            Some(reason) => Command::CancelTask(tasks::CancelTaskRequest { command_id, task_id, reason: reason.into() }),
-            None => Command::CompleteTask(tasks::CompleteTaskRequest { command_id, task_id, outcome: outcome.into() }),
+            Some(reason) => {
+                Command::CancelTask(tasks::CancelTaskRequest { command_id, task_id, reason: reason.into() })
+            }
+            None => Command::CompleteTask(tasks::CompleteTaskRequest {
+                command_id,
+                task_id,
+                outcome: outcome.into(),
+            }),
         })
     }
 
@@ -176,18 +191,31 @@ impl DischargeFlows {
         rule
     }
 
-    fn medically_optimised(&mut self, event: &RecordedEvent, stay_id: StayId, pathway: Pathway, at: DateTime<Utc>) -> Vec<Command> {
+    fn medically_optimised(
+        &mut self,
+        event: &RecordedEvent,
+        stay_id: StayId,
+        pathway: Pathway,
+        at: DateTime<Utc>,
+    ) -> Vec<Command> {
         let Some(stay) = self.stays.get(&stay_id).cloned() else { return Vec::new() };
         let subject = Subject::Stay(stay_id);
         let mut commands = Vec::new();
         let number = pathway_number(pathway);
         if pathway == Pathway::Home {
             let reason = "the patient's discharge pathway changed to 0: no trusted assessment is needed";
-            commands.extend(self.finish(event, subject.clone(), TaskKind::TrustedAssessment, Some(reason), ""));
+            commands.extend(self.finish(
+                event,
+                subject.clone(),
+                TaskKind::TrustedAssessment,
+                Some(reason),
+                "",
+            ));
             if self.open.contains_key(&(subject.clone(), TaskKind::DischargeHome)) {
                 return commands;
             }
-            let Some(team) = self.ward_team(&stay.ward, TeamKind::Ward, stay.organisation.as_ref()).cloned() else {
+            let Some(team) = self.ward_team(&stay.ward, TeamKind::Ward, stay.organisation.as_ref()).cloned()
+            else {
                 tracing::warn!(ward = %stay.ward, "no ward team to discharge a pathway 0 patient home; no task raised");
                 return commands;
             };
@@ -221,7 +249,10 @@ impl DischargeFlows {
         };
         let rules = self.rules.iter().map(|(id, (version, rule))| (id, *version, rule));
         let Some((rule_id, version, rule)) = route(rules, &facts) else {
-            tracing::warn!(pathway = number, "no routing rule names a team for this trusted assessment; no task raised");
+            tracing::warn!(
+                pathway = number,
+                "no routing rule names a team for this trusted assessment; no task raised"
+            );
             return commands;
         };
         let (rule_id, team) = (rule_id.clone(), rule.team_id.clone());
@@ -229,7 +260,10 @@ impl DischargeFlows {
             event,
             "trusted-assessment",
             subject,
-            (TaskKind::TrustedAssessment, format!("Complete a trusted assessment for discharge (pathway {number})")),
+            (
+                TaskKind::TrustedAssessment,
+                format!("Complete a trusted assessment for discharge (pathway {number})"),
+            ),
             &team,
             Some(stay.nhs_number),
             (tasks::Priority::Urgent, one_working_day_after(at)),
@@ -248,7 +282,8 @@ impl DischargeFlows {
                 if !live || !self.end_of_life.contains_key(&nhs_number) {
                     return Vec::new();
                 }
-                let Some(team) = self.ward_team(&ward_id, TeamKind::Ward, organisation.as_ref()).cloned() else {
+                let Some(team) = self.ward_team(&ward_id, TeamKind::Ward, organisation.as_ref()).cloned()
+                else {
                     tracing::warn!(ward = %ward_id, "no ward team to review an end of life care plan; no task raised");
                     return Vec::new();
                 };
@@ -280,10 +315,17 @@ impl DischargeFlows {
                     return Vec::new();
                 }
                 let mut commands: Vec<Command> = self
-                    .finish(event, Subject::Stay(stay_id), TaskKind::DischargeHome, None, "the patient was discharged")
+                    .finish(
+                        event,
+                        Subject::Stay(stay_id),
+                        TaskKind::DischargeHome,
+                        None,
+                        "the patient was discharged",
+                    )
                     .into_iter()
                     .collect();
-                let Some(team) = self.ward_team(&stay.ward, TeamKind::Housekeeping, stay.organisation.as_ref()).cloned()
+                let Some(team) =
+                    self.ward_team(&stay.ward, TeamKind::Housekeeping, stay.organisation.as_ref()).cloned()
                 else {
                     tracing::warn!(ward = %stay.ward, "no housekeeping team for the ward; no cleaning task raised");
                     return commands;
@@ -304,7 +346,13 @@ impl DischargeFlows {
                 commands
             }
             BedEvent::BedCleaned { bed_id, .. } if live => self
-                .finish(event, Subject::Bed(bed_id), TaskKind::BedCleaning, None, "the bed was marked cleaned")
+                .finish(
+                    event,
+                    Subject::Bed(bed_id),
+                    TaskKind::BedCleaning,
+                    None,
+                    "the bed was marked cleaned",
+                )
                 .into_iter()
                 .collect(),
             _ => Vec::new(),
@@ -335,7 +383,9 @@ impl DischargeFlows {
             TaskEvent::TaskCompleted { task_id, by, .. } => {
                 let tracked = self.untrack(&task_id.to_string());
                 // Housekeeping completed the cleaning task: the bed is clean.
-                if let (true, Some(_), Some((Subject::Bed(bed_id), TaskKind::BedCleaning))) = (live, by, tracked) {
+                if let (true, Some(_), Some((Subject::Bed(bed_id), TaskKind::BedCleaning))) =
+                    (live, by, tracked)
+                {
                     return vec![Command::MarkBedCleaned(beds::MarkBedCleanedRequest {
                         command_id: command_id(&event.id.to_string(), "bed-cleaned"),
                         bed_id: bed_id.to_string(),
@@ -382,13 +432,18 @@ impl Process for DischargeFlows {
             }
             "flags" => {
                 match event.decode::<FlagEvent>() {
-                    Ok(FlagEvent::FlagRaised { nhs_number, flag_id, kind: FlagKind::EndOfLifeCarePlan, .. }) => {
+                    Ok(FlagEvent::FlagRaised {
+                        nhs_number,
+                        flag_id,
+                        kind: FlagKind::EndOfLifeCarePlan,
+                        ..
+                    }) => {
                         self.end_of_life.insert(nhs_number, flag_id);
                     }
-                    Ok(FlagEvent::FlagResolved { nhs_number, flag_id, .. }) => {
-                        if self.end_of_life.get(&nhs_number) == Some(&flag_id) {
-                            self.end_of_life.remove(&nhs_number);
-                        }
+                    Ok(FlagEvent::FlagResolved { nhs_number, flag_id, .. })
+                        if self.end_of_life.get(&nhs_number) == Some(&flag_id) =>
+                    {
+                        self.end_of_life.remove(&nhs_number);
                     }
                     _ => {}
                 }

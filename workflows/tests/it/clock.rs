@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::support::{Recorder, at, record};
+use crate::support::{Recorder, at, record, until_received};
 
 fn task(n: u128) -> TaskId {
     TaskId(Uuid::from_u128(n))
@@ -33,14 +33,22 @@ async fn created(store: &MemoryStore, n: u128, due: DateTime<Utc>) {
         due: Some(due),
         links: Vec::new(),
         note: None,
-        raised_by: RaisedBy::Person { user_id: UserId::parse("nurse").unwrap(), organisation: OdsCode::parse("RXA").unwrap() },
+        raised_by: RaisedBy::Person {
+            user_id: UserId::parse("nurse").unwrap(),
+            organisation: OdsCode::parse("RXA").unwrap(),
+        },
         at: at(0),
     };
     record(store, &format!("task-{}", task(n)), event.event_type(), &event).await;
 }
 
 async fn completed(store: &MemoryStore, n: u128) {
-    let event = TaskEvent::TaskCompleted { task_id: task(n), outcome: Note::parse("done").unwrap(), by: None, at: at(1) };
+    let event = TaskEvent::TaskCompleted {
+        task_id: task(n),
+        outcome: Note::parse("done").unwrap(),
+        by: None,
+        at: at(1),
+    };
     record(store, &format!("task-{}", task(n)), event.event_type(), &event).await;
 }
 
@@ -51,21 +59,18 @@ fn fired_for(command: &Command) -> String {
     }
 }
 
-/// Waits (on paused time, so without real sleeping) until `recorder` has `n` commands.
-async fn until_received(recorder: &Recorder, n: usize) {
-    for _ in 0..10_000 {
-        if recorder.received.lock().unwrap().len() >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    panic!("{} commands, not {n}", recorder.received.lock().unwrap().len());
-}
-
-fn start(store: &Arc<MemoryStore>, recorder: &Arc<Recorder>, clock: TokioClock) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+fn start(
+    store: &Arc<MemoryStore>,
+    recorder: &Arc<Recorder>,
+    clock: TokioClock,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
     let (stop, stopped) = watch::channel(false);
-    let scheduler =
-        Scheduler::new(store.clone() as Arc<dyn EventStore>, recorder.clone(), Arc::new(clock), vec![Arc::new(TaskDeadlines)]);
+    let scheduler = Scheduler::new(
+        store.clone() as Arc<dyn EventStore>,
+        recorder.clone(),
+        Arc::new(clock),
+        vec![Arc::new(TaskDeadlines)],
+    );
     let handle = tokio::spawn(async move { scheduler.run(stopped).await.unwrap() });
     (stop, handle)
 }
@@ -88,7 +93,11 @@ async fn deadlines_fire_when_due_and_never_for_work_done_meanwhile() {
     tokio::time::sleep(Duration::from_secs(3600)).await;
     let received = recorder.received.lock().unwrap().clone();
     let fired: Vec<String> = received.iter().map(|r| fired_for(&r.command)).collect();
-    assert_eq!(fired, [task(1).to_string(), task(3).to_string(), task(4).to_string()], "once each, in due order, not task 2");
+    assert_eq!(
+        fired,
+        [task(1).to_string(), task(3).to_string(), task(4).to_string()],
+        "once each, in due order, not task 2"
+    );
     for (received, due) in received.iter().zip([at(30), at(90)]) {
         assert!(received.at >= due, "fired at {} for {due}", received.at);
         assert!(received.at < due + chrono::Duration::seconds(2), "fired late, at {} for {due}", received.at);

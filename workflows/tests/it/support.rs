@@ -22,8 +22,11 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 pub async fn record(store: &MemoryStore, stream: &str, event_type: &str, event: &impl Serialize) {
     let metadata = Metadata::new(Uuid::nil(), at(0));
     let new = NewEvent::json(Uuid::now_v7(), event_type, 1, event, metadata).unwrap();
-    let append =
-        StreamAppend { stream: StreamName::new(stream).unwrap(), expected: ExpectedVersion::Any, events: vec![new] };
+    let append = StreamAppend {
+        stream: StreamName::new(stream).unwrap(),
+        expected: ExpectedVersion::Any,
+        events: vec![new],
+    };
     store.append(vec![append]).await.unwrap();
 }
 
@@ -46,7 +49,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(clock: Arc<dyn WallClock>) -> Arc<Self> {
-        Arc::new(Self { received: Mutex::default(), answers: Mutex::default(), clock, fail_first: Mutex::new(0) })
+        Arc::new(Self {
+            received: Mutex::default(),
+            answers: Mutex::default(),
+            clock,
+            fail_first: Mutex::new(0),
+        })
     }
 
     pub fn failing_first(self: &Arc<Self>, n: usize) {
@@ -78,8 +86,19 @@ impl Sender for Recorder {
         let next = answers.len() as u64 + 1;
         let ack = answers
             .entry(command.command_id().to_owned())
-            .or_insert_with(|| Ack { position: next, id: format!("task-{next}") })
+            .or_insert_with(|| Ack { position: next, id: Uuid::from_u128(u128::from(next)).to_string() })
             .clone();
         Ok(ack)
     }
+}
+
+/// Waits (on paused time, so without real sleeping) until `recorder` has `n` commands.
+pub async fn until_received(recorder: &Recorder, n: usize) {
+    for _ in 0..10_000 {
+        if recorder.received.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    panic!("{} commands, not {n}", recorder.received.lock().unwrap().len());
 }
