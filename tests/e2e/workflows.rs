@@ -236,3 +236,50 @@ async fn discharge_to_assess_hands_work_across_organisations_and_survives_a_rest
     assert_eq!(app.data(&social_worker, INBOX, json!({"team": "RYC-HSWT"})).await["teamInbox"], json!([]));
     assert_eq!(app.data(&nurse, board, json!({})).await["bedBoard"][0]["status"], "AVAILABLE");
 }
+
+/// The one clock under a crash: tasks fall due a few milliseconds apart; the process is killed
+/// while their deadlines fire, and restarted. Every task is marked overdue exactly once.
+#[tokio::test]
+async fn deadlines_firing_when_the_process_is_killed_are_neither_lost_nor_doubled() {
+    const TASKS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let admin = token_in("admin", "RXA");
+    configure_team(&app, &admin, "RXA-AMU", "WARD", &[], &["nurse.rxa"]).await;
+    let nurse = token_for("nurse.rxa", "ward_nurse", "RXA", &[]);
+    let start = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let mut ids = Vec::new();
+    for i in 0..TASKS {
+        let due = start + chrono::Duration::milliseconds(5 * i64::try_from(i).unwrap());
+        let created = app
+            .data(
+                &nurse,
+                r#"mutation($due: String!) { createTask(input: {title: "Give the 10:00 medicines", kind: GENERAL, teamId: "RXA-AMU",
+                    priority: ROUTINE, due: $due}) { taskId } }"#,
+                json!({"due": due.to_rfc3339()}),
+            )
+            .await;
+        ids.push(created["createTask"]["taskId"].as_str().unwrap().to_owned());
+    }
+    let overdue = r#"{ teams { id overdueTasks } }"#;
+    let count = |data: &Value| data["teams"][0]["overdueTasks"].as_u64().unwrap_or(0);
+    let firing = eventually(&app, &admin, overdue, json!({}), |d| count(d) > 0).await;
+    let fired_before_the_crash = count(&firing);
+    app.kill();
+
+    let app = Careflow::start(dir.path(), &[]);
+    let all = eventually(&app, &admin, overdue, json!({}), |d| count(d) == TASKS as u64).await;
+    assert_eq!(count(&all), TASKS as u64);
+    let history = r#"query($id: ID!) { task(id: $id) { history { event } } }"#;
+    for id in &ids {
+        let view = app.data(&admin, history, json!({"id": id})).await;
+        let events: Vec<&str> = view["task"]["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(events, ["TaskCreated", "TaskOverdue", "TaskEscalated"], "task {id}");
+    }
+    eprintln!("{fired_before_the_crash} of {TASKS} deadlines had fired when the process was killed");
+}

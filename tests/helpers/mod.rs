@@ -90,6 +90,12 @@ impl Careflow {
         String::from_utf8(output.stdout).expect("utf-8")
     }
 
+    /// Kills the process outright (SIGKILL: no drain, no flush) and waits for it to go.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill careflow");
+        let _ = self.child.wait();
+    }
+
     /// Asks for a graceful stop (SIGTERM) and waits; returns whether it exited cleanly.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
