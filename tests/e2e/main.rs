@@ -11,7 +11,7 @@ mod tasks;
 mod workflows;
 
 use helpers::flow::{self, BOARD, configure};
-use helpers::{Careflow, token};
+use helpers::{Careflow, token, token_in};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -155,6 +155,38 @@ async fn the_demo_loads_once() {
         .filter(|b| !b["patient"]["activeFlags"].as_array().is_none_or(|f| f.is_empty()))
         .count();
     assert!(flagged > 0, "the bed board shows flags: {board}");
+
+    // Teams in every organisation, open work in every inbox, some of it overdue; the
+    // workflows have routed the demo's discharges to a council and the wards' housekeeping.
+    let teams = r#"{ teams { id organisation openTasks overdueTasks } }"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (council, trust) = (token_in("admin", "LA001"), token_in("admin", "RXA"));
+    loop {
+        let data = app.data(&trust, teams, json!({})).await;
+        let teams = data["teams"].as_array().unwrap();
+        let count = |id: &str, field: &str| {
+            teams.iter().find(|t| t["id"] == id).and_then(|t| t[field].as_u64()).unwrap_or(0)
+        };
+        let every_inbox = teams.iter().all(|t| t["openTasks"].as_u64().unwrap_or(0) >= 2);
+        let overdue = teams.iter().filter(|t| t["overdueTasks"].as_u64().unwrap_or(0) > 0).count();
+        if every_inbox
+            && overdue == teams.len()
+            && count("LA001-HSWT", "openTasks") > 3
+            && count("RXA01-HOUSEKEEPING", "openTasks") > 3
+        {
+            let orgs: std::collections::BTreeSet<&str> =
+                teams.iter().map(|t| t["organisation"].as_str().unwrap()).collect();
+            assert_eq!(orgs.into_iter().collect::<Vec<_>>(), ["LA001", "LA002", "RXA", "RYC"]);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the demo's work did not arrive: {data}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let inbox =
+        app.data(&council, r#"{ teamInbox(teamId: "LA001-HSWT") { kind overdue } }"#, json!({})).await;
+    let rows = inbox["teamInbox"].as_array().unwrap();
+    assert!(rows[0]["overdue"] == true, "overdue first: {inbox}");
+    assert!(rows.iter().any(|r| r["kind"] == "TRUSTED_ASSESSMENT"), "{inbox}");
 }
 
 #[tokio::test]

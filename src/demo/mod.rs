@@ -5,7 +5,10 @@
 //! patients in the MPI; the demo then completes their demographics, registers patients living at
 //! home, raises flags (end of life care plans, frailty with CFS scores, learning disability,
 //! falls risk, infection control) and records dissent to sharing for a few. Every command has a
-//! fixed command id, so loading twice adds nothing.
+//! fixed command id, so loading twice adds nothing. Teams, routing rules and tasks come first
+//! ([`teams`]), so the workflows route the demo's discharges to them.
+
+mod teams;
 
 use std::sync::Arc;
 
@@ -122,8 +125,9 @@ fn admin(organisation: &str) -> Actor {
 /// Loads the demo through the command handlers, in-process: beds as each organisation's admin,
 /// then the MPI and flags as a ward clerk and a nurse of RXA.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
-    let handler = CommandHandler::<Beds>::new(store.clone());
     let started = std::time::Instant::now();
+    teams::load(store.clone()).await?;
+    let handler = CommandHandler::<Beds>::new(store.clone());
     let mut setup = Vec::new();
     let mut wards = Vec::new();
     let mut patient = 0u32;
