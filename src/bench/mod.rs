@@ -12,6 +12,9 @@
 //!   postgres`: PostgreSQL and Redis read models).
 //! - `summary`: a patient's whole record queried by concurrent GraphQL clients over the demo's
 //!   patients while their demographics change at a steady rate: queries/s, p50/p99.
+//! - `workflow`: event → task visible in the team's inbox (the discharge workflow routing a
+//!   trusted assessment), p50/p99, at a steady rate.
+//! - `timers`: deadlines fired per second with 100,000 pending, through the real command path.
 //!
 //! `--backend postgres` runs every part on fresh PostgreSQL schemas (and Redis key prefixes),
 //! dropped at the end.
@@ -22,6 +25,7 @@ mod push;
 mod running;
 mod store;
 mod summary;
+mod workflow;
 mod ws;
 
 use std::path::PathBuf;
@@ -46,13 +50,17 @@ pub enum Part {
     Decide,
     /// Patient-summary queries under load.
     Summary,
+    /// Event → task in the inbox latency.
+    Workflow,
+    /// Deadlines fired per second.
+    Timers,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -102,6 +110,12 @@ pub struct BenchArgs {
     /// Demographics updates per second during `summary`.
     #[arg(long, default_value_t = 50)]
     pub summary_writes: u32,
+    /// Medically-optimised marks per second in `workflow`.
+    #[arg(long, default_value_t = 100)]
+    pub workflow_rate: u32,
+    /// Deadlines pending when `timers` starts.
+    #[arg(long, default_value_t = 100_000)]
+    pub timers_pending: usize,
 }
 
 /// Runs the selected parts.
@@ -183,6 +197,19 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     "decide  {backend} long/new mean ratio {:.2}; first command on the long stream from a cold handler {:.2} ms",
                     long.mean() / new.mean().max(f64::EPSILON),
                     report.cold_first as f64 / 1000.0
+                );
+            }
+            Part::Workflow => {
+                let histogram = workflow::latency(stores, args.workflow_rate, args.samples).await?;
+                print_latency("workflow event→task in the team's inbox", args.workflow_rate, &histogram);
+            }
+            Part::Timers => {
+                let report = workflow::timers(stores, args.timers_pending).await?;
+                println!(
+                    "timers  {backend} pending={} fired in {:.2} s: {:>8.0} deadlines/s (marked overdue and escalated, shown in the read model)",
+                    report.pending,
+                    report.fired.elapsed.as_secs_f64(),
+                    report.fired.per_second()
                 );
             }
             Part::Summary => {

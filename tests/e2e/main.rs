@@ -232,14 +232,15 @@ async fn the_readme_tour_works_as_written() {
         }
     }
     let numbers: Vec<u32> = steps.iter().map(|(n, _)| *n).collect();
-    assert_eq!(numbers, [2, 3, 4, 5, 6, 7, 8], "the tour's curl steps");
+    assert_eq!(numbers, [2, 3, 4, 5, 6, 7, 8, 9, 10], "the tour's curl steps");
     let repeat = tour.split("repeat steps ").nth(1).unwrap();
     let (from, to) = repeat.split_once('–').unwrap();
     let (from, to): (u32, u32) = (from.parse().unwrap(), to[..1].parse().unwrap());
 
     let dir = tempfile::tempdir().unwrap();
     let app = Careflow::start(dir.path(), &["--demo"]);
-    let nurse = token("ward_nurse"); // as step 1's `careflow token --role ward_nurse --org RXA`
+    // As step 1's `careflow token --user nurse.okafor --role ward_nurse --org RXA --team RXA01-AMU-TEAM`.
+    let nurse = helpers::token_for("nurse.okafor", "ward_nurse", "RXA", &["RXA01-AMU-TEAM"]);
     let mut stay = None::<String>;
     let mut run = async |n: u32, body: &Value| {
         let mut query = body["query"].as_str().unwrap().to_owned();
@@ -265,6 +266,16 @@ async fn the_readme_tour_works_as_written() {
         }
         if let Some(found) = data["searchPatients"].as_array() {
             assert!(!found.is_empty(), "step {n}: the demo has patients at that postcode");
+        }
+        if let Some(inbox) = data["teamInbox"].as_array() {
+            assert!(inbox.len() >= 3, "step {n}: the demo gave the ward work: {data}");
+            assert!(
+                data["teams"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == "LA001-HSWT")),
+                "step {n}"
+            );
+        }
+        if let Some(created) = data.get("createTask") {
+            assert!(created["taskId"].is_string() && created["visible"] == true, "step {n}: {created}");
         }
     }
     for (n, body) in steps.iter().filter(|(n, _)| (from..=to).contains(n)) {
