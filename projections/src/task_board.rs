@@ -8,12 +8,16 @@
 //! | `inbox:{team}` | [`TaskDoc::Inbox`]: the team's open tasks and those offered to it, in work order |
 //! | `mine:{user}` | [`TaskDoc::Mine`]: the tasks a person has claimed, and those escalated to them |
 //! | `task:{id}` | [`TaskDoc::Task`]: one task as it is now, with every step of its history |
+//! | `rule:{id}` | [`TaskDoc::Rule`]: a routing rule's latest version |
+//! | `bed:{id}` | [`TaskDoc::Bed`]: a bed's ward, and since when it awaits cleaning after a discharge |
+//! | `turnaround:{ward}` | [`TaskDoc::Turnaround`]: the ward's bed turnaround, discharge → cleaned |
 //!
-//! Reads the `team`, `task` and `rule` streams. Work order: overdue first, then priority
+//! Reads the `team`, `task` and `rule` streams, and the `bed` streams for the turnaround. Work order: overdue first, then priority
 //! (immediate, urgent, routine), then the earliest due (none last), then the oldest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use careflow_domain::beds::{BedEvent, VacatedBecause};
 use careflow_domain::tasks::{Priority, RaisedBy, RoutingRule, TaskEvent, TaskKind, TaskLink, TeamKind};
 use careflow_eventstore::{Filter, Position, RecordedEvent};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -53,6 +57,38 @@ pub enum TaskDoc {
     Task(Box<TaskView>),
     /// A routing rule's latest version.
     Rule(Box<RuleView>),
+    /// A bed, for the turnaround.
+    Bed {
+        /// Its ward.
+        ward_id: String,
+        /// When it was left by a discharged patient, until it is cleaned.
+        vacated_at: Option<DateTime<Utc>>,
+    },
+    /// A ward's bed turnaround.
+    Turnaround(Turnaround),
+}
+
+/// A ward's bed turnaround: how long beds take from a patient's discharge to being cleaned
+/// (and available again).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turnaround {
+    /// Beds turned around.
+    pub count: u32,
+    /// Their turnaround times added up, in seconds.
+    pub total_seconds: i64,
+    /// The longest, in seconds.
+    pub longest_seconds: i64,
+    /// The latest, in seconds.
+    pub last_seconds: Option<i64>,
+    /// When the latest bed was cleaned.
+    pub last_at: Option<DateTime<Utc>>,
+}
+
+impl Turnaround {
+    /// The mean turnaround in seconds, if any bed was turned around.
+    pub fn mean_seconds(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.total_seconds as f64 / f64::from(self.count))
+    }
 }
 
 /// A team as shown.
@@ -250,6 +286,15 @@ pub fn rule_key(rule_id: &str) -> String {
     format!("rule:{rule_id}")
 }
 
+/// A ward's turnaround's key.
+pub fn turnaround_key(ward_id: &str) -> String {
+    format!("turnaround:{ward_id}")
+}
+
+fn bed_key(bed_id: &str) -> String {
+    format!("bed:{bed_id}")
+}
+
 /// The task fold.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TaskBoard;
@@ -344,6 +389,47 @@ fn file(docs: &mut Docs<TaskDoc>, before: Option<&TaskRow>, after: &TaskRow) {
 }
 
 impl TaskBoard {
+    /// A bed's ward (from its configuration), when it is left after a discharge and when it is
+    /// cleaned: the ward's turnaround.
+    fn bed(docs: &mut Docs<TaskDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded: std::sync::Arc<BedEvent> = event
+            .decode_shared()
+            .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })?;
+        match &*decoded {
+            BedEvent::BedAdded { bed_id, ward_id, .. } => {
+                docs.put(
+                    bed_key(bed_id.as_str()),
+                    TaskDoc::Bed { ward_id: ward_id.to_string(), vacated_at: None },
+                );
+            }
+            BedEvent::BedVacated { bed_id, because: VacatedBecause::Discharged, at, .. } => {
+                if let Some(TaskDoc::Bed { vacated_at, .. }) = docs.get_mut(&bed_key(bed_id.as_str())) {
+                    *vacated_at = Some(*at);
+                }
+            }
+            BedEvent::BedCleaned { bed_id, at } => {
+                let key = bed_key(bed_id.as_str());
+                let Some(TaskDoc::Bed { ward_id, vacated_at: Some(vacated_at) }) = docs.get(&key).cloned()
+                else {
+                    return Ok(());
+                };
+                docs.put(key, TaskDoc::Bed { ward_id: ward_id.clone(), vacated_at: None });
+                let seconds = (*at - vacated_at).num_seconds().max(0);
+                let turnaround =
+                    docs.entry(&turnaround_key(&ward_id), || TaskDoc::Turnaround(Turnaround::default()));
+                if let TaskDoc::Turnaround(t) = turnaround {
+                    t.count += 1;
+                    t.total_seconds += seconds;
+                    t.longest_seconds = t.longest_seconds.max(seconds);
+                    t.last_seconds = Some(seconds);
+                    t.last_at = Some(*at);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     fn configure(docs: &mut Docs<TaskDoc>, event: &TaskEvent) {
         let TaskEvent::TeamConfigured { team_id, config, .. } = event else { return };
         let id = team_id.to_string();
@@ -553,10 +639,13 @@ impl Fold for TaskBoard {
     }
 
     fn filter(&self) -> Filter {
-        Filter::categories(["team", "task", "rule"])
+        Filter::categories(["team", "task", "rule", "bed"])
     }
 
     fn apply(&self, docs: &mut Docs<TaskDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        if event.stream.category() == "bed" {
+            return Self::bed(docs, event);
+        }
         let decoded = decode(event)?;
         match &*decoded {
             TaskEvent::TeamConfigured { .. } => Self::configure(docs, &decoded),

@@ -190,6 +190,11 @@ async fn discharge_to_assess_hands_work_across_organisations_and_survives_a_rest
     assert!(cleaned.get("errors").is_none(), "{cleaned}");
     let board = r#"query { bedBoard(wardId: "RXT01-W1") { id status } }"#;
     eventually(&app, &nurse, board, json!({}), |d| d["bedBoard"][0]["status"] == "AVAILABLE").await;
+    let turnaround = r#"{ wardTurnaround(wardId: "RXT01-W1") { bedsTurnedAround meanMinutes } }"#;
+    let turned =
+        eventually(&app, &nurse, turnaround, json!({}), |d| d["wardTurnaround"]["bedsTurnedAround"] == 1)
+            .await;
+    assert!(turned["wardTurnaround"]["meanMinutes"].as_f64().is_some_and(|m| m >= 0.0), "{turned}");
 
     // Restarted: the same inboxes, the same task history, and nothing raised twice.
     let history = r#"query($id: ID!) { task(id: $id) { history { event by } } }"#;

@@ -288,3 +288,69 @@ async fn a_hand_off_moves_the_task_between_organisations_inboxes_with_its_histor
         assert_eq!(again.get(&key).await.unwrap(), board_now.get(&key).await.unwrap(), "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_wards_turnaround_runs_from_a_discharge_to_the_bed_cleaned() {
+    use careflow_domain::beds::{BedEvent, VacatedBecause};
+    use careflow_domain::{BedId, SiteId, StayId, WardId};
+    use careflow_projections::task_board::turnaround_key;
+
+    let t = |minutes: i64| at(0) + Duration::minutes(minutes);
+    let store = Arc::new(MemoryStore::new());
+    let (bed, ward) = (BedId::parse("RXA01-AMU-B01").unwrap(), WardId::parse("RXA01-AMU").unwrap());
+    let on_bed = |event: BedEvent| {
+        let store = store.clone();
+        async move {
+            let metadata = Metadata::new(Uuid::nil(), at(0));
+            let new = NewEvent::json(Uuid::new_v4(), event.event_type(), 1, &event, metadata).unwrap();
+            let stream = StreamName::new(format!("bed-{}", "RXA01-AMU-B01")).unwrap();
+            store
+                .append(vec![StreamAppend { stream, expected: ExpectedVersion::Any, events: vec![new] }])
+                .await
+                .unwrap();
+        }
+    };
+    on_bed(BedEvent::BedAdded {
+        bed_id: bed.clone(),
+        ward_id: ward.clone(),
+        site_id: SiteId::parse("RXA01").unwrap(),
+        label: Label::parse("Bay 1 Bed 1").unwrap(),
+        organisation: None,
+        at: t(0),
+    })
+    .await;
+    let stay = StayId(Uuid::from_u128(1));
+    // A transfer out leaves the bed to clean too, but the turnaround counts discharges.
+    on_bed(BedEvent::BedVacated {
+        bed_id: bed.clone(),
+        stay_id: stay,
+        because: VacatedBecause::Transferred,
+        at: t(1),
+    })
+    .await;
+    on_bed(BedEvent::BedCleaned { bed_id: bed.clone(), at: t(5) }).await;
+    on_bed(BedEvent::BedVacated {
+        bed_id: bed.clone(),
+        stay_id: stay,
+        because: VacatedBecause::Discharged,
+        at: t(10),
+    })
+    .await;
+    on_bed(BedEvent::BedCleaned { bed_id: bed.clone(), at: t(55) }).await;
+    on_bed(BedEvent::BedVacated {
+        bed_id: bed.clone(),
+        stay_id: stay,
+        because: VacatedBecause::Discharged,
+        at: t(56),
+    })
+    .await;
+    on_bed(BedEvent::BedCleaned { bed_id: bed, at: t(71) }).await;
+    let board_now = board(&store).await;
+    match board_now.get(&turnaround_key("RXA01-AMU")).await.unwrap() {
+        Some(TaskDoc::Turnaround(t)) => {
+            assert_eq!((t.count, t.longest_seconds, t.last_seconds), (2, 45 * 60, Some(15 * 60)));
+            assert_eq!(t.mean_seconds(), Some(30.0 * 60.0));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -12,7 +12,7 @@ use careflow_domain::tasks as domain;
 use careflow_projections::documents::{DocChange, DocumentReader};
 use careflow_projections::task_board::{
     Escalation, HistoryEntry, MyTasks as MyTasksView, TEAMS_KEY, TaskDoc, TaskRow, TaskStatusView, TaskView,
-    TeamView, inbox_key, mine_key, task_key, team_key,
+    TeamView, Turnaround, inbox_key, mine_key, task_key, team_key, turnaround_key,
 };
 use careflow_proto::tasks::v1 as pb;
 use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
@@ -37,7 +37,7 @@ pub use mutation::TasksMutation;
 pub use query::TasksQuery;
 pub use subscription::TasksSubscription;
 pub use types::Task;
-use types::{MyTasks, Priority, TaskDetail, TaskKind, Team, TeamKind};
+use types::{MyTasks, Priority, TaskDetail, TaskKind, Team, TeamKind, WardTurnaround};
 
 /// The task models, as the gateway reads them.
 pub type TaskReader = Arc<dyn DocumentReader<TaskDoc>>;

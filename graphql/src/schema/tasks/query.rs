@@ -31,6 +31,25 @@ impl TasksQuery {
         Ok(view.map(|view| TaskDetail { view, identified }))
     }
 
+    /// A ward's bed turnaround: how long its beds take from a patient's discharge to being
+    /// cleaned. For anyone who may see the bed board.
+    async fn ward_turnaround(&self, ctx: &Context<'_>, ward_id: ID) -> Result<WardTurnaround, GqlError> {
+        let caller = authenticated(ctx)?;
+        if !policy::role_allows(caller.actor.role, Action::ViewBeds) {
+            return Err(ApiError::Forbidden(format!(
+                "role {} may not {}",
+                caller.actor.role,
+                Action::ViewBeds
+            ))
+            .into());
+        }
+        let turnaround = match tasks(ctx)?.get(&turnaround_key(&ward_id.0)).await? {
+            Some(TaskDoc::Turnaround(t)) => t,
+            _ => Turnaround::default(),
+        };
+        Ok(WardTurnaround { ward_id: ward_id.0, turnaround })
+    }
+
     /// Every team (to hand work to), with the counts of its work.
     async fn teams(&self, ctx: &Context<'_>) -> Result<Vec<Team>, GqlError> {
         viewer(ctx)?;

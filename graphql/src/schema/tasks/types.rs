@@ -391,3 +391,37 @@ impl MyTasks {
         self.view.escalated.iter().cloned().map(TaskEscalation::from).collect()
     }
 }
+
+/// A ward's bed turnaround: from a patient's discharge to the bed cleaned.
+pub struct WardTurnaround {
+    pub(super) ward_id: String,
+    pub(super) turnaround: Turnaround,
+}
+
+#[Object]
+impl WardTurnaround {
+    /// The ward.
+    async fn ward_id(&self) -> ID {
+        ID(self.ward_id.clone())
+    }
+    /// Beds turned around.
+    async fn beds_turned_around(&self) -> u32 {
+        self.turnaround.count
+    }
+    /// The mean turnaround, in minutes; null before the first.
+    async fn mean_minutes(&self) -> Option<f64> {
+        self.turnaround.mean_seconds().map(|s| s / 60.0)
+    }
+    /// The longest, in minutes.
+    async fn longest_minutes(&self) -> Option<f64> {
+        (self.turnaround.count > 0).then(|| self.turnaround.longest_seconds as f64 / 60.0)
+    }
+    /// The latest, in minutes.
+    async fn last_minutes(&self) -> Option<f64> {
+        self.turnaround.last_seconds.map(|s| s as f64 / 60.0)
+    }
+    /// When the latest bed was cleaned (RFC 3339, UTC).
+    async fn last_cleaned_at(&self) -> Option<String> {
+        self.turnaround.last_at.map(|t| t.to_rfc3339())
+    }
+}
