@@ -354,3 +354,54 @@ async fn a_wards_turnaround_runs_from_a_discharge_to_the_bed_cleaned() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The task models in Redis, read by another process's reader, match the memory models
+/// document for document (every kind: teams, inboxes, a person's tasks, tasks, counts by day).
+#[tokio::test]
+async fn the_task_models_in_redis_match_memory() {
+    use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
+    use careflow_projections::task_board::{NAME, TEAMS_KEY};
+
+    let Some(redis) = crate::helpers::redis::TestRedis::start().await else { return };
+    let store = Arc::new(MemoryStore::new());
+    record(&store, configured("council", "RYC", "lead.ryc")).await;
+    record(&store, created(1, Priority::Urgent, Some(60), 1)).await;
+    record(&store, created(2, Priority::Routine, None, 2)).await;
+    record(&store, TaskEvent::TaskClaimed { task_id: task(1), by: user("sw.one"), at: at(3) }).await;
+    let due = at(1) + Duration::minutes(60);
+    record(&store, TaskEvent::TaskOverdue { task_id: task(2), due, at: due }).await;
+    record(
+        &store,
+        TaskEvent::TaskEscalated {
+            task_id: task(2),
+            team_id: team("council"),
+            lead: Some(user("lead.ryc")),
+            at: due,
+        },
+    )
+    .await;
+    let outcome = Note::parse("done").unwrap();
+    record(
+        &store,
+        TaskEvent::TaskCompleted { task_id: task(1), outcome, by: Some(user("sw.one")), at: at(50) },
+    )
+    .await;
+    let memory = board(&store).await;
+    let writer = Arc::new(RedisDocuments::connect(&redis.config(), TaskBoard).await.unwrap());
+    ProjectionRunner::new(store.clone(), writer).catch_up().await.unwrap();
+    let reader = RedisDocumentReader::<TaskDoc>::connect(&redis.config(), NAME).await.unwrap();
+    let keys = [
+        TEAMS_KEY.to_owned(),
+        team_key("council"),
+        inbox_key("council"),
+        mine_key("sw.one"),
+        mine_key("lead.ryc"),
+        task_key(&task(1).to_string()),
+        task_key(&task(2).to_string()),
+    ];
+    for key in keys {
+        let (in_memory, in_redis) = (memory.get(&key).await.unwrap(), reader.get(&key).await.unwrap());
+        assert!(in_memory.is_some(), "{key}");
+        assert_eq!(in_redis, in_memory, "{key}");
+    }
+}
