@@ -75,13 +75,16 @@ struct Workflows {
 }
 
 impl Workflows {
-    fn build(store: &Arc<dyn EventStore>, endpoint: &str, auth: Authenticator) -> anyhow::Result<Self> {
+    async fn build(store: &Arc<dyn EventStore>, endpoint: &str, auth: Authenticator) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .with_context(|| format!("the services' endpoint {endpoint} is not a URL"))?
             .tcp_nodelay(true)
             .connect_lazy();
         let sender: Arc<dyn Sender> = Arc::new(GrpcSender::new(channel, auth));
         let flows = ProcessRunner::new(store.clone(), sender.clone(), DischargeFlows::new());
+        // Before the demo (or anything else) appends: on a store that had no workflows, they
+        // start at its head.
+        flows.start_at_head_if_new().await.context("cannot start the workflows' checkpoint")?;
         let clock =
             Scheduler::new(store.clone(), sender, Arc::new(SystemClock), vec![Arc::new(TaskDeadlines)]);
         Ok(Self { flows, clock })
@@ -272,7 +275,7 @@ impl Application {
                     (None, Some((_, listener))) => format!("http://{}", listener.local_addr()?),
                     (None, None) => bail!("the workflows need --services-url"),
                 };
-                Some(Workflows::build(store, &endpoint, auth.clone())?)
+                Some(Workflows::build(store, &endpoint, auth.clone()).await?)
             }
             _ => None,
         };

@@ -175,8 +175,8 @@ pub struct TeamAccess<'a> {
     pub team_id: &'a str,
     /// The team's organisation.
     pub organisation: &'a str,
-    /// The actor is the team's lead or a configured member (their token's teams are checked
-    /// here too).
+    /// The actor is the team's lead or a configured member (the teams their token names are
+    /// checked here too, within the token's organisation).
     pub member: bool,
 }
 
@@ -189,7 +189,8 @@ pub fn authorize_team(actor: &Actor, action: Action, teams: &[TeamAccess<'_>]) -
     }
     let admits = |team: &TeamAccess<'_>| {
         team.member
-            || actor.teams.iter().any(|t| t == team.team_id)
+            // A token's teams count only within the token's organisation.
+            || (team.organisation == actor.organisation && actor.teams.iter().any(|t| t == team.team_id))
             || (team.organisation == actor.organisation
                 && matches!(actor.role, Role::Admin | Role::BedManager))
     };
@@ -385,10 +386,14 @@ mod tests {
             let manager = matches!(role, Role::Admin | Role::BedManager);
             let member = authorize_team(&actor(role, "RYC"), Action::ViewTasks, &[team(true)]);
             assert_eq!(member.is_ok(), may, "{role}, a configured member");
-            let mut by_token = actor(role, "RXA");
+            let mut by_token = actor(role, "RYC");
             by_token.teams = vec!["RYC-HSWT".into()];
             let token = authorize_team(&by_token, Action::ViewTasks, &[team(false)]);
             assert_eq!(token.is_ok(), may, "{role}, a member by token");
+            // A token of another organisation naming the team is not a member.
+            by_token.organisation = "RXA".into();
+            let elsewhere = authorize_team(&by_token, Action::ViewTasks, &[team(false)]);
+            assert!(elsewhere.is_err(), "{role}, a token of another organisation naming the team");
             let same_org = authorize_team(&actor(role, "RYC"), Action::ViewTasks, &[team(false)]);
             assert_eq!(same_org.is_ok(), may && manager, "{role} of the team's organisation");
             let other_org = authorize_team(&actor(role, "RXA"), Action::ViewTasks, &[team(false)]);

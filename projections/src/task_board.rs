@@ -35,6 +35,9 @@ pub const COMPLETION_DAYS: usize = 31;
 /// How many escalations a person's list keeps (the most recent).
 pub const MAX_ESCALATIONS: usize = 100;
 
+/// How many steps a task's history keeps: its creation and the most recent others.
+pub const MAX_HISTORY: usize = 500;
+
 /// One document of the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "doc", rename_all = "snake_case")]
@@ -217,7 +220,7 @@ pub struct TaskView {
     pub outcome: Option<String>,
     /// Every team that has owned it or been offered it (for access).
     pub teams: BTreeSet<String>,
-    /// Every step, oldest first.
+    /// Its creation and the most recent [`MAX_HISTORY`] − 1 steps, oldest first.
     pub history: Vec<HistoryEntry>,
 }
 
@@ -353,7 +356,8 @@ fn file(docs: &mut Docs<TaskDoc>, before: Option<&TaskRow>, after: &TaskRow) {
         if before.team_id != after.team_id || !open(after) {
             inbox(docs, &before.team_id, &id, None);
         }
-        if let Some(to) = before.offered_to.as_deref().filter(|to| after.offered_to.as_deref() != Some(to)) {
+        let still_offered = |to: &str| open(after) && after.offered_to.as_deref() == Some(to);
+        if let Some(to) = before.offered_to.as_deref().filter(|to| !still_offered(to)) {
             inbox(docs, to, &id, None);
         }
         if let Some(user) =
@@ -580,6 +584,10 @@ impl TaskBoard {
         row.updated_at = entry.at;
         view.teams.insert(row.team_id.clone());
         view.history.push(entry);
+        if view.history.len() > MAX_HISTORY {
+            // Keep the creation (who raised it, for whom) and the most recent steps.
+            view.history.remove(1);
+        }
         let after = view.row.clone();
         file(docs, before.as_ref(), &after);
         docs.put(key, TaskDoc::Task(Box::new(view)));

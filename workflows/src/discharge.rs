@@ -92,8 +92,15 @@ impl DischargeFlows {
         Self::default()
     }
 
+    /// The team of `kind` that works for `ward`, of the organisation whose ward it is (a team
+    /// of another organisation naming the ward gets nothing): one naming the ward, else one of
+    /// the organisation naming no wards.
     fn ward_team(&self, ward: &WardId, kind: TeamKind, organisation: Option<&OdsCode>) -> Option<&TeamId> {
-        let of_kind = || self.teams.iter().filter(move |(_, t)| t.kind == kind);
+        let of_kind = || {
+            self.teams
+                .iter()
+                .filter(move |(_, t)| t.kind == kind && organisation.is_none_or(|o| *o == t.organisation))
+        };
         of_kind()
             .find(|(_, t)| t.wards.contains(ward))
             .or_else(|| of_kind().find(|(_, t)| t.wards.is_empty() && Some(&t.organisation) == organisation))
@@ -105,9 +112,13 @@ impl DischargeFlows {
         self.open.insert((subject, kind), task_id);
     }
 
+    /// Stops tracking a task that is finished; what it was about is now free for a new task
+    /// (unless a newer one already took its place).
     fn untrack(&mut self, task_id: &str) -> Option<(Subject, TaskKind)> {
         let tracked = self.subjects.remove(task_id)?;
-        self.open.remove(&tracked);
+        if self.open.get(&tracked).is_some_and(|open| open == task_id) {
+            self.open.remove(&tracked);
+        }
         Some(tracked)
     }
 
@@ -454,10 +465,38 @@ impl Process for DischargeFlows {
     }
 
     fn acknowledged(&mut self, command: &Command, ack: &Ack) {
-        if let Command::CreateTask(request) = command
-            && let Some((subject, kind)) = self.creating.remove(&request.command_id)
-        {
-            self.track(subject, kind, ack.id.clone());
+        match command {
+            Command::CreateTask(request) => {
+                if let Some((subject, kind)) = self.creating.remove(&request.command_id) {
+                    self.track(subject, kind, ack.id.clone());
+                }
+            }
+            // Finished now, whether or not the log has shown it yet: a later event of the same
+            // stay (a pathway changed back) must not find it open.
+            Command::CancelTask(request) => {
+                self.untrack(&request.task_id);
+            }
+            Command::CompleteTask(request) => {
+                self.untrack(&request.task_id);
+            }
+            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) => {}
+        }
+    }
+
+    fn refused(&mut self, command: &Command) {
+        match command {
+            Command::CreateTask(request) => {
+                self.creating.remove(&request.command_id);
+            }
+            // The services say it cannot be finished (it is already, or never was): stop
+            // tracking it either way.
+            Command::CancelTask(request) => {
+                self.untrack(&request.task_id);
+            }
+            Command::CompleteTask(request) => {
+                self.untrack(&request.task_id);
+            }
+            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) => {}
         }
     }
 }

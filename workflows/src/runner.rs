@@ -26,6 +26,10 @@ pub trait Process: Send + 'static {
     fn handle(&mut self, event: &RecordedEvent, live: bool) -> Vec<Command>;
     /// The services carried `command` out (or had already).
     fn acknowledged(&mut self, command: &Command, ack: &Ack);
+    /// The services refused `command` for good (logged by the runner).
+    fn refused(&mut self, command: &Command) {
+        let _ = command;
+    }
 }
 
 /// What a runner has done, for metrics and tests.
@@ -59,6 +63,24 @@ impl<P: Process> ProcessRunner<P> {
         self.counts.clone()
     }
 
+    /// On the first start of this process manager against a store (no checkpoint yet), starts
+    /// it at the store's head: what happened before it existed calls for nothing (a new
+    /// release does not raise a task for every discharge in the history). On an empty store
+    /// that is position 0, so everything is acted on.
+    pub async fn start_at_head_if_new(&self) -> Result<(), StoreError> {
+        let name = self.checkpoint_name();
+        if self.store.load_checkpoint(&name).await?.is_none() {
+            let head = *self.store.head().borrow();
+            self.store.save_checkpoint(&name, head).await?;
+            tracing::info!(
+                workflow = self.process.name(),
+                head,
+                "a new workflow starts at the head of the log"
+            );
+        }
+        Ok(())
+    }
+
     fn checkpoint_name(&self) -> String {
         format!("workflow-{}", self.process.name())
     }
@@ -88,6 +110,7 @@ impl<P: Process> ProcessRunner<P> {
                         }
                         Some(Err(refused)) => {
                             self.counts.refused.fetch_add(1, Ordering::Relaxed);
+                            self.process.refused(&command);
                             tracing::warn!(
                                 workflow = self.process.name(),
                                 command = command.name(),

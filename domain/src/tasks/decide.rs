@@ -236,8 +236,17 @@ pub fn decide(
                     by: person(by).cloned(),
                     at,
                 }]),
-                // careflow completes what a workflow sees done (a bed cleaned): already done is fine.
-                TaskStatus::Completed if person(by).is_none() => Ok(Vec::new()),
+                // careflow completes what a workflow sees done (a bed cleaned), even while the task
+                // is offered to another team; a task finished already is left as it is.
+                TaskStatus::HandOffPending { .. } if person(by).is_none() => {
+                    Ok(vec![TaskEvent::TaskCompleted {
+                        task_id: *task_id,
+                        outcome: outcome.clone(),
+                        by: None,
+                        at,
+                    }])
+                }
+                TaskStatus::Completed | TaskStatus::Cancelled if person(by).is_none() => Ok(Vec::new()),
                 TaskStatus::HandOffPending { .. } | TaskStatus::Completed | TaskStatus::Cancelled => {
                     Err(state(task, action))
                 }

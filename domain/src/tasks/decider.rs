@@ -50,6 +50,14 @@ fn team_of<'a>(loaded: &'a Loaded<Tasks>, team_id: &TeamId) -> Option<&'a super:
     }
 }
 
+/// The team a routing rule routes to now, if the rule exists.
+fn current_rule_team(loaded: &Loaded<Tasks>, rule_id: &RuleId) -> Option<TeamId> {
+    match loaded.get(&TaskStream::Rule(rule_id.clone())) {
+        Some(TaskStreamState::Rule(RuleState { rule: Some(rule), .. })) => Some(rule.team_id.clone()),
+        _ => None,
+    }
+}
+
 impl Decider for Tasks {
     type Command = TaskCommand;
     type Event = TaskEvent;
@@ -116,6 +124,10 @@ impl Decider for Tasks {
             TaskCommand::SetRoutingRule { rule_id, rule } => {
                 streams.push(TaskStream::Rule(rule_id.clone()));
                 streams.push(TaskStream::Team(rule.team_id.clone()));
+                // The team the rule routes to now: its organisation owns the rule.
+                if let Some(current) = current_rule_team(loaded, rule_id) {
+                    streams.push(TaskStream::Team(current));
+                }
             }
             TaskCommand::Create { task_id, team_id, .. } => {
                 streams.push(TaskStream::Task(*task_id));
@@ -156,11 +168,15 @@ impl Decider for Tasks {
                         .map_or(Owner::New, |t| Owner::Organisation(t.organisation.clone())),
                 ]
             }
-            TaskCommand::SetRoutingRule { rule, .. } => {
-                vec![
-                    team_of(loaded, &rule.team_id)
-                        .map_or(Owner::New, |t| Owner::Organisation(t.organisation.clone())),
-                ]
+            // A rule belongs to the organisation of the team it routes to: changing it needs that
+            // organisation, and so does pointing it at a team.
+            TaskCommand::SetRoutingRule { rule_id, rule } => {
+                let new = team_of(loaded, &rule.team_id)
+                    .map_or(Owner::New, |t| Owner::Organisation(t.organisation.clone()));
+                let current = current_rule_team(loaded, rule_id)
+                    .and_then(|team| team_of(loaded, &team))
+                    .map(|t| Owner::Organisation(t.organisation.clone()));
+                std::iter::once(new).chain(current).collect()
             }
             TaskCommand::Create { .. } => vec![Owner::New],
             TaskCommand::AcceptHandOff { .. } => match task.map(|t| &t.status) {

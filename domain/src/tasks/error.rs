@@ -54,8 +54,9 @@ pub enum TaskError {
         /// What was attempted.
         action: &'static str,
     },
-    /// Someone else has claimed the task.
-    #[error("task {task_id} is CLAIMED by {by}: only they or the team's lead may {action}")]
+    /// Someone else has claimed the task (only they or the team's lead unclaim it; any member
+    /// may complete, cancel or hand off a claimed task, covering for a colleague).
+    #[error("task {task_id} is CLAIMED by {by}: cannot {action}")]
     ClaimedByAnother {
         /// The task.
         task_id: TaskId,

@@ -294,6 +294,36 @@ fn completed_and_cancelled_tasks_refuse_every_move_naming_their_state() {
 }
 
 #[test]
+fn careflow_completes_a_task_offered_on_and_leaves_finished_ones_alone() {
+    let mut history = created();
+    then(
+        &mut history,
+        TaskCommand::HandOff {
+            task_id: task_id(),
+            to_team: team_id("community"),
+            note: None,
+            by: person("sw.ryc"),
+        },
+    );
+    let done = TaskCommand::Complete {
+        task_id: task_id(),
+        outcome: note("the bed was cleaned"),
+        by: TaskActor::System,
+    };
+    let person_done = TaskCommand::Complete { task_id: task_id(), outcome: note("x"), by: person("sw.ryc") };
+    assert!(matches!(when(&history, &person_done), Err(TaskError::State { state: "HANDOFF_PENDING", .. })));
+    then(&mut history, done.clone());
+    assert_eq!(status(&history), TaskStatus::Completed);
+    assert_eq!(when(&history, &done), Ok(Vec::new()));
+    let mut history = created();
+    then(
+        &mut history,
+        TaskCommand::Cancel { task_id: task_id(), reason: note("no longer needed"), by: person("sw.ryc") },
+    );
+    assert_eq!(when(&history, &done), Ok(Vec::new()), "a cancelled task stays cancelled");
+}
+
+#[test]
 fn a_missing_task_is_not_found_and_has_no_owner() {
     let claim = TaskCommand::Claim { task_id: task_id(), by: person("sw.ryc") };
     assert_eq!(when(&teams(), &claim), Err(TaskError::TaskNotFound { task_id: task_id() }));
@@ -385,6 +415,15 @@ fn routing_rules_are_versioned_and_owned_by_the_receiving_teams_organisation() {
     wider.districts.clear();
     let events = then(&mut history, TaskCommand::SetRoutingRule { rule_id: rule_id.clone(), rule: wider });
     assert!(matches!(events.as_slice(), [TaskEvent::RoutingRuleSet { version: 2, .. }]));
+    // Pointing the council's rule at another organisation's team needs the council too: the
+    // rule is the council's while it routes to the council's team.
+    let mut taken = rule.clone();
+    taken.team_id = team_id("community");
+    let take = TaskCommand::SetRoutingRule { rule_id: rule_id.clone(), rule: taken };
+    assert_eq!(
+        Tasks::owners(&loaded(&history, &take), &take),
+        vec![Owner::Organisation(ods("RXA")), Owner::Organisation(ods("RYC"))]
+    );
     let mut elsewhere = rule;
     elsewhere.team_id = team_id("nobody");
     assert!(matches!(

@@ -405,3 +405,34 @@ async fn the_task_models_in_redis_match_memory() {
         assert_eq!(in_redis, in_memory, "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_task_cancelled_while_offered_leaves_the_receiving_inbox_too() {
+    let store = Arc::new(MemoryStore::new());
+    record(&store, configured("council", "RYC", "lead.ryc")).await;
+    record(&store, configured("community", "RXA", "lead.rxa")).await;
+    record(&store, created(1, Priority::Urgent, None, 1)).await;
+    record(
+        &store,
+        TaskEvent::TaskHandOffOffered {
+            task_id: task(1),
+            from_team: team("council"),
+            from_organisation: OdsCode::parse("RYC").unwrap(),
+            to_team: team("community"),
+            to_organisation: OdsCode::parse("RXA").unwrap(),
+            note: None,
+            by: Some(user("sw.one")),
+            at: at(2),
+        },
+    )
+    .await;
+    let reason = Note::parse("no longer needed").unwrap();
+    record(
+        &store,
+        TaskEvent::TaskCancelled { task_id: task(1), reason, by: Some(user("sw.one")), at: at(3) },
+    )
+    .await;
+    let board_now = board(&store).await;
+    assert!(inbox(&board_now, "community").await.is_empty());
+    assert!(inbox(&board_now, "council").await.is_empty());
+}

@@ -295,3 +295,47 @@ async fn the_checkpoint_waits_for_the_services_and_the_command_is_sent_again_aft
     stop.send_replace(true);
     handle.await.unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pathway_changed_back_and_forth_gets_the_task_that_applies_each_time() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new(Arc::new(TokioClock::starting_at(at(0))));
+    configured(&store).await;
+    registered(&store, 1).await;
+    admitted(&store, 1, 1).await;
+    // All three marks are in the log before the workflow reads them (it was down, say), and
+    // the services' TaskCancelled events are not: what the workflow was told counts.
+    optimised(&store, 1, 1, 60).await;
+    optimised(&store, 1, 0, 61).await;
+    optimised(&store, 1, 2, 62).await;
+    let (stop, _, handle) = start(&store, &recorder);
+    until_received(&recorder, 5).await;
+    let names: Vec<&str> = recorder.commands().iter().map(Command::name).collect();
+    assert_eq!(names, ["CreateTask", "CancelTask", "CreateTask", "CancelTask", "CreateTask"]);
+    let commands = recorder.commands();
+    assert_eq!(created(&commands[4]).1, 2, "a trusted assessment again, for pathway 2");
+    stop.send_replace(true);
+    handle.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_workflow_on_a_store_with_history_starts_at_its_head() {
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new(Arc::new(TokioClock::starting_at(at(0))));
+    configured(&store).await;
+    registered(&store, 1).await;
+    admitted(&store, 1, 1).await;
+    optimised(&store, 1, 1, 60).await;
+    let runner =
+        ProcessRunner::new(store.clone() as Arc<dyn EventStore>, recorder.clone(), DischargeFlows::new());
+    runner.start_at_head_if_new().await.unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let handle = tokio::spawn(async move { runner.run(stopped).await.unwrap() });
+    // The history called for a task before the workflow existed: nothing is sent for it; what
+    // happens from now on is acted on (knowing the teams and rules of the history).
+    optimised(&store, 1, 0, 90).await;
+    until_received(&recorder, 1).await;
+    assert_eq!(created(&recorder.commands()[0]), ("RXA-AMU", 3, "careflow.discharge-home", 1));
+    stop.send_replace(true);
+    handle.await.unwrap();
+}

@@ -391,6 +391,13 @@ impl TasksMutation {
         ctx: &Context<'_>,
         input: SetRoutingRuleInput,
     ) -> Result<ConfigPayload, GqlError> {
+        let rank = u32::try_from(input.rank).map_err(|_| {
+            let description = "must be 0 or more".to_owned();
+            ApiError::BadUserInput {
+                message: format!("rank: {description}"),
+                violations: vec![crate::error::FieldViolation { field: "rank".into(), description }],
+            }
+        })?;
         let response = send!(
             ctx,
             TaskServiceClient<Channel>,
@@ -405,7 +412,7 @@ impl TasksMutation {
                 districts: input.districts,
                 hospitals: input.hospitals,
                 team_id: input.team_id.0,
-                rank: unsigned(input.rank),
+                rank,
                 enabled: input.enabled,
             }
         );
