@@ -46,7 +46,7 @@ use tonic::transport::Endpoint;
 use tonic::transport::server::TcpIncoming;
 
 use crate::cli::{JwtSecretUse, ReadModelKind, ServeArgs, ServeRole, StoreKind};
-use crate::positions::PositionMetrics;
+use crate::positions::{PositionMetrics, WorkflowMetrics};
 
 /// careflow with its listeners bound, ready to run.
 pub struct Application {
@@ -65,6 +65,7 @@ pub struct Application {
     demo: bool,
     /// The workflows and the clock, with the services' endpoint (workflows role).
     workflows: Option<Workflows>,
+    workflow_metrics: WorkflowMetrics,
 }
 
 /// What the workflows role runs: the discharge flows' process manager and the one clock,
@@ -281,8 +282,10 @@ impl Application {
         };
 
         let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
-        let positions = match registry.lock() {
-            Ok(mut registry) => PositionMetrics::register(&mut registry),
+        let (positions, workflow_metrics) = match registry.lock() {
+            Ok(mut registry) => {
+                (PositionMetrics::register(&mut registry), WorkflowMetrics::register(&mut registry))
+            }
             Err(_) => bail!("the metrics registry is unusable"),
         };
         let (ready, ready_rx) = watch::channel(false);
@@ -333,6 +336,7 @@ impl Application {
             positions,
             demo: args.demo,
             workflows,
+            workflow_metrics,
         })
     }
 
@@ -380,6 +384,16 @@ impl Application {
             parts.spawn(async move { gateway.await.context("GraphQL gateway") });
         }
         if let Some(workflows) = self.workflows {
+            let clock_counts = (workflows.clock.pending(), workflows.clock.fired());
+            let tracking = self.workflow_metrics.track(
+                ("discharge", workflows.flows.counts()),
+                clock_counts,
+                stopped.clone(),
+            );
+            parts.spawn(async move {
+                tracking.await;
+                anyhow::Ok(())
+            });
             let flows = workflows.flows.run(stopped.clone());
             parts.spawn(async move { flows.await.context("the discharge workflows") });
             let clock = workflows.clock.run(stopped.clone());

@@ -84,3 +84,81 @@ impl PositionMetrics {
         }
     }
 }
+
+/// The `workflow` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Workflow {
+    workflow: String,
+}
+
+/// Metrics of the workflows and the clock: each workflow's checkpoint and commands, and the
+/// clock's pending and fired deadlines; copied from their counters once a second.
+#[derive(Clone, Default)]
+pub struct WorkflowMetrics {
+    checkpoint: Family<Workflow, Gauge>,
+    sent: Family<Workflow, prometheus_client::metrics::counter::Counter>,
+    refused: Family<Workflow, prometheus_client::metrics::counter::Counter>,
+    pending: Gauge,
+    fired: prometheus_client::metrics::counter::Counter,
+}
+
+impl WorkflowMetrics {
+    /// Creates and registers the metrics.
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self::default();
+        registry.register(
+            "careflow_workflow_checkpoint_position",
+            "Last $all position a workflow has acted on (its commands acknowledged)",
+            metrics.checkpoint.clone(),
+        );
+        registry.register(
+            "careflow_workflow_commands_sent",
+            "Commands a workflow sent and the services acknowledged",
+            metrics.sent.clone(),
+        );
+        registry.register(
+            "careflow_workflow_commands_refused",
+            "Commands the services refused for good (logged with the reason)",
+            metrics.refused.clone(),
+        );
+        registry.register(
+            "careflow_clock_pending_deadlines",
+            "Deadlines the clock holds, not yet fired",
+            metrics.pending.clone(),
+        );
+        registry.register(
+            "careflow_clock_fired_deadlines",
+            "Deadlines fired and answered by the services",
+            metrics.fired.clone(),
+        );
+        metrics
+    }
+
+    /// Keeps the metrics current from `workflow`'s counts and the clock's until `stopped`.
+    pub async fn track(
+        self,
+        workflow: (&'static str, Arc<careflow_workflows::runner::RunnerCounts>),
+        clock: (Arc<std::sync::atomic::AtomicU64>, Arc<std::sync::atomic::AtomicU64>),
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let label = Workflow { workflow: workflow.0.to_owned() };
+        let (counts, (pending, fired)) = (workflow.1, clock);
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let (mut sent_before, mut refused_before, mut fired_before) = (0u64, 0u64, 0u64);
+        loop {
+            self.checkpoint.get_or_create(&label).set(gauge_value(counts.checkpoint.load(Relaxed)));
+            let (sent, refused, fired_now) =
+                (counts.sent.load(Relaxed), counts.refused.load(Relaxed), fired.load(Relaxed));
+            self.sent.get_or_create(&label).inc_by(sent.saturating_sub(sent_before));
+            self.refused.get_or_create(&label).inc_by(refused.saturating_sub(refused_before));
+            self.fired.inc_by(fired_now.saturating_sub(fired_before));
+            (sent_before, refused_before, fired_before) = (sent, refused, fired_now);
+            self.pending.set(gauge_value(pending.load(Relaxed)));
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopped.changed() => return,
+            }
+        }
+    }
+}

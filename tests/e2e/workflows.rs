@@ -196,6 +196,17 @@ async fn discharge_to_assess_hands_work_across_organisations_and_survives_a_rest
             .await;
     assert!(turned["wardTurnaround"]["meanMinutes"].as_f64().is_some_and(|m| m >= 0.0), "{turned}");
 
+    // The workflow and the clock report themselves.
+    let (status, metrics) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    for name in [
+        "careflow_workflow_checkpoint_position{workflow=\"discharge\"}",
+        "careflow_clock_pending_deadlines",
+        "careflow_workflow_commands_sent_total{workflow=\"discharge\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
+
     // Restarted: the same inboxes, the same task history, and nothing raised twice.
     let history = r#"query($id: ID!) { task(id: $id) { history { event by } } }"#;
     let before = app.data(&therapist, history, json!({"id": task})).await;
