@@ -63,16 +63,8 @@ pub async fn latency(
     .await?;
     let collector = tokio::spawn(collect(watcher, sent.clone(), samples));
 
-    let (mut sink, mut replies) = setup.split();
-    let failures = tokio::spawn(async move {
-        let mut failures = 0usize;
-        while let Ok(message) = ws::next_json(&mut replies).await {
-            if message.pointer("/payload/errors").is_some() {
-                failures += 1;
-            }
-        }
-        failures
-    });
+    let (mut sink, replies) = setup.split();
+    let failures = tokio::spawn(ws::count_errors(replies));
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     for i in 0..samples {

@@ -72,3 +72,17 @@ where
         }
     }
 }
+
+/// Reads every reply on `replies` until the socket closes; how many carried GraphQL errors.
+pub async fn count_errors<S>(mut replies: S) -> usize
+where
+    S: StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut failures = 0usize;
+    while let Ok(message) = next_json(&mut replies).await {
+        if message.pointer("/payload/errors").is_some() {
+            failures += 1;
+        }
+    }
+    failures
+}
