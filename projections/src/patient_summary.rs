@@ -8,8 +8,9 @@
 //! | `stay:{id}` | [`PatientDoc::Stay`]: whose open stay it is (a transfer names only the stay) |
 //! | `name:{FAMILY}|{YYYY-MM-DD}` | [`PatientDoc::Index`]: patients with that family name and date of birth |
 //! | `postcode:{POSTCODE}` | [`PatientDoc::Index`]: patients living there |
+//! | `task:{id}` | [`PatientDoc::Task`]: whose open task it is (later task events name only the task) |
 //!
-//! Reads the patients (`patient-`), flags (`flags-`) and stay (`stay-`) streams. The timeline
+//! Reads the patients (`patient-`), flags (`flags-`), stay (`stay-`) and task (`task-`) streams. The timeline
 //! keeps the most recent [`MAX_TIMELINE`] entries.
 
 use std::collections::BTreeSet;
@@ -17,6 +18,7 @@ use std::collections::BTreeSet;
 use careflow_domain::beds::{BedEvent, DischargeDestination};
 use careflow_domain::flags::{FlagEvent, FlagKind, FlagSource, Severity};
 use careflow_domain::patients::{Demographics, PatientEvent};
+use careflow_domain::tasks::{TaskEvent, TaskKind};
 use careflow_eventstore::{Filter, Position, RecordedEvent};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -38,6 +40,11 @@ pub enum PatientDoc {
     Summary(Box<PatientSummary>),
     /// An open stay's patient.
     Stay {
+        /// The patient's NHS number.
+        nhs_number: String,
+    },
+    /// An open task's patient.
+    Task {
         /// The patient's NHS number.
         nhs_number: String,
     },
@@ -63,6 +70,9 @@ pub struct PatientSummary {
     pub flags: Vec<FlagView>,
     /// The open hospital stay, if any.
     pub stay: Option<StayView>,
+    /// The open tasks about them, oldest first.
+    #[serde(default)]
+    pub tasks: Vec<OpenTaskView>,
     /// The patient's events, oldest first (the most recent [`MAX_TIMELINE`]).
     pub timeline: Vec<TimelineEntry>,
 }
@@ -139,6 +149,27 @@ pub struct StayView {
     pub discharge_ready_date: Option<NaiveDate>,
 }
 
+/// An open task about a patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenTaskView {
+    /// The task.
+    pub task_id: String,
+    /// What to do.
+    pub title: String,
+    /// What kind of work.
+    pub kind: TaskKind,
+    /// The owning team.
+    pub team_id: String,
+    /// Its organisation.
+    pub organisation: String,
+    /// The organisation it is offered to, while a hand-off is pending.
+    pub offered_to: Option<String>,
+    /// When it is due.
+    pub due: Option<DateTime<Utc>>,
+    /// Whether it passed its due time undone.
+    pub overdue: bool,
+}
+
 /// One event in a patient's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
@@ -159,12 +190,22 @@ impl PatientSummary {
         Self { nhs_number: nhs_number.to_owned(), ..Self::default() }
     }
 
-    /// The organisations with a direct care relationship: the one holding the open stay and
-    /// the registered GP practice.
+    /// The organisations with a direct care relationship: the one holding the open stay, the
+    /// registered GP practice, and those holding (or offered) an open task about them.
     pub fn caring_organisations(&self) -> Vec<String> {
         let stay = self.stay.as_ref().and_then(|s| s.organisation.clone());
         let gp = self.demographics.as_ref().and_then(|d| d.gp_practice.clone());
-        stay.into_iter().chain(gp).collect()
+        let tasks = self
+            .tasks
+            .iter()
+            .flat_map(|t| std::iter::once(t.organisation.clone()).chain(t.offered_to.clone()));
+        let mut caring: Vec<String> = Vec::new();
+        for org in stay.into_iter().chain(gp).chain(tasks) {
+            if !caring.contains(&org) {
+                caring.push(org);
+            }
+        }
+        caring
     }
 
     /// The kinds of the active flags, in kind order.
@@ -226,6 +267,10 @@ pub fn postcode_key(postcode: &str) -> String {
 
 fn stay_key(stay_id: &str) -> String {
     format!("stay:{stay_id}")
+}
+
+fn task_key(task_id: &str) -> String {
+    format!("task:{task_id}")
 }
 
 /// The patient summary fold.
@@ -481,6 +526,77 @@ impl PatientSummaries {
     }
 }
 
+impl PatientSummaries {
+    /// Open tasks about a patient: raised, offered on, accepted, overdue, then finished.
+    fn task(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded = decode::<TaskEvent>(event)?;
+        let Some(task_id) = decoded.task_id().map(|t| t.to_string()) else { return Ok(()) };
+        if let TaskEvent::TaskCreated {
+            nhs_number: Some(nhs),
+            title,
+            kind,
+            team_id,
+            organisation,
+            due,
+            at,
+            ..
+        } = &*decoded
+        {
+            let nhs = nhs.to_string();
+            docs.put(task_key(&task_id), PatientDoc::Task { nhs_number: nhs.clone() });
+            let mut patient = take(docs, &nhs);
+            patient.tasks.push(OpenTaskView {
+                task_id,
+                title: title.to_string(),
+                kind: *kind,
+                team_id: team_id.to_string(),
+                organisation: organisation.to_string(),
+                offered_to: None,
+                due: *due,
+                overdue: false,
+            });
+            patient.record(event, "tasks", *at, format!("Task for {team_id} ({organisation}): {kind}"));
+            put(docs, patient);
+            return Ok(());
+        }
+        let Some(PatientDoc::Task { nhs_number }) = docs.get(&task_key(&task_id)).cloned() else {
+            return Ok(());
+        };
+        let mut patient = take(docs, &nhs_number);
+        let line = {
+            let Some(task) = patient.tasks.iter_mut().find(|t| t.task_id == task_id) else { return Ok(()) };
+            match &*decoded {
+                TaskEvent::TaskHandOffOffered { to_organisation, .. } => {
+                    task.offered_to = Some(to_organisation.to_string());
+                    None
+                }
+                TaskEvent::TaskHandOffAccepted { team_id, organisation, at, .. } => {
+                    task.team_id = team_id.to_string();
+                    task.organisation = organisation.to_string();
+                    task.offered_to = None;
+                    Some((*at, format!("Task handed to {team_id} ({organisation}): {}", task.kind)))
+                }
+                TaskEvent::TaskOverdue { .. } => {
+                    task.overdue = true;
+                    None
+                }
+                TaskEvent::TaskCompleted { at, .. } => Some((*at, format!("Task completed: {}", task.kind))),
+                TaskEvent::TaskCancelled { at, .. } => Some((*at, format!("Task cancelled: {}", task.kind))),
+                _ => None,
+            }
+        };
+        if matches!(&*decoded, TaskEvent::TaskCompleted { .. } | TaskEvent::TaskCancelled { .. }) {
+            patient.tasks.retain(|t| t.task_id != task_id);
+            docs.remove(&task_key(&task_id));
+        }
+        if let Some((at, line)) = line {
+            patient.record(event, "tasks", at, line);
+        }
+        put(docs, patient);
+        Ok(())
+    }
+}
+
 impl Fold for PatientSummaries {
     type Doc = PatientDoc;
 
@@ -489,7 +605,7 @@ impl Fold for PatientSummaries {
     }
 
     fn filter(&self) -> Filter {
-        Filter::categories(["patient", "flags", "stay"])
+        Filter::categories(["patient", "flags", "stay", "task"])
     }
 
     fn apply(&self, docs: &mut Docs<PatientDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -497,6 +613,7 @@ impl Fold for PatientSummaries {
             "patient" => self.patient(docs, event),
             "flags" => self.flag(docs, event),
             "stay" => self.stay(docs, event),
+            "task" => self.task(docs, event),
             _ => Ok(()),
         }
     }

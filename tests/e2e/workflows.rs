@@ -130,6 +130,28 @@ async fn discharge_to_assess_hands_work_across_organisations_and_survives_a_rest
     );
     assert_eq!(detail["task"]["links"], json!([{"kind": "stay", "id": stay}]));
 
+    // The patient dissents from sharing: the council still sees her record, because it holds an
+    // open task for her (a care relationship); another council does not.
+    let dissent = app
+        .graphql(
+            Some(&clerk),
+            r#"mutation { recordSharingDissent(input: {nhsNumber: "9990000026"}) { visible } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(dissent.get("errors").is_none(), "{dissent}");
+    let record =
+        r#"{ patient(nhsNumber: "9990000026") { familyName openTasks { id kind teamId organisation } } }"#;
+    let seen = app.data(&social_worker, record, json!({})).await;
+    assert_eq!(seen["patient"]["familyName"], "Brackenbury");
+    assert_eq!(
+        seen["patient"]["openTasks"],
+        json!([{"id": task, "kind": "TRUSTED_ASSESSMENT", "teamId": "RYC-HSWT", "organisation": "RYC"}])
+    );
+    let elsewhere = token_for("sw.other", "social_worker", "LA002", &[]);
+    let hidden = app.graphql(Some(&elsewhere), record, json!({})).await;
+    assert_eq!(hidden["errors"][0]["extensions"]["code"], "FORBIDDEN", "{hidden}");
+
     // Claimed, handed to the reablement team, completed there.
     for (token, mutation) in [(&social_worker, "claimTask")] {
         let done = app

@@ -63,6 +63,45 @@ impl Patient {
     async fn timeline(&self) -> Vec<TimelineEntry> {
         self.0.timeline.iter().cloned().map(TimelineEntry).collect()
     }
+    /// The open tasks about them, oldest first: whose inbox each is in.
+    async fn open_tasks(&self) -> Vec<PatientTask> {
+        self.0.tasks.iter().cloned().map(PatientTask).collect()
+    }
+}
+
+/// An open task about a patient.
+pub struct PatientTask(careflow_projections::patient_summary::OpenTaskView);
+
+#[Object]
+impl PatientTask {
+    /// The task.
+    async fn id(&self) -> ID {
+        ID(self.0.task_id.clone())
+    }
+    /// What to do.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// What kind of work (e.g. TRUSTED_ASSESSMENT).
+    async fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    /// The team whose inbox it is in.
+    async fn team_id(&self) -> ID {
+        ID(self.0.team_id.clone())
+    }
+    /// That team's organisation.
+    async fn organisation(&self) -> &str {
+        &self.0.organisation
+    }
+    /// When it is due (RFC 3339, UTC).
+    async fn due(&self) -> Option<String> {
+        self.0.due.map(|t| t.to_rfc3339())
+    }
+    /// Whether it passed its due time undone.
+    async fn overdue(&self) -> bool {
+        self.0.overdue
+    }
 }
 
 /// A flag.
