@@ -36,16 +36,7 @@ pub async fn latency(
     let (http, token) = (running.http, running.token(Role::Admin)?);
     // The listeners are bound by `build`, so the connection waits in the backlog until served.
     let mut setup = ws::connect(http, &token).await?;
-    ws::execute(
-        &mut setup,
-        "site",
-        r#"mutation { registerSite(input: {siteId: "BENCH", name: "Bench Hospital"}) { position } }"#,
-    )
-    .await?;
-    let ward = format!(
-        r#"mutation {{ configureWard(input: {{wardId: "{WARD}", siteId: "BENCH", name: "Bench Ward"}}) {{ position }} }}"#
-    );
-    ws::execute(&mut setup, "ward", &ward).await?;
+    ws::bench_ward(&mut setup, WARD).await?;
     for bed in 0..BEDS {
         let add = format!(
             r#"mutation {{ addBed(input: {{bedId: "{WARD}-B{bed:02}", wardId: "{WARD}", label: "Bed {bed}"}}) {{ position }} }}"#

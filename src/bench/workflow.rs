@@ -53,16 +53,7 @@ pub async fn latency(
     let (admin, nurse, worker) =
         (running.token(Role::Admin)?, running.token(Role::WardNurse)?, running.token(Role::SocialWorker)?);
     let mut setup = ws::connect(http, &admin).await?;
-    ws::execute(
-        &mut setup,
-        "site",
-        r#"mutation { registerSite(input: {siteId: "BENCH", name: "Bench Hospital"}) { position } }"#,
-    )
-    .await?;
-    let ward = format!(
-        r#"mutation {{ configureWard(input: {{wardId: "{WARD}", siteId: "BENCH", name: "Bench Ward"}}) {{ position }} }}"#
-    );
-    ws::execute(&mut setup, "ward", &ward).await?;
+    ws::bench_ward(&mut setup, WARD).await?;
     let team = format!(
         r#"mutation {{ configureTeam(input: {{teamId: "{TEAM}", name: "Bench social work", kind: SOCIAL_CARE,
             members: ["bench.social_worker"]}}) {{ position }} }}"#

@@ -86,3 +86,14 @@ where
     }
     failures
 }
+
+/// Registers site `BENCH` and its ward `ward` (as an admin's socket).
+pub async fn bench_ward(socket: &mut Socket, ward: &str) -> anyhow::Result<()> {
+    let site = r#"mutation { registerSite(input: {siteId: "BENCH", name: "Bench Hospital"}) { position } }"#;
+    execute(socket, "site", site).await?;
+    let ward = format!(
+        r#"mutation {{ configureWard(input: {{wardId: "{ward}", siteId: "BENCH", name: "Bench Ward"}}) {{ position }} }}"#
+    );
+    execute(socket, "ward", &ward).await?;
+    Ok(())
+}
