@@ -27,7 +27,7 @@ use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
-use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, OpsServer, Readers};
+use careflow_gateway::{DevSignIn, Gateway, GatewayConfig, GatewaySettings, OpsServer, Readers};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
@@ -242,7 +242,8 @@ impl Application {
     /// Opens what the roles need, brings the read models up to date and binds every listener.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let roles = roles(&args)?;
-        if args.check_jwt_secret()? == JwtSecretUse::Development {
+        let development = args.check_jwt_secret()? == JwtSecretUse::Development;
+        if development {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
         }
         let needs_store = roles.contains(&ServeRole::Services)
@@ -299,6 +300,9 @@ impl Application {
                 let listener = TcpListener::bind(args.http_addr)
                     .await
                     .with_context(|| format!("cannot listen for HTTP on {}", args.http_addr))?;
+                // The development secret is public: signing in as a demo person is no weaker.
+                let dev_sign_in =
+                    development.then(|| DevSignIn { personas: crate::demo::personas(), auth: auth.clone() });
                 let config = GatewayConfig {
                     listener,
                     grpc_endpoint,
@@ -308,6 +312,7 @@ impl Application {
                     ready: ready_rx,
                     metrics: registry.clone(),
                     settings: GatewaySettings::default(),
+                    dev_sign_in,
                 };
                 Some(Gateway::build(config, readers).await?)
             }

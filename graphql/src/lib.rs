@@ -12,6 +12,7 @@ mod ops;
 mod readiness;
 mod schema;
 mod server;
+mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub use error::{ApiError, FieldViolation};
 pub use metrics::{GatewayMetrics, SharedRegistry};
 pub use ops::OpsServer;
 pub use schema::{Caller, CareflowSchema, Clients, Readers};
+pub use web::{DevSignIn, Persona};
 
 /// Everything the gateway needs.
 pub struct GatewayConfig {
@@ -44,6 +46,8 @@ pub struct GatewayConfig {
     pub metrics: SharedRegistry,
     /// Limits, deadlines and health checks.
     pub settings: GatewaySettings,
+    /// Sign-in as a demo person (`/dev/…`), only with the development secret.
+    pub dev_sign_in: Option<DevSignIn>,
 }
 
 /// The gateway's limits, deadlines and health checks; [`Default`] suits production.
@@ -135,7 +139,7 @@ impl Gateway {
         // Not ready until the first health check has answered.
         let (reachable, services_reachable) = watch::channel(false);
         let ops = ops::OpsState { ready: vec![config.ready, services_reachable], registry: config.metrics };
-        let router = server::router(state, ops, config.graphiql);
+        let router = server::router(state, ops, config.graphiql).merge(web::routes(config.dev_sign_in));
         let health = HealthCheck {
             channel,
             interval: settings.health_check_interval,

@@ -8,7 +8,10 @@
 //! fixed command id, so loading twice adds nothing. Teams, routing rules and tasks come first
 //! ([`teams`]), so the workflows route the demo's discharges to them.
 
+mod personas;
 mod teams;
+
+pub use personas::personas;
 
 use std::sync::Arc;
 

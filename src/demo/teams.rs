@@ -198,3 +198,23 @@ async fn raise_tasks(handler: &CommandHandler<Tasks>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_demo_person_leads_or_belongs_to_the_teams_they_sign_in_with() {
+        let teams = teams();
+        for persona in crate::demo::personas() {
+            for team_id in &persona.teams {
+                let team =
+                    teams.iter().find(|t| &t.id == team_id).unwrap_or_else(|| panic!("no team {team_id}"));
+                assert_eq!(team.organisation, persona.organisation, "{}", persona.user_id);
+                let id = team.id.to_lowercase();
+                let people = [format!("lead.{id}"), format!("1.{id}"), format!("2.{id}"), format!("3.{id}")];
+                assert!(people.contains(&persona.user_id), "{} is not in {team_id}", persona.user_id);
+            }
+        }
+    }
+}

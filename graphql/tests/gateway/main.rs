@@ -8,4 +8,5 @@ mod limits;
 mod resilience;
 mod support;
 mod visibility;
+mod web;
 mod websocket;

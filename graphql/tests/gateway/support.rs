@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
 use careflow_domain::beds::BedStatus;
-use careflow_gateway::{Gateway, GatewayConfig, GatewaySettings, Readers};
+use careflow_gateway::{DevSignIn, Gateway, GatewayConfig, GatewaySettings, Readers};
 use careflow_projections::ProjectionError;
 use careflow_projections::bed_board::{
     BedBoardReader, BedChange, BedChanges, BedView, Capacity, SiteView, WardView,
@@ -32,7 +32,7 @@ pub const WARD: &str = "RXT01-W1";
 /// The bed every fake board has.
 pub const BED: &str = "RXT01-W1-B01";
 
-fn authenticator() -> Authenticator {
+pub fn authenticator() -> Authenticator {
     Authenticator::new(JwtConfig {
         secret: SECRET.into(),
         issuer: "careflow".into(),
@@ -318,6 +318,16 @@ pub struct TestGateway {
 impl TestGateway {
     /// Starts a gateway over `board` calling the services at `endpoint`.
     pub async fn start(endpoint: &str, board: Arc<FakeBoard>, settings: GatewaySettings) -> Self {
+        Self::start_with(endpoint, board, settings, None).await
+    }
+
+    /// As [`TestGateway::start`], with the development sign-in when `dev_sign_in` is given.
+    pub async fn start_with(
+        endpoint: &str,
+        board: Arc<FakeBoard>,
+        settings: GatewaySettings,
+        dev_sign_in: Option<DevSignIn>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (_, ready) = watch::channel(true);
         let config = GatewayConfig {
@@ -329,6 +339,7 @@ impl TestGateway {
             ready,
             metrics: Arc::default(),
             settings,
+            dev_sign_in,
         };
         let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
         let tasks = Arc::new(MemoryDocuments::new(TaskBoard));

@@ -1,0 +1,88 @@
+// Site capacity: every ward of a site with its counts and the site's totals, live (each ward's
+// bedBoard subscription moves its counts as beds change).
+
+import { useEffect, useState } from "preact/hooks";
+import { graphql, subscribe } from "./api.js";
+import { CapacityBar, capacityOf, useSites } from "./beds.js";
+import { Field, html, messageOf } from "./ui.js";
+
+const FIELDS = "id status medicallyOptimised";
+
+export function SiteCapacity({ siteId, navigate }) {
+  const [sites, sitesError] = useSites();
+  const site = sites?.find((s) => s.id === siteId);
+  useEffect(() => {
+    if (sites?.length && !site) navigate(`#/capacity/${sites[0].id}`, true);
+  }, [sites, siteId]);
+  if (sitesError) return html`<p class="error" role="alert">${messageOf(sitesError)}</p>`;
+  if (!sites) return html`<p class="loading">Loading sites…</p>`;
+  return html`<section aria-labelledby="capacity-title">
+    <div class="toolbar">
+      <h1 id="capacity-title">Site capacity${site ? html`: <span>${site.name}</span>` : ""}</h1>
+      <div class="pickers"><${Field} label="Site">${(props) => html`<select ...${props} value=${siteId}
+        onChange=${(e) => navigate(`#/capacity/${e.currentTarget.value}`)}>
+        ${sites.map((s) => html`<option value=${s.id}>${s.name}</option>`)}</select>`}<//></div>
+    </div>
+    ${site && html`<${Wards} key=${site.id} site=${site} />`}
+  </section>`;
+}
+
+function Wards({ site }) {
+  // ward id → Map(bed id → bed)
+  const [beds, setBeds] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let live = true;
+    // Pushes since the last read was asked for (ward id → bed id → bed): as new as its answer.
+    let pushed = new Map();
+    const merge = (wardId, bed) => {
+      pushed.set(wardId, new Map(pushed.get(wardId) || []).set(bed.id, bed));
+      setBeds((current) => {
+        const next = new Map(current || []);
+        next.set(wardId, new Map(next.get(wardId) || []).set(bed.id, bed));
+        return next;
+      });
+    };
+    let loading = null;
+    const load = () => {
+      // One read for every ward's reconnect.
+      if (loading) return;
+      pushed = new Map();
+      loading = graphql(`query ($s: ID!) { wards(siteId: $s) { id beds { ${FIELDS} } } }`, { s: site.id })
+        .then((data) => {
+          if (!live) return;
+          const next = new Map(data.wards.map((w) => [w.id, new Map(w.beds.map((b) => [b.id, b]))]));
+          for (const [wardId, ward] of pushed) for (const [id, bed] of ward) next.get(wardId)?.set(id, bed);
+          setBeds(next);
+        })
+        .catch((e) => live && setError(e))
+        .finally(() => {
+          loading = null;
+        });
+    };
+    const stops = site.wards.map((w) => subscribe(`subscription ($w: ID!) { bedBoard(wardId: $w) { ${FIELDS} } }`, { w: w.id },
+      (data) => live && merge(w.id, data.bedBoard), (e) => live && setError(e), load));
+    load();
+    return () => {
+      live = false;
+      stops.forEach((stop) => stop());
+    };
+  }, [site.id]);
+  if (error) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
+  if (!beds) return html`<p class="loading">Loading capacity…</p>`;
+  const all = [...beds.values()].flatMap((ward) => [...ward.values()]);
+  return html`
+    <h2>${site.name}: all wards</h2>
+    <${CapacityBar} capacity=${capacityOf(all)} label=${`${site.name} capacity`} />
+    <table class="wards">
+      <caption class="sr-only">Capacity of each ward of ${site.name}</caption>
+      <thead><tr><th scope="col">Ward</th><th scope="col">Beds</th><th scope="col">Occupied</th><th scope="col">Available</th>
+        <th scope="col">Awaiting cleaning</th><th scope="col">Blocked</th><th scope="col">Reserved</th><th scope="col">Medically optimised in a bed</th></tr></thead>
+      <tbody>${site.wards.map((w) => {
+        const c = capacityOf([...(beds.get(w.id)?.values() || [])]);
+        return html`<tr data-ward=${w.id}><th scope="row"><a href=${`#/beds/${site.id}/${w.id}`}>${w.name}</a></th>
+          <td>${c.total}</td><td>${c.occupied}</td><td class="available">${c.available}</td><td>${c.awaitingCleaning}</td>
+          <td>${c.blocked}</td><td>${c.reserved}</td><td>${c.medicallyOptimisedInBed}</td></tr>`;
+      })}</tbody>
+    </table>`;
+}

@@ -1,0 +1,211 @@
+// careflow's screens, used as people use them, in headless Chromium against the real binary
+// (started with its demo by tests/e2e/browser.rs). Every patient is synthetic (999 range).
+
+import { expect, test } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+
+const SHOTS = process.env.CAREFLOW_SCREENSHOTS;
+
+/** A valid NHS number in the 999 test range, different on every call. */
+function nhsNumber() {
+  for (;;) {
+    const body = `999${String(Math.floor(Math.random() * 1e6)).padStart(6, "0")}`;
+    const sum = [...body].reduce((acc, d, i) => acc + Number(d) * (10 - i), 0);
+    const check = (11 - (sum % 11)) % 11;
+    if (check !== 10) return `${body}${check}`;
+  }
+}
+
+async function signIn(page, name) {
+  await page.goto("/");
+  await page.getByRole("button", { name: new RegExp(name) }).click();
+  await expect(page.getByTestId("who")).toHaveText(name);
+}
+
+/** No WCAG 2.1 A/AA violation that axe-core can find on the page as it is now. */
+async function accessible(page, what) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const found = results.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  expect(found, `axe-core on ${what}`).toEqual([]);
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png` });
+}
+
+/** The first bed of the board in `status`, and its id. */
+async function bedIn(page, status) {
+  const tile = page.locator(`.tile[data-status=${status}]`).first();
+  await expect(tile).toBeVisible();
+  return [tile, await tile.getAttribute("data-bed")];
+}
+
+const tileOf = (page, bedId) => page.locator(`.tile[data-bed="${bedId}"]`);
+
+async function admit(page, bedId, nhs, given, family) {
+  await tileOf(page, bedId).click();
+  await page.getByRole("button", { name: "Admit a patient" }).click();
+  await page.getByLabel("NHS number").fill(nhs);
+  await page.getByLabel("Given name").fill(given);
+  await page.getByLabel("Family name").fill(family);
+  await page.getByRole("dialog").getByRole("button", { name: "Admit a patient" }).click();
+}
+
+test("a nurse admits a patient from the bed board; a bad NHS number is named at its field", async ({ page }) => {
+  await signIn(page, "Grace Okafor");
+  await expect(page).toHaveURL(/#\/beds\/RXA01\/RXA01-AMU$/);
+  await expect(page.getByRole("heading", { name: /Bed board: Acute Medical Unit/ })).toBeVisible();
+  await accessible(page, "the bed board");
+  await shot(page, "bed-board");
+
+  const [, bedId] = await bedIn(page, "AVAILABLE");
+  await admit(page, bedId, "999 000 0019", "Ada", "Quillfeather");
+  const field = page.locator(".field.has-error", { has: page.getByLabel("NHS number") });
+  await expect(field.locator(".field-error")).toContainText(/NHS number|check digit/i);
+  await accessible(page, "the admit form with an error");
+  await shot(page, "bed-admit-error");
+
+  const nhs = nhsNumber();
+  await page.getByLabel("NHS number").fill(nhs);
+  await page.getByRole("dialog").getByRole("button", { name: "Admit a patient" }).click();
+  await expect(page.getByRole("dialog")).toBeHidden();
+  await expect(tileOf(page, bedId)).toHaveAttribute("data-status", "OCCUPIED");
+  await expect(tileOf(page, bedId)).toContainText("QUILLFEATHER, Ada");
+
+  // Tapping the occupied bed offers what is legal from OCCUPIED, and only that.
+  await tileOf(page, bedId).click();
+  const actions = page.getByRole("dialog").locator(".actions button");
+  await expect(actions).toHaveText(["Transfer", "Set expected discharge date", "Mark medically optimised", "Discharge"]);
+  await accessible(page, "a bed's actions");
+  await shot(page, "bed-actions");
+  await page.getByRole("button", { name: "Mark medically optimised" }).click();
+  await page.getByLabel("Pathway").selectOption("1");
+  await page.getByRole("dialog").getByRole("button", { name: "Mark medically optimised" }).click();
+  await expect(page.getByRole("dialog")).toBeHidden();
+  await expect(tileOf(page, bedId)).toContainText("Medically optimised · P1");
+
+  // Portrait: the same board, tiles reflowed.
+  await page.setViewportSize({ width: 820, height: 1180 });
+  await expect(tileOf(page, bedId)).toBeVisible();
+  await shot(page, "bed-board-portrait");
+});
+
+test("housekeeping sees the cleaning task arrive live after a discharge; completing it frees the nurse's bed", async ({ browser }) => {
+  const nurse = await (await browser.newContext()).newPage();
+  const housekeeper = await (await browser.newContext()).newPage();
+  await signIn(nurse, "Grace Okafor");
+  const [, bedId] = await bedIn(nurse, "AVAILABLE");
+  await admit(nurse, bedId, nhsNumber(), "Bram", "Oxley");
+  await expect(tileOf(nurse, bedId)).toHaveAttribute("data-status", "OCCUPIED");
+
+  await signIn(housekeeper, "Lina Marsh");
+  await expect(housekeeper).toHaveURL(/#\/inbox\/RXA01-HOUSEKEEPING$/);
+  await expect(housekeeper.getByRole("heading", { name: /Team inbox: Northgate General Hospital housekeeping/ })).toBeVisible();
+  const task = housekeeper.locator(".task", { hasText: `Clean bed ${bedId}` });
+  await expect(task).toHaveCount(0);
+
+  await tileOf(nurse, bedId).click();
+  await nurse.getByRole("button", { name: "Discharge", exact: true }).click();
+  await nurse.getByLabel("Destination").selectOption("USUAL_RESIDENCE");
+  await nurse.getByLabel("Pathway").selectOption("0");
+  await nurse.getByRole("dialog").getByRole("button", { name: "Discharge" }).click();
+  await expect(tileOf(nurse, bedId)).toHaveAttribute("data-status", "AWAITING_CLEANING");
+
+  // Over the subscription: no reload.
+  await expect(task).toHaveCount(1);
+  await accessible(housekeeper, "the team inbox");
+  await shot(housekeeper, "inbox");
+  await task.click();
+  await expect(housekeeper.getByRole("dialog").getByRole("heading", { name: `Clean bed ${bedId}` })).toBeVisible();
+  await accessible(housekeeper, "a task");
+  await housekeeper.getByRole("button", { name: "Complete" }).click();
+  await housekeeper.getByLabel("Outcome").fill("Cleaned and made up");
+  await housekeeper.getByRole("button", { name: "Complete the task" }).click();
+  await expect(task).toHaveCount(0);
+
+  // careflow marked the bed cleaned; the nurse's board shows it, live.
+  await expect(tileOf(nurse, bedId)).toHaveAttribute("data-status", "AVAILABLE");
+});
+
+test("a command whose answer was lost, or given offline, is sent again with its commandId and carried out once", async ({ page, context }) => {
+  await signIn(page, "Grace Okafor");
+  const [, bedId] = await bedIn(page, "AVAILABLE");
+
+  // The first admission reaches careflow, but its answer never reaches the tablet.
+  let lost = 0;
+  await page.route("**/graphql", async (route) => {
+    if (lost === 0 && route.request().postData()?.includes("admitPatient")) {
+      lost += 1;
+      await route.fetch();
+      await route.abort("connectionfailed");
+    } else {
+      await route.continue();
+    }
+  });
+  const nhs = nhsNumber();
+  await admit(page, bedId, nhs, "Cora", "Villiers");
+  await expect(page.getByRole("dialog")).toBeHidden();
+  await expect(tileOf(page, bedId)).toHaveAttribute("data-status", "OCCUPIED");
+  await expect(page.getByTestId("pending")).toBeHidden();
+  expect(lost).toBe(1);
+
+  // Offline: the connection is shown lost; a command is kept, then sent when it is back.
+  await context.setOffline(true);
+  await expect(page.getByText(/Connection lost: reconnecting/)).toBeVisible();
+  await tileOf(page, bedId).click();
+  await page.getByRole("button", { name: "Set expected discharge date" }).click();
+  await page.getByLabel("Expected discharge date").fill("2099-01-31");
+  await page.getByRole("dialog").getByRole("button", { name: "Set expected discharge date" }).click();
+  await expect(page.getByTestId("pending")).toHaveText("1 change waiting to be sent");
+  await context.setOffline(false);
+  await expect(page.getByTestId("pending")).toBeHidden();
+  await expect(page.getByText(/Connection lost/)).toBeHidden();
+  await expect(tileOf(page, bedId)).toContainText("EDD 31 Jan 2099");
+
+  // Once each: the patient's record has one admission and one expected discharge date.
+  await page.goto(`/#/patient/${nhs}`);
+  await expect(page.getByRole("heading", { name: "VILLIERS, Cora" })).toBeVisible();
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("careflow.session")).token);
+  const response = await page.request.post("/graphql", {
+    headers: { authorization: `Bearer ${token}` },
+    data: { query: `{ patient(nhsNumber: "${nhs}") { timeline { eventType } } }` },
+  });
+  const events = (await response.json()).data.patient.timeline.map((e) => e.eventType);
+  expect(events.filter((e) => e === "PatientAdmitted")).toHaveLength(1);
+  expect(events.filter((e) => e === "ExpectedDischargeDateSet")).toHaveLength(1);
+});
+
+test("site capacity and the patient summary, found by name and date of birth", async ({ page }) => {
+  await signIn(page, "Priya Castell");
+  await expect(page).toHaveURL(/#\/capacity\/RXA01$/);
+  const amu = page.locator("tr[data-ward=RXA01-AMU]");
+  await expect(amu.locator("td").first()).toHaveText("40");
+  await accessible(page, "site capacity");
+  await shot(page, "capacity");
+
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("careflow.session")).token);
+  const response = await page.request.post("/graphql", {
+    headers: { authorization: `Bearer ${token}` },
+    data: { query: `{ searchPatients(postcode: "LS6 2QB") { nhsNumber givenName familyName dateOfBirth sharingDissent } }` },
+  });
+  const someone = (await response.json()).data.searchPatients.find((p) => !p.sharingDissent);
+  await page.getByRole("link", { name: "Patients" }).click();
+  await page.getByLabel("Family name").fill(someone.familyName);
+  await page.getByRole("button", { name: "Find" }).click();
+  await expect(page.getByText("Enter the date of birth with the family name")).toBeVisible();
+  await page.getByLabel("Date of birth").fill(someone.dateOfBirth);
+  await page.getByRole("button", { name: "Find" }).click();
+  await page.getByRole("link", { name: new RegExp(`${someone.familyName.toUpperCase()}, ${someone.givenName}`) }).first().click();
+  await expect(page.getByRole("heading", { name: `${someone.familyName.toUpperCase()}, ${someone.givenName}` })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Active flags" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Timeline" })).toBeVisible();
+  await accessible(page, "the patient summary");
+  await shot(page, "patient");
+});
+
+test("the sign-in page is accessible", async ({ page }) => {
+  await page.goto("/");
+  await expect(page.getByRole("heading", { name: "Development: choose a demo person" })).toBeVisible();
+  await accessible(page, "sign-in");
+  await shot(page, "sign-in");
+});
