@@ -48,6 +48,12 @@ const PATHWAYS = {
   3: "3 — care home placement",
 };
 
+/** How long a bed has been in its state: "for 3 h 20 min", or "since just now". */
+function inState(iso) {
+  const text = since(iso);
+  return text === "just now" ? "since just now" : `for ${text}`;
+}
+
 /** Which actions a role takes on beds: all of them, cleaning only, or none. */
 function bedActionsFor(role) {
   if (["ward_nurse", "ward_clerk", "bed_manager", "admin"].includes(role)) return "all";
@@ -179,9 +185,9 @@ function Tile({ bed, onOpen }) {
   return html`<button type="button" class="tile ${state.css}" data-bed=${bed.id} data-status=${bed.status} onClick=${onOpen}>
     <span class="tile-head"><span class="label"><span class="sr-only">Bed </span>${bed.label}</span>
       <span class="state"><span aria-hidden="true">${state.icon}</span> ${state.text}</span></span>
-    <span class="since">for ${since(bed.since)}</span>
-    ${patient && html`<span class="patient">${patient.familyName.toUpperCase()}, ${patient.givenName}</span>`}
-    ${bed.status === "OCCUPIED" && !patient && html`<span class="patient muted">Patient not shown</span>`}
+    <span class="since">${inState(bed.since)}</span>
+    ${patient && html`<span class="tile-patient">${patient.familyName.toUpperCase()}, ${patient.givenName}</span>`}
+    ${bed.status === "OCCUPIED" && !patient && html`<span class="tile-patient muted">Patient not shown</span>`}
     ${bed.expectedDischargeDate && html`<span class="edd">EDD ${day(bed.expectedDischargeDate)}</span>`}
     ${bed.medicallyOptimised && html`<span class="mo">Medically optimised${bed.pathway != null ? ` · P${bed.pathway}` : ""}</span>`}
     ${bed.blockedReason && html`<span class="reason">${BLOCK_REASONS[bed.blockedReason]}</span>`}
@@ -227,8 +233,8 @@ function BedDialog({ bed, beds, ward, onClose }) {
     // The bed changed meanwhile (elsewhere, or by this action): offer what is legal now.
     if (action && !actionsFor(bed, who?.claims?.role).includes(action)) setAction(null);
   }, [bed.status]);
-  return html`<${Dialog} title=${`Bed ${bed.label}, ${ward.name}`} onClose=${onClose}>
-    <p class="dialog-state"><span class="badge ${state.css}"><span aria-hidden="true">${state.icon}</span> ${state.text}</span> for ${since(bed.since)}
+  return html`<${Dialog} title=${`${bed.label}, ${ward.name}`} onClose=${onClose}>
+    <p class="dialog-state"><span class="badge ${state.css}"><span aria-hidden="true">${state.icon}</span> ${state.text}</span> ${inState(bed.since)}
       ${bed.patient && html` · ${bed.patient.givenName} ${bed.patient.familyName}, NHS ${formatNhs(bed.patient.nhsNumber)}`}</p>
     ${actions.length === 0 && html`<p>Nothing you can do to this bed in its state.</p>`}
     ${!action && actions.length > 0 && html`<div class="actions">${actions.map((a) =>

@@ -89,7 +89,7 @@ function TaskRow({ task, team, onOpen }) {
   return html`<button type="button" class="task ${task.overdue ? "overdue" : ""} p-${task.priority.toLowerCase()}" data-task=${task.id} onClick=${onOpen}>
     <span class="task-title">${task.title}</span>
     <span class="task-meta">
-      ${task.overdue && html`<span class="badge overdue"><span aria-hidden="true">⏰</span> Overdue</span>`}
+      ${task.overdue && html`<span class="badge overdue"><span aria-hidden="true">⚠</span> Overdue</span>`}
       <span class="badge priority">${PRIORITIES[task.priority]}</span>
       <span class="badge">${KINDS[task.kind] || task.kind}</span>
       ${offered ? html`<span class="badge offered">Offered to your team</span>` : html`<span class="badge">${STATUSES[task.status]}</span>`}

@@ -68,7 +68,7 @@ function App() {
     <header class="top">
       <span class="brand"><img src="/assets/app/icon.svg" alt="" width="28" height="28" /> careflow</span>
       <nav aria-label="Screens"><ul>${SCREENS.map(([id, name]) => html`<li><a href=${`#/${id}`} aria-current=${id === screen ? "page" : undefined}>${name}</a></li>`)}</ul></nav>
-      <span class="who"><span data-testid="who">${who.name}</span> · ${ROLE_NAMES[claims.role] || claims.role} · ${claims.org}
+      <span class="who"><span data-testid="who">${who.name}</span>${` · ${ROLE_NAMES[claims.role] || claims.role} · ${claims.org}`}
         <button type="button" class="link" onClick=${() => signOut()}>Sign out</button></span>
     </header>
     <${ConnectionBanner} />
