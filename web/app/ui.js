@@ -27,15 +27,22 @@ export function Field({ label, error, hint, children, id }) {
 /** A modal dialog (the browser's own: focus kept inside, Escape closes). */
 export function Dialog({ title, onClose, children }) {
   const ref = useRef(null);
+  const close = useRef(onClose);
+  close.current = onClose;
   useEffect(() => {
+    // Focus goes back where it was (the bed's tile, the task) when the dialog goes.
+    const opener = document.activeElement;
     const dialog = ref.current;
     if (dialog && !dialog.open) dialog.showModal();
     const cancel = (event) => {
       event.preventDefault();
-      onClose();
+      close.current();
     };
     dialog?.addEventListener("cancel", cancel);
-    return () => dialog?.removeEventListener("cancel", cancel);
+    return () => {
+      dialog?.removeEventListener("cancel", cancel);
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
   }, []);
   return html`<dialog ref=${ref} class="dialog" aria-labelledby="dialog-title">
     <header class="dialog-head">

@@ -203,6 +203,35 @@ test("site capacity and the patient summary, found by name and date of birth", a
   await shot(page, "patient");
 });
 
+test("the bed board works from the keyboard alone", async ({ page }) => {
+  await signIn(page, "Tom Birchall");
+  await page.goto("/#/beds/RXA01/RXA01-OAK");
+  await expect(page.getByRole("heading", { name: /Bed board: Oak Ward/ })).toBeVisible();
+  const [tile, bedId] = await bedIn(page, "AVAILABLE");
+  await tile.focus();
+  await page.keyboard.press("Enter");
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toBeVisible();
+  // Focus is in the dialog, Tab stays there, Escape closes it and focus is back on the tile.
+  await expect(dialog.locator(":focus")).toHaveCount(1);
+  for (let i = 0; i < 6; i += 1) await page.keyboard.press("Tab");
+  await expect(dialog.locator(":focus")).toHaveCount(1);
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeHidden();
+  await expect(tileOf(page, bedId)).toBeFocused();
+  // Block it with the keyboard: choose the action, the reason, send.
+  await page.keyboard.press("Enter");
+  await dialog.getByRole("button", { name: "Block" }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByLabel("Reason").selectOption("STAFFING");
+  await page.getByLabel("Details (optional)").focus();
+  await page.keyboard.type("No nurse for the side room tonight");
+  await page.keyboard.press("Enter");
+  await expect(dialog).toBeHidden();
+  await expect(tileOf(page, bedId)).toHaveAttribute("data-status", "BLOCKED");
+  await expect(tileOf(page, bedId)).toContainText("Staffing");
+});
+
 test("the sign-in page is accessible", async ({ page }) => {
   await page.goto("/");
   await expect(page.getByRole("heading", { name: "Development: choose a demo person" })).toBeVisible();
