@@ -232,9 +232,12 @@ fn authenticate(
     Ok(data)
 }
 
-/// Whether `role` may see anything served over subscriptions (the bed board, patient records).
+/// Whether `role` may see anything served over subscriptions (the bed board, patient records,
+/// team inboxes and their own tasks).
 fn may_subscribe(role: Role) -> bool {
-    [Action::ViewBeds, Action::ViewPatients].into_iter().any(|action| policy::role_allows(role, action))
+    [Action::ViewBeds, Action::ViewPatients, Action::ViewTasks]
+        .into_iter()
+        .any(|action| policy::role_allows(role, action))
 }
 
 async fn graphql_ws(

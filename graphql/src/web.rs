@@ -203,10 +203,33 @@ fn dev_error(status: StatusCode, code: &'static str, error: String) -> Response 
 /// The largest sign-in request read.
 const MAX_TOKEN_REQUEST_BYTES: usize = 1024;
 
-async fn dev_token(State(state): State<WebState>, body: Bytes) -> Response {
+/// Whether a browser's request comes from another site: its `Origin` (sent by browsers with
+/// every POST) names another host than the one it was sent to. A page elsewhere (or a DNS
+/// rebinding) cannot have tokens minted for it.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    origin_host != host
+}
+
+async fn dev_token(State(state): State<WebState>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(dev) = &state.dev else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
+    if cross_site(&headers) {
+        let message = "sign-in is only for careflow's own pages".to_owned();
+        return dev_error(StatusCode::FORBIDDEN, "FORBIDDEN", message);
+    }
+    let json = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+        v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    });
+    if !json {
+        let message = "the body must be JSON (content-type: application/json)".to_owned();
+        return dev_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "BAD_REQUEST", message);
+    }
     if body.len() > MAX_TOKEN_REQUEST_BYTES {
         let message = format!("the request body is larger than {MAX_TOKEN_REQUEST_BYTES} bytes");
         return dev_error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message);

@@ -3,10 +3,10 @@
 // bed for the actions legal from its state. Changes made elsewhere arrive over the bedBoard
 // subscription.
 
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { command, graphql, subscribe } from "./api.js";
 import { session, useStore } from "./session.js";
-import { Dialog, Field, day, formatNhs, html, messageOf, nhsNumberProblem, since, today, useTick } from "./ui.js";
+import { Dialog, Field, day, formatNhs, html, messageOf, nhsNumberProblem, since, today, usePending, useTick, waitingFor } from "./ui.js";
 
 const BED_FIELDS = `id label status since stayId expectedDischargeDate medicallyOptimised dischargeReadyDate
   pathway reservedFor blockedReason patient { nhsNumber givenName familyName activeFlags }`;
@@ -137,27 +137,37 @@ function Board({ ward }) {
   const [beds, setBeds] = useState(null);
   const [error, setError] = useState(null);
   const [open, setOpen] = useState(null);
+  const pending = usePending();
   useTick(30000);
 
   useEffect(() => {
     let live = true;
-    // Pushes since the last read was asked for: newer than its answer, or as new.
+    let loaded = false;
+    // Pushes since the last read was asked for: as new as its answer, or newer.
     let pushed = new Map();
+    let reads = 0;
     const merge = (bed) => {
       pushed.set(bed.id, bed);
-      setBeds((current) => new Map(current || []).set(bed.id, bed));
+      setError(null);
+      // Until the first read answers, the board is not shown: a push alone is not the board.
+      if (loaded) setBeds((current) => new Map(current || []).set(bed.id, bed));
     };
     const load = () => {
+      const read = ++reads;
       pushed = new Map();
       graphql(`query ($w: ID!) { bedBoard(wardId: $w) { ${BED_FIELDS} } }`, { w: ward.id })
         .then((data) => {
-          if (!live) return;
+          // An older read answering late is not newer than a later one.
+          if (!live || read !== reads) return;
           const next = new Map(data.bedBoard.map((b) => [b.id, b]));
           for (const [id, bed] of pushed) next.set(id, bed);
+          loaded = true;
+          setError(null);
           setBeds(next);
         })
-        .catch((e) => live && setError(e));
+        .catch((e) => live && read === reads && setError(e));
     };
+    // `load` runs again each time the subscription goes live, for what changed before it did.
     const stop = subscribe(`subscription ($w: ID!) { bedBoard(wardId: $w) { ${BED_FIELDS} } }`, { w: ward.id },
       (data) => live && merge(data.bedBoard), (e) => live && setError(e), load);
     load();
@@ -168,18 +178,20 @@ function Board({ ward }) {
   }, [ward.id]);
 
   const list = useMemo(() => [...(beds?.values() || [])].sort((a, b) => a.label.localeCompare(b.label, "en", { numeric: true })), [beds]);
-  if (error) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
+  if (error && !beds) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
   if (!beds) return html`<p class="loading">Loading the board…</p>`;
   const selected = open && beds.get(open);
   return html`
+    ${error && html`<p class="error" role="alert">${messageOf(error)}</p>`}
     <${CapacityBar} capacity=${capacityOf(list)} label=${`${ward.name} capacity`} />
     <ul class="tiles" aria-label=${`Beds of ${ward.name}`}>
-      ${list.map((bed) => html`<li key=${bed.id}><${Tile} bed=${bed} onOpen=${() => setOpen(bed.id)} /></li>`)}
+      ${list.map((bed) => html`<li key=${bed.id}><${Tile} bed=${bed} waiting=${waitingFor(pending, { bedId: bed.id, stayId: bed.stayId })}
+        onOpen=${() => setOpen(bed.id)} /></li>`)}
     </ul>
     ${selected && html`<${BedDialog} bed=${selected} ward=${ward} beds=${list} onClose=${() => setOpen(null)} />`}`;
 }
 
-function Tile({ bed, onOpen }) {
+function Tile({ bed, waiting, onOpen }) {
   const state = STATES[bed.status];
   const patient = bed.patient;
   return html`<button type="button" class="tile ${state.css}" data-bed=${bed.id} data-status=${bed.status} onClick=${onOpen}>
@@ -191,6 +203,7 @@ function Tile({ bed, onOpen }) {
     ${bed.expectedDischargeDate && html`<span class="edd">EDD ${day(bed.expectedDischargeDate)}</span>`}
     ${bed.medicallyOptimised && html`<span class="mo">Medically optimised${bed.pathway != null ? ` · P${bed.pathway}` : ""}</span>`}
     ${bed.blockedReason && html`<span class="reason">${BLOCK_REASONS[bed.blockedReason]}</span>`}
+    ${waiting && html`<span class="waiting"><span aria-hidden="true">⧗</span> Change waiting to be sent</span>`}
     ${patient?.activeFlags?.length > 0 && html`<span class="flags">${patient.activeFlags.map((f) =>
       html`<span class="flag" title=${FLAGS[f]?.text}><span aria-hidden="true">${FLAGS[f]?.icon}</span><span class="sr-only">${FLAGS[f]?.text}</span></span>`)}</span>`}
   </button>`;
@@ -228,10 +241,12 @@ function BedDialog({ bed, beds, ward, onClose }) {
   const who = useStore(session);
   const actions = actionsFor(bed, who?.claims?.role);
   const [action, setAction] = useState(actions.length === 1 ? actions[0] : null);
+  // While a command is on its way the form stays, to show its answer (its own push may come first).
+  const busy = useRef(false);
   const state = STATES[bed.status];
   useEffect(() => {
-    // The bed changed meanwhile (elsewhere, or by this action): offer what is legal now.
-    if (action && !actionsFor(bed, who?.claims?.role).includes(action)) setAction(null);
+    // The bed changed meanwhile, elsewhere: offer what is legal now.
+    if (action && !busy.current && !actionsFor(bed, who?.claims?.role).includes(action)) setAction(null);
   }, [bed.status]);
   return html`<${Dialog} title=${`${bed.label}, ${ward.name}`} onClose=${onClose}>
     <p class="dialog-state"><span class="badge ${state.css}"><span aria-hidden="true">${state.icon}</span> ${state.text}</span> ${inState(bed.since)}
@@ -239,7 +254,7 @@ function BedDialog({ bed, beds, ward, onClose }) {
     ${actions.length === 0 && html`<p>Nothing you can do to this bed in its state.</p>`}
     ${!action && actions.length > 0 && html`<div class="actions">${actions.map((a) =>
       html`<button type="button" class="action" onClick=${() => setAction(a)}>${ACTION_NAMES[a]}</button>`)}</div>`}
-    ${action && html`<${ActionForm} key=${action} action=${action} bed=${bed} beds=${beds} onDone=${onClose} onBack=${actions.length > 1 ? () => setAction(null) : null} />`}
+    ${action && html`<${ActionForm} key=${action} action=${action} bed=${bed} beds=${beds} busyRef=${busy} onDone=${onClose} onBack=${actions.length > 1 ? () => setAction(null) : null} />`}
   <//>`;
 }
 
@@ -256,7 +271,7 @@ const MUTATIONS = {
   clean: "mutation ($input: BedInput!) { markBedCleaned(input: $input) { visible } }",
 };
 
-function ActionForm({ action, bed, beds, onDone, onBack }) {
+function ActionForm({ action, bed, beds, busyRef, onDone, onBack }) {
   const [values, setValues] = useState(() => ({
     nhsNumber: bed.status === "RESERVED" && bed.reservedFor ? bed.reservedFor : "",
     givenName: "", familyName: "", forNhsNumber: "", note: "", reason: "MAINTENANCE",
@@ -301,10 +316,13 @@ function ActionForm({ action, bed, beds, onDone, onBack }) {
     setProblem(null);
     if (Object.keys(found).length) return;
     setBusy(true);
+    busyRef.current = true;
     try {
-      await command(ACTION_NAMES[action], MUTATIONS[action], input());
+      await command(ACTION_NAMES[action], MUTATIONS[action], input(), { bedId: bed.id, stayId: bed.stayId });
+      busyRef.current = false;
       onDone();
     } catch (error) {
+      busyRef.current = false;
       setBusy(false);
       const fields = error.fields || {};
       setErrors(fields);

@@ -33,45 +33,54 @@ function Wards({ site }) {
   const [error, setError] = useState(null);
   useEffect(() => {
     let live = true;
+    let loaded = false;
     // Pushes since the last read was asked for (ward id → bed id → bed): as new as its answer.
     let pushed = new Map();
+    let reads = 0;
+    let pending = null;
     const merge = (wardId, bed) => {
       pushed.set(wardId, new Map(pushed.get(wardId) || []).set(bed.id, bed));
+      setError(null);
+      if (!loaded) return;
       setBeds((current) => {
         const next = new Map(current || []);
         next.set(wardId, new Map(next.get(wardId) || []).set(bed.id, bed));
         return next;
       });
     };
-    let loading = null;
     const load = () => {
-      // One read for every ward's reconnect.
-      if (loading) return;
-      pushed = new Map();
-      loading = graphql(`query ($s: ID!) { wards(siteId: $s) { id beds { ${FIELDS} } } }`, { s: site.id })
-        .then((data) => {
-          if (!live) return;
-          const next = new Map(data.wards.map((w) => [w.id, new Map(w.beds.map((b) => [b.id, b]))]));
-          for (const [wardId, ward] of pushed) for (const [id, bed] of ward) next.get(wardId)?.set(id, bed);
-          setBeds(next);
-        })
-        .catch((e) => live && setError(e))
-        .finally(() => {
-          loading = null;
-        });
+      // Every ward's subscription going live asks: one read answers them all.
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        const read = ++reads;
+        pushed = new Map();
+        graphql(`query ($s: ID!) { wards(siteId: $s) { id beds { ${FIELDS} } } }`, { s: site.id })
+          .then((data) => {
+            if (!live || read !== reads) return;
+            const next = new Map(data.wards.map((w) => [w.id, new Map(w.beds.map((b) => [b.id, b]))]));
+            for (const [wardId, ward] of pushed) for (const [id, bed] of ward) next.get(wardId)?.set(id, bed);
+            loaded = true;
+            setError(null);
+            setBeds(next);
+          })
+          .catch((e) => live && read === reads && setError(e));
+      }, 0);
     };
     const stops = site.wards.map((w) => subscribe(`subscription ($w: ID!) { bedBoard(wardId: $w) { ${FIELDS} } }`, { w: w.id },
       (data) => live && merge(w.id, data.bedBoard), (e) => live && setError(e), load));
     load();
     return () => {
       live = false;
+      clearTimeout(pending);
       stops.forEach((stop) => stop());
     };
   }, [site.id]);
-  if (error) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
+  if (error && !beds) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
   if (!beds) return html`<p class="loading">Loading capacity…</p>`;
   const all = [...beds.values()].flatMap((ward) => [...ward.values()]);
   return html`
+    ${error && html`<p class="error" role="alert">${messageOf(error)}</p>`}
     <h2>${site.name}: all wards</h2>
     <${CapacityBar} capacity=${capacityOf(all)} label=${`${site.name} capacity`} />
     <table class="wards">

@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { command, graphql, subscribe } from "./api.js";
 import { session, useStore } from "./session.js";
-import { Dialog, Field, formatNhs, html, messageOf, useTick, when } from "./ui.js";
+import { Dialog, Field, formatNhs, html, messageOf, usePending, useTick, waitingFor, when } from "./ui.js";
 
 const TASK_FIELDS = "id nhsNumber title kind teamId organisation priority due overdue status claimedBy offeredTo createdAt updatedAt";
 
@@ -65,26 +65,36 @@ function TeamTasks({ team, teams }) {
   useEffect(() => {
     let live = true;
     const stop = subscribe(`subscription ($t: ID!) { teamInbox(teamId: $t) { ${TASK_FIELDS} } }`, { t: team.id },
-      (data) => live && setTasks(data.teamInbox), (e) => live && setError(e));
+      (data) => {
+        if (!live) return;
+        setError(null);
+        setTasks(data.teamInbox);
+      }, (e) => live && setError(e));
     return () => {
       live = false;
       stop();
     };
   }, [team.id]);
-  if (error) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
+  const pending = usePending();
+  const selected = open && tasks?.find((t) => t.id === open);
+  useEffect(() => {
+    // The open task left the inbox (completed, handed on): it must not pop open again later.
+    if (open && tasks && !selected) setOpen(null);
+  }, [tasks, open]);
+  if (error && !tasks) return html`<p class="error" role="alert">${messageOf(error)}</p>`;
   if (!tasks) return html`<p class="loading">Loading the inbox…</p>`;
-  const selected = open && tasks.find((t) => t.id === open);
   const overdue = tasks.filter((t) => t.overdue).length;
   return html`
+    ${error && html`<p class="error" role="alert">${messageOf(error)}</p>`}
     <p class="summary" aria-live="polite">${tasks.length} open ${tasks.length === 1 ? "task" : "tasks"}${overdue ? `, ${overdue} overdue` : ""}</p>
     ${tasks.length === 0 && html`<p class="empty">Nothing waiting. New work appears here as it arrives.</p>`}
     <ul class="tasks" aria-label=${`Tasks of ${team.name}`}>
-      ${tasks.map((task) => html`<li key=${task.id}><${TaskRow} task=${task} team=${team} onOpen=${() => setOpen(task.id)} /></li>`)}
+      ${tasks.map((task) => html`<li key=${task.id}><${TaskRow} task=${task} team=${team} waiting=${waitingFor(pending, { taskId: task.id })} onOpen=${() => setOpen(task.id)} /></li>`)}
     </ul>
-    ${selected && html`<${TaskDialog} task=${selected} team=${team} teams=${teams} onClose=${() => setOpen(null)} />`}`;
+    ${selected && html`<${TaskDialog} task=${selected} team=${team} teams=${teams} waiting=${waitingFor(pending, { taskId: selected.id })} onClose=${() => setOpen(null)} />`}`;
 }
 
-function TaskRow({ task, team, onOpen }) {
+function TaskRow({ task, team, waiting, onOpen }) {
   const offered = task.status === "HANDOFF_PENDING" && task.offeredTo === team.id;
   return html`<button type="button" class="task ${task.overdue ? "overdue" : ""} p-${task.priority.toLowerCase()}" data-task=${task.id} onClick=${onOpen}>
     <span class="task-title">${task.title}</span>
@@ -96,11 +106,12 @@ function TaskRow({ task, team, onOpen }) {
       ${task.due && html`<span class="due">Due ${when(task.due)}</span>`}
       ${task.claimedBy && html`<span class="claimed">Claimed by ${task.claimedBy}</span>`}
       ${task.nhsNumber && html`<span class="nhs">NHS ${formatNhs(task.nhsNumber)}</span>`}
+      ${waiting && html`<span class="badge waiting"><span aria-hidden="true">⧗</span> Change waiting to be sent</span>`}
     </span>
   </button>`;
 }
 
-function TaskDialog({ task, team, teams, onClose }) {
+function TaskDialog({ task, team, teams, waiting, onClose }) {
   const who = useStore(session);
   const me = who?.claims?.sub;
   const [detail, setDetail] = useState(null);
@@ -108,18 +119,23 @@ function TaskDialog({ task, team, teams, onClose }) {
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
 
-  const load = () => graphql(`query ($id: ID!) { task(id: $id) { note raisedByUser raisedByRule ruleVersion outcome
-      links { kind id } history { at event by fromOrganisation toOrganisation detail } } }`, { id: task.id })
-    .then((data) => setDetail(data.task)).catch((e) => setProblem(messageOf(e)));
   useEffect(() => {
-    load();
-  }, [task.updatedAt]);
+    // Only the latest read counts: an older answer arriving late would show an older history.
+    let current = true;
+    graphql(`query ($id: ID!) { task(id: $id) { note raisedByUser raisedByRule ruleVersion outcome
+        links { kind id } history { at event by fromOrganisation toOrganisation detail } } }`, { id: task.id })
+      .then((data) => current && setDetail(data.task))
+      .catch((e) => current && setProblem(messageOf(e)));
+    return () => {
+      current = false;
+    };
+  }, [task.id, task.updatedAt]);
 
   const run = async (label, name, type, input) => {
     setBusy(true);
     setProblem(null);
     try {
-      await command(label, TASK_MUTATION(name, type), { taskId: task.id, ...input });
+      await command(label, TASK_MUTATION(name, type), { taskId: task.id, ...input }, { taskId: task.id });
       setForm(null);
       setBusy(false);
       return true;
@@ -151,7 +167,8 @@ function TaskDialog({ task, team, teams, onClose }) {
       ${detail?.raisedByUser && html`<div><dt>Raised by</dt><dd>${detail.raisedByUser}</dd></div>`}
     </dl>
     ${detail?.note && html`<p class="note">${detail.note}</p>`}
-    ${!form && html`<div class="actions">${buttons.map(([label, act]) => html`<button type="button" class="action" disabled=${busy} onClick=${act}>${label}</button>`)}</div>`}
+    ${waiting && html`<p class="banner pending" role="status">A change to this task is waiting to be sent.</p>`}
+    ${!form && !waiting && html`<div class="actions">${buttons.map(([label, act]) => html`<button type="button" class="action" disabled=${busy} onClick=${act}>${label}</button>`)}</div>`}
     ${form === "handoff" && html`<${HandOffForm} teams=${teams.filter((t) => t.id !== task.teamId)} busy=${busy}
       onCancel=${() => setForm(null)} onSend=${(toTeamId, note) => run("Hand off", "handOffTask", "HandOffTaskInput", { toTeamId, note: note || null })} />`}
     ${form === "complete" && html`<${TextForm} label="Outcome" action="Complete the task" busy=${busy} required="Say what came of it"

@@ -4,7 +4,7 @@
 
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { disconnect, flush } from "./api.js";
+import { discardPending, disconnect, flush, pendingCommands } from "./api.js";
 import { BedBoard } from "./beds.js";
 import { SiteCapacity } from "./capacity.js";
 import { Inbox } from "./inbox.js";
@@ -32,6 +32,26 @@ function navigate(hash, replace = false) {
   }
 }
 
+/** The screen and its arguments named by `hash`; a malformed escape names no screen. */
+function route(hash) {
+  try {
+    return hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  } catch {
+    return [""];
+  }
+}
+
+/** Signs out; unsent changes are lost with it, so the person is asked first. */
+function signOutAsked() {
+  const pending = pendingCommands().length;
+  if (pending) {
+    const what = pending === 1 ? "1 change has" : `${pending} changes have`;
+    if (!window.confirm(`${what} not been sent yet. Sign out and discard them?`)) return;
+    discardPending();
+  }
+  signOut();
+}
+
 /** Where a person starts: ward staff at the bed board, bed managers at capacity, others their inbox. */
 function home(role) {
   if (["ward_nurse", "ward_clerk", "admin"].includes(role)) return "#/beds";
@@ -53,12 +73,13 @@ function App() {
     if (who) flush();
     else disconnect();
   }, [who?.token]);
+  const [screen, ...args] = route(hash);
+  const known = SCREENS.some(([id]) => id === screen);
+  useEffect(() => {
+    if (who && !known) navigate(home(who.claims.role), true);
+  }, [who?.token, hash]);
   if (!who) return html`<${SignIn} />`;
-  const [screen, ...args] = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  if (!SCREENS.some(([id]) => id === screen)) {
-    navigate(home(who.claims.role), true);
-    return null;
-  }
+  if (!known) return null;
   const claims = who.claims;
   return html`<div class="shell">
     <a class="skip" href="#main" onClick=${(e) => {
@@ -69,7 +90,7 @@ function App() {
       <span class="brand"><img src="/assets/app/icon.svg" alt="" width="28" height="28" /> careflow</span>
       <nav aria-label="Screens"><ul>${SCREENS.map(([id, name]) => html`<li><a href=${`#/${id}`} aria-current=${id === screen ? "page" : undefined}>${name}</a></li>`)}</ul></nav>
       <span class="who"><span data-testid="who">${who.name}</span>${` · ${ROLE_NAMES[claims.role] || claims.role} · ${claims.org}`}
-        <button type="button" class="link" onClick=${() => signOut()}>Sign out</button></span>
+        <button type="button" class="link" onClick=${signOutAsked}>Sign out</button></span>
     </header>
     <${ConnectionBanner} />
     <main id="main" tabindex="-1">

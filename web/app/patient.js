@@ -79,7 +79,11 @@ function Summary({ nhsNumber }) {
         setPatient(data.patient);
         if (data.patient) {
           stop = subscribe(`subscription ($n: String!) { patientSummary(nhsNumber: $n) { ${PATIENT_FIELDS} } }`, { n: nhsNumber },
-            (next) => live && setPatient(next.patientSummary), (e) => live && setError(e));
+            (next) => {
+              if (!live) return;
+              setError(null);
+              setPatient(next.patientSummary);
+            }, (e) => live && setError(e));
         }
       })
       .catch((e) => live && setError(e));

@@ -64,12 +64,26 @@ export function ConnectionBanner() {
   return html`<div class="banners" aria-live="polite">
     ${status === "reconnecting" &&
     html`<p class="banner offline" role="status">Connection lost: reconnecting… Changes you make are kept and sent when it is back.</p>`}
+    ${status === "refused" &&
+    html`<p class="banner error" role="status">Live updates are not available to your role: reload the page to see changes.</p>`}
     ${pending > 0 &&
     html`<p class="banner pending" role="status" data-testid="pending">${pending === 1 ? "1 change" : `${pending} changes`} waiting to be sent</p>`}
     ${late &&
     html`<p class="banner error" role="alert">A change sent after reconnecting was refused: ${late}
       <button type="button" class="link" onClick=${() => setLate(null)}>Dismiss</button></p>`}
   </div>`;
+}
+
+/** The signed-in person's commands waiting to be sent, following the outbox. */
+export function usePending() {
+  const [pending, setPending] = useState(pendingCommands());
+  useEffect(() => onOutbox(setPending), []);
+  return pending;
+}
+
+/** Whether a waiting command is about what `about` names (`{ bedId }`, `{ stayId }`, `{ taskId }`). */
+export function waitingFor(pending, about) {
+  return pending.some((e) => Object.entries(about).some(([key, value]) => value && e.about?.[key] === value));
 }
 
 /** "3 h 20 min", "12 min", "just now": how long since `iso`. */

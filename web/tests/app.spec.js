@@ -131,15 +131,20 @@ test("a command whose answer was lost, or given offline, is sent again with its 
   await signIn(page, "Grace Okafor");
   const [, bedId] = await bedIn(page, "AVAILABLE");
 
-  // The first admission reaches careflow, but its answer never reaches the tablet.
+  // The first admission reaches careflow, but its answer never reaches the tablet; the second
+  // meets a proxy's error page; the third gets through.
   let lost = 0;
+  const commandIds = [];
   await page.route("**/graphql", async (route) => {
-    if (lost === 0 && route.request().postData()?.includes("admitPatient")) {
-      lost += 1;
+    const body = route.request().postData() || "";
+    if (!body.includes("admitPatient") || lost >= 2) return route.continue();
+    lost += 1;
+    commandIds.push(JSON.parse(body).variables.input.commandId);
+    if (lost === 1) {
       await route.fetch();
       await route.abort("connectionfailed");
     } else {
-      await route.continue();
+      await route.fulfill({ status: 502, contentType: "application/json", body: JSON.stringify({ message: "Bad Gateway" }) });
     }
   });
   const nhs = nhsNumber();
@@ -147,7 +152,8 @@ test("a command whose answer was lost, or given offline, is sent again with its 
   await expect(page.getByRole("dialog")).toBeHidden();
   await expect(tileOf(page, bedId)).toHaveAttribute("data-status", "OCCUPIED");
   await expect(page.getByTestId("pending")).toBeHidden();
-  expect(lost).toBe(1);
+  expect(lost).toBe(2);
+  expect(new Set(commandIds).size, "every attempt carries the same commandId").toBe(1);
 
   // Offline: the connection is shown lost; a command is kept, then sent when it is back.
   await context.setOffline(true);
@@ -157,6 +163,7 @@ test("a command whose answer was lost, or given offline, is sent again with its 
   await page.getByLabel("Expected discharge date").fill("2099-01-31");
   await page.getByRole("dialog").getByRole("button", { name: "Set expected discharge date" }).click();
   await expect(page.getByTestId("pending")).toHaveText("1 change waiting to be sent");
+  await expect(tileOf(page, bedId)).toContainText("Change waiting to be sent");
   await context.setOffline(false);
   await expect(page.getByTestId("pending")).toBeHidden();
   await expect(page.getByText(/Connection lost/)).toBeHidden();

@@ -109,6 +109,32 @@ async fn the_development_sign_in_refuses_what_is_not_a_demo_person() {
         let (status, body) = post_token(&gateway, bad).await;
         assert_eq!((status, body["code"].as_str()), (400, Some("BAD_USER_INPUT")), "{bad:?}");
     }
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/dev/token", gateway.addr))
+        .header("content-type", "text/plain")
+        .body(r#"{"persona": "1.rxt01-w1-team"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 415, "a form or text body (a cross-site 'simple' request) is refused");
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/dev/token", gateway.addr))
+        .header("content-type", "application/json")
+        .header("origin", "http://evil.example")
+        .body(r#"{"persona": "1.rxt01-w1-team"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 403, "another site's page gets no token");
+    let same = reqwest::Client::new()
+        .post(format!("http://{}/dev/token", gateway.addr))
+        .header("content-type", "application/json; charset=utf-8")
+        .header("origin", format!("http://{}", gateway.addr))
+        .body(r#"{"persona": "1.rxt01-w1-team"}"#)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(same.status(), 200, "careflow's own page does");
     let huge = format!(r#"{{"persona": "{}"}}"#, "x".repeat(64 * 1024));
     let (status, _) = post_token(&gateway, &huge).await;
     assert_eq!(status, 413);

@@ -68,7 +68,16 @@ async fn refusals_close_with_protocol_codes_and_short_reasons() {
         assert!(reason.len() <= 123, "{reason}");
         assert_eq!(reason, "Unauthorized");
     }
-    // A role that may not see the bed board.
+    // A role that may see nothing served live (careflow itself: its workflows read the log).
+    let careflow = token_for(Role::Careflow, chrono::Duration::hours(1));
+    let mut socket = connect(gateway.addr).await;
+    send(
+        &mut socket,
+        json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {careflow}")}}),
+    )
+    .await;
+    assert_eq!(close_of(&mut socket).await, (4403, "Forbidden".to_owned()));
+    // A care provider sees no bed board but works from an inbox: it may connect.
     let provider = token_for(Role::CareProvider, chrono::Duration::hours(1));
     let mut socket = connect(gateway.addr).await;
     send(
@@ -76,7 +85,8 @@ async fn refusals_close_with_protocol_codes_and_short_reasons() {
         json!({"type": "connection_init", "payload": {"Authorization": format!("Bearer {provider}")}}),
     )
     .await;
-    assert_eq!(close_of(&mut socket).await, (4403, "Forbidden".to_owned()));
+    let ack = socket.next().await.expect("a message").expect("not an error");
+    assert!(ack.to_text().is_ok_and(|t| t.contains("connection_ack")), "{ack:?}");
     // Subscribing before the handshake.
     let mut socket = connect(gateway.addr).await;
     send(&mut socket, json!({"id": "1", "type": "subscribe", "payload": {"query": "subscription { bedBoard(wardId: \"RXT01-W1\") { id } }"}}))
