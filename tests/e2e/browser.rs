@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::Careflow;
+use crate::helpers::{self, Careflow};
 
 #[test]
 fn the_screens_work_in_a_real_browser() {
@@ -25,17 +25,47 @@ fn the_screens_work_in_a_real_browser() {
         eprintln!("skipping: {} is missing ({remedy})", path.display());
         return;
     }
-    let data = tempfile::tempdir().expect("temp dir");
     let results = tempfile::tempdir().expect("temp dir");
+    let run = |app: &Careflow, specs: &[&str], env: &[(&str, &str)]| {
+        Command::new(&playwright)
+            .arg("test")
+            .args(specs)
+            .current_dir(&suite)
+            .env("CAREFLOW_URL", format!("http://{}", app.http()))
+            .env("CAREFLOW_BROWSER_OUT", results.path())
+            .env("CHROMIUM", &chromium)
+            .envs(env.iter().copied())
+            .status()
+            .expect("run playwright")
+    };
+
+    // As a laptop runs it: the development secret, the demo people.
+    let data = tempfile::tempdir().expect("temp dir");
     let app = Careflow::spawn_dev(&["--data-dir", data.path().to_str().expect("utf-8"), "--demo"]);
-    let status = Command::new(&playwright)
-        .arg("test")
-        .current_dir(&suite)
-        .env("CAREFLOW_URL", format!("http://{}", app.http()))
-        .env("CAREFLOW_BROWSER_OUT", results.path())
-        .env("CHROMIUM", &chromium)
-        .status()
-        .expect("run playwright");
+    let status = run(&app, &["app.spec.js", "vendor.spec.js"], &[]);
     app.kill();
     assert!(status.success(), "the browser tests failed (their report is above)");
+
+    // With a secret of its own: sign-in by the organisation's token.
+    let data = tempfile::tempdir().expect("temp dir");
+    let app = Careflow::start(data.path(), &["--demo"]);
+    let token = helpers::token_for("nurse.okafor", "ward_nurse", "RXA", &["RXA01-AMU-TEAM"]);
+    let forged = Careflow::run(&[
+        "token",
+        "--user",
+        "nurse.okafor",
+        "--role",
+        "ward_nurse",
+        "--org",
+        "RXA",
+        "--jwt-secret",
+        "not-the-secret",
+    ]);
+    let status = run(
+        &app,
+        &["token.spec.js"],
+        &[("CAREFLOW_TOKEN", &token), ("CAREFLOW_FORGED_TOKEN", forged.trim())],
+    );
+    app.kill();
+    assert!(status.success(), "the token sign-in test failed (its report is above)");
 }

@@ -24,7 +24,7 @@ const RETRYABLE = new Set(["UNAVAILABLE"]);
 /** How long one request may take before it counts as lost. */
 const REQUEST_TIMEOUT_MS = 15000;
 
-const EXPIRED = "Your sign-in has expired: sign in again.";
+const EXPIRED = "careflow did not accept your sign-in (it may have expired): sign in again.";
 
 /** A random (v4) UUID. `crypto.randomUUID` exists only on https or localhost; a tablet on the
  * ward's network may reach careflow over plain http. */

@@ -2,7 +2,7 @@
 // (started with its demo by tests/e2e/browser.rs). Every patient is synthetic (999 range).
 
 import { expect, test } from "@playwright/test";
-import AxeBuilder from "@axe-core/playwright";
+import { accessible } from "./helpers.js";
 
 const SHOTS = process.env.CAREFLOW_SCREENSHOTS;
 
@@ -20,13 +20,6 @@ async function signIn(page, name) {
   await page.goto("/");
   await page.getByRole("button", { name: new RegExp(name) }).click();
   await expect(page.getByTestId("who")).toHaveText(name);
-}
-
-/** No WCAG 2.1 A/AA violation that axe-core can find on the page as it is now. */
-async function accessible(page, what) {
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
-  const found = results.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  expect(found, `axe-core on ${what}`).toEqual([]);
 }
 
 async function shot(page, name) {
@@ -182,7 +175,7 @@ test("a command whose answer was lost, or given offline, is sent again with its 
   expect(events.filter((e) => e === "ExpectedDischargeDateSet")).toHaveLength(1);
 });
 
-test("site capacity and the patient summary, found by name and date of birth", async ({ page }) => {
+test("site capacity, live, and the patient summary, found by name and date of birth", async ({ page }) => {
   await signIn(page, "Priya Castell");
   await expect(page).toHaveURL(/#\/capacity\/RXA01$/);
   const amu = page.locator("tr[data-ward=RXA01-AMU]");
@@ -190,7 +183,21 @@ test("site capacity and the patient summary, found by name and date of birth", a
   await accessible(page, "site capacity");
   await shot(page, "capacity");
 
+  // A bed blocked elsewhere moves the ward's count, live.
   const token = await page.evaluate(() => JSON.parse(localStorage.getItem("careflow.session")).token);
+  const gql = async (query) => {
+    const response = await page.request.post("/graphql", { headers: { authorization: `Bearer ${token}` }, data: { query } });
+    const body = await response.json();
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    return body.data;
+  };
+  const board = (await gql(`{ bedBoard(wardId: "RXA01-ELM") { id status } }`)).bedBoard;
+  const free = board.find((b) => b.status === "AVAILABLE");
+  const elm = page.locator("tr[data-ward=RXA01-ELM] td");
+  const blocked = Number(await elm.nth(4).textContent());
+  await gql(`mutation { blockBed(input: { bedId: "${free.id}", reason: MAINTENANCE }) { visible } }`);
+  await expect(elm.nth(4)).toHaveText(String(blocked + 1));
+
   const response = await page.request.post("/graphql", {
     headers: { authorization: `Bearer ${token}` },
     data: { query: `{ searchPatients(postcode: "LS6 2QB") { nhsNumber givenName familyName dateOfBirth sharingDissent } }` },
@@ -208,6 +215,47 @@ test("site capacity and the patient summary, found by name and date of birth", a
   await expect(page.getByRole("heading", { name: "Timeline" })).toBeVisible();
   await accessible(page, "the patient summary");
   await shot(page, "patient");
+});
+
+test("a council social worker claims, comments and hands a task to another council, which accepts it", async ({ browser }) => {
+  const sam = await (await browser.newContext()).newPage();
+  const mo = await (await browser.newContext()).newPage();
+  await signIn(sam, "Sam Whitlow");
+  await expect(sam).toHaveURL(/#\/inbox\/LA001-HSWT$/);
+  const row = sam.locator(".task", { has: sam.locator(".badge", { hasText: /^Open$/ }) }).first();
+  await expect(row).toBeVisible();
+  const taskId = await row.getAttribute("data-task");
+  const title = await row.locator(".task-title").textContent();
+  const dialog = sam.getByRole("dialog");
+  await row.click();
+  await dialog.getByRole("button", { name: "Claim" }).click();
+  await expect(dialog.locator(".task-facts")).toContainText("Claimed by1.la001-hswt");
+  await dialog.getByRole("button", { name: "Comment" }).click();
+  await dialog.getByLabel("Comment").fill("Spoke to the daughter: she can be there on the day");
+  await dialog.getByRole("button", { name: "Add the comment" }).click();
+  await expect(dialog.locator(".history")).toContainText("Spoke to the daughter");
+
+  await signIn(mo, "Mo Hartigan");
+  await expect(mo).toHaveURL(/#\/inbox\/LA002-HSWT$/);
+  const offered = mo.locator(`.task[data-task="${taskId}"]`);
+  await expect(offered).toHaveCount(0);
+
+  await dialog.getByRole("button", { name: "Hand off" }).click();
+  await dialog.getByLabel("Hand off to").selectOption({ label: "Bradley Council hospital social work team" });
+  await dialog.getByLabel("Note for the receiving team (optional)").fill("Lives in BD7 now: yours");
+  await accessible(sam, "the hand-off form");
+  await dialog.getByRole("button", { name: "Hand off" }).click();
+  await expect(dialog.locator(".task-facts")).toContainText("Hand-off pending");
+
+  // Bradley's team sees it offered, live, and takes it.
+  await expect(offered).toContainText("Offered to your team");
+  await offered.click();
+  await mo.getByRole("dialog").getByRole("button", { name: "Accept the hand-off" }).click();
+  await expect(mo.getByRole("dialog").locator(".task-facts")).toContainText("Open");
+  await expect(mo.getByRole("dialog").locator(".history")).toContainText("LA001 → LA002");
+  await expect(mo.getByRole("dialog").getByRole("heading", { name: title })).toBeVisible();
+  // And it has left Airedale's inbox.
+  await expect(sam.locator(`.task[data-task="${taskId}"]`)).toHaveCount(0);
 });
 
 test("the bed board works from the keyboard alone", async ({ page }) => {
