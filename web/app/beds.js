@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { command, graphql, subscribe } from "./api.js";
 import { session, useStore } from "./session.js";
-import { Dialog, Field, day, formatNhs, html, messageOf, nhsNumberProblem, since, today, usePending, useTick, waitingFor } from "./ui.js";
+import { Dialog, Field, day, formatNhs, html, messageOf, nhsNumberProblem, route, since, today, usePending, useTick, waitingFor } from "./ui.js";
 
 const BED_FIELDS = `id label status since stayId expectedDischargeDate medicallyOptimised dischargeReadyDate
   pathway reservedFor blockedReason patient { nhsNumber givenName familyName activeFlags }`;
@@ -108,9 +108,14 @@ export function BedBoard({ siteId, wardId, navigate }) {
   const ward = site?.wards.find((w) => w.id === wardId);
 
   useEffect(() => {
-    if (!sites?.length) return;
-    if (!site) navigate(`#/beds/${sites[0].id}/${sites[0].wards[0]?.id || ""}`, true);
-    else if (!ward && site.wards.length) navigate(`#/beds/${site.id}/${site.wards[0].id}`, true);
+    // Read the address now: it may have moved on since this render.
+    const [screen, nowSite, nowWard] = route();
+    if (!sites?.length || screen !== "beds") return;
+    const current = sites.find((s) => s.id === nowSite);
+    if (!current) navigate(`#/beds/${sites[0].id}/${sites[0].wards[0]?.id || ""}`, true);
+    else if (!current.wards.some((w) => w.id === nowWard) && current.wards.length) {
+      navigate(`#/beds/${current.id}/${current.wards[0].id}`, true);
+    }
   }, [sites, siteId, wardId]);
 
   if (sitesError) return html`<p class="error" role="alert">${messageOf(sitesError)}</p>`;

@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { graphql, subscribe } from "./api.js";
 import { CapacityBar, capacityOf, useSites } from "./beds.js";
-import { Field, html, messageOf } from "./ui.js";
+import { Field, html, messageOf, route } from "./ui.js";
 
 const FIELDS = "id status medicallyOptimised";
 
@@ -12,7 +12,8 @@ export function SiteCapacity({ siteId, navigate }) {
   const [sites, sitesError] = useSites();
   const site = sites?.find((s) => s.id === siteId);
   useEffect(() => {
-    if (sites?.length && !site) navigate(`#/capacity/${sites[0].id}`, true);
+    const [screen, now] = route();
+    if (sites?.length && screen === "capacity" && !sites.some((s) => s.id === now)) navigate(`#/capacity/${sites[0].id}`, true);
   }, [sites, siteId]);
   if (sitesError) return html`<p class="error" role="alert">${messageOf(sitesError)}</p>`;
   if (!sites) return html`<p class="loading">Loading sites…</p>`;

@@ -6,7 +6,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { command, graphql, subscribe } from "./api.js";
 import { session, useStore } from "./session.js";
-import { Dialog, Field, formatNhs, html, messageOf, usePending, useTick, waitingFor, when } from "./ui.js";
+import { Dialog, Field, formatNhs, html, messageOf, route, usePending, useTick, waitingFor, when } from "./ui.js";
 
 const TASK_FIELDS = "id nhsNumber title kind teamId organisation priority due overdue status claimedBy offeredTo createdAt updatedAt";
 
@@ -39,7 +39,8 @@ export function Inbox({ teamId, navigate }) {
   }, []);
   const mine = teams ? myTeams(teams, who?.claims) : [];
   useEffect(() => {
-    if (teams && !teamId && mine.length) navigate(`#/inbox/${mine[0].id}`, true);
+    const [screen, now] = route();
+    if (teams && screen === "inbox" && !now && mine.length) navigate(`#/inbox/${mine[0].id}`, true);
   }, [teams, teamId]);
 
   if (error) return html`<p class="error" role="alert">${messageOf(error)}</p>`;

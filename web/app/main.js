@@ -10,7 +10,7 @@ import { SiteCapacity } from "./capacity.js";
 import { Inbox } from "./inbox.js";
 import { PatientScreen } from "./patient.js";
 import { ROLE_NAMES, session, signIn, signOut, signedOutBecause, useStore } from "./session.js";
-import { ConnectionBanner, Field, html } from "./ui.js";
+import { ConnectionBanner, Field, html, route } from "./ui.js";
 
 function useHash() {
   const [hash, setHash] = useState(location.hash);
@@ -29,15 +29,6 @@ function navigate(hash, replace = false) {
     window.dispatchEvent(new HashChangeEvent("hashchange"));
   } else {
     location.hash = hash;
-  }
-}
-
-/** The screen and its arguments named by `hash`; a malformed escape names no screen. */
-function route(hash) {
-  try {
-    return hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  } catch {
-    return [""];
   }
 }
 
@@ -76,7 +67,8 @@ function App() {
   const [screen, ...args] = route(hash);
   const known = SCREENS.some(([id]) => id === screen);
   useEffect(() => {
-    if (who && !known) navigate(home(who.claims.role), true);
+    const [now] = route();
+    if (who && !SCREENS.some(([id]) => id === now)) navigate(home(who.claims.role), true);
   }, [who?.token, hash]);
   if (!who) return html`<${SignIn} />`;
   if (!known) return null;

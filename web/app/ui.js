@@ -74,6 +74,16 @@ export function ConnectionBanner() {
   </div>`;
 }
 
+/** The screen and its arguments named by `hash` (the location's now, by default); a malformed
+ * escape names no screen. Redirects read it when they run, not the props of an older render. */
+export function route(hash = location.hash) {
+  try {
+    return hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  } catch {
+    return [""];
+  }
+}
+
 /** The signed-in person's commands waiting to be sent, following the outbox. */
 export function usePending() {
   const [pending, setPending] = useState(pendingCommands());

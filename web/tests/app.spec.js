@@ -260,7 +260,8 @@ test("a council social worker claims, comments and hands a task to another counc
 
 test("the bed board works from the keyboard alone", async ({ page }) => {
   await signIn(page, "Tom Birchall");
-  await page.goto("/#/beds/RXA01/RXA01-OAK");
+  await page.getByLabel("Ward").selectOption({ label: "Oak Ward" });
+  await expect(page).toHaveURL(/#\/beds\/RXA01\/RXA01-OAK$/);
   await expect(page.getByRole("heading", { name: /Bed board: Oak Ward/ })).toBeVisible();
   const [tile, bedId] = await bedIn(page, "AVAILABLE");
   await tile.focus();
