@@ -40,6 +40,13 @@ pub enum RefusalKind {
 pub trait Refusal: std::error::Error + Send + Sync + 'static {
     /// The kind of refusal.
     fn kind(&self) -> RefusalKind;
+
+    /// For input that only the loaded state can judge (answers checked against the template
+    /// an assessment is pinned to): each bad field, named (e.g. `answers.mobility-aid`), with
+    /// what is wrong. Non-empty: the edges report the refusal as invalid input, not by its kind.
+    fn violations(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Which organisation owns something a command touches, for the access policy (which the

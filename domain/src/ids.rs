@@ -1,5 +1,5 @@
-//! Identifiers of things careflow configures: organisations, sites, wards, beds, teams and
-//! rules; and hospital stays.
+//! Identifiers of things careflow configures: organisations, sites, wards, beds, teams,
+//! rules and assessment templates (their sections and questions); and hospital stays.
 
 use std::fmt;
 
@@ -89,6 +89,18 @@ slug_id!(
 slug_id!(
     /// A workflow rule (routing or flag rule), e.g. `d2a-bradford`.
     RuleId
+);
+slug_id!(
+    /// An assessment template (e.g. `reablement-trusted-assessor`); its versions share the id.
+    TemplateId
+);
+slug_id!(
+    /// A section of an assessment template (e.g. `mobility`).
+    SectionId
+);
+slug_id!(
+    /// A question of a section (e.g. `clinical-frailty-scale`).
+    QuestionId
 );
 slug_id!(
     /// An organisation's ODS code (e.g. `RXA` for an acute trust, `RYC` for a community trust).

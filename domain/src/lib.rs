@@ -4,6 +4,7 @@
 //! context its commands, one event enum, state, `decide` and `evolve`, and a `thiserror` error. Pure: no I/O, no clock, no random ids —
 //! time and ids are inputs. Depends on nothing of ours.
 
+pub mod assessments;
 pub mod beds;
 pub mod decider;
 pub mod flags;
@@ -13,5 +14,7 @@ pub mod patients;
 pub mod tasks;
 
 pub use decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
-pub use ids::{BedId, IdError, OdsCode, RuleId, SiteId, StayId, TeamId, WardId};
+pub use ids::{
+    BedId, IdError, OdsCode, QuestionId, RuleId, SectionId, SiteId, StayId, TeamId, TemplateId, WardId,
+};
 pub use nhs::{NhsNumber, NhsNumberError};

@@ -65,6 +65,17 @@ pub enum ServiceError {
 impl ServiceError {
     /// The refusal of a context, as a service error.
     pub fn refused(refusal: &impl Refusal) -> Self {
+        let violations = refusal.violations();
+        if !violations.is_empty() {
+            // Input only the loaded state could judge (answers against their template): named
+            // field by field, as the edge's own parsing names them.
+            return Self::InvalidArgument(
+                violations
+                    .into_iter()
+                    .map(|(field, description)| FieldViolation { field, description })
+                    .collect(),
+            );
+        }
         Self::Refused { kind: refusal.kind(), message: refusal.to_string() }
     }
 
