@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "careflow/patients/v1/patients.proto",
         "careflow/flags/v1/flags.proto",
         "careflow/tasks/v1/tasks.proto",
+        "careflow/assessments/v1/assessments.proto",
     ];
     println!("cargo:rerun-if-changed=careflow");
     let fds = protox::compile(files, ["."])?;

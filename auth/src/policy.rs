@@ -37,11 +37,18 @@ pub enum Action {
     ViewTasks,
     /// Fire the deadlines that fall due (careflow's clock only).
     FireTimers,
+    /// Publish assessment templates (a new version of one).
+    ConfigureTemplates,
+    /// Start assessments and work on them (the template's section roles decide which
+    /// sections), submit them, and, for a receiving organisation, accept or return them.
+    UpdateAssessments,
+    /// See assessments and their templates.
+    ViewAssessments,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 13] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
@@ -52,6 +59,9 @@ impl Action {
         Action::UpdateTasks,
         Action::ViewTasks,
         Action::FireTimers,
+        Action::ConfigureTemplates,
+        Action::UpdateAssessments,
+        Action::ViewAssessments,
     ];
 
     /// What the action is, for messages ("change bed state").
@@ -67,6 +77,9 @@ impl Action {
             Action::UpdateTasks => "work on tasks",
             Action::ViewTasks => "see team inboxes and tasks",
             Action::FireTimers => "fire deadlines",
+            Action::ConfigureTemplates => "publish assessment templates",
+            Action::UpdateAssessments => "work on assessments",
+            Action::ViewAssessments => "see assessments",
         }
     }
 }
@@ -165,6 +178,32 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::UpdateTasks => !matches!(role, Analyst | Commissioner),
         Action::ViewTasks => !matches!(role, Analyst | Commissioner | Careflow),
         Action::FireTimers => matches!(role, Careflow),
+        Action::ConfigureTemplates => matches!(role, Admin),
+        // A broker or care provider accepts or returns what it receives.
+        Action::UpdateAssessments => matches!(
+            role,
+            WardNurse
+                | SocialWorker
+                | Therapist
+                | CommunityNurse
+                | VirtualWardClinician
+                | Broker
+                | CareProvider
+                | Admin
+        ),
+        Action::ViewAssessments => matches!(
+            role,
+            WardNurse
+                | WardClerk
+                | BedManager
+                | SocialWorker
+                | Therapist
+                | CommunityNurse
+                | VirtualWardClinician
+                | Broker
+                | CareProvider
+                | Admin
+        ),
     }
 }
 
@@ -273,23 +312,24 @@ mod tests {
     fn the_role_table() {
         use Role::*;
         #[rustfmt::skip]
-        let table: [(Role, [bool; 10]); 14] = [
+        let table: [(Role, [bool; 13]); 14] = [
             //      beds: configure, update, view; patients: update; flags: update; patients: view;
-            //      teams: configure; tasks: update, view; timers: fire
-            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false]),
-            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false]),
-            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false]),
-            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false]),
-            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false]),
-            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false]),
-            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false]),
-            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false]),
-            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false]),
-            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false]),
-            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false]),
-            (Analyst,              [false, false, true,  false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false]),
-            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true]),
+            //      teams: configure; tasks: update, view; timers: fire;
+            //      templates: configure; assessments: update, view
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, true]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, true]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, true,  true]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, true,  true]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {

@@ -36,5 +36,15 @@ pub mod tasks {
     }
 }
 
+/// `careflow.assessments.v1`: the assessments context's commands (templates, trusted
+/// assessments).
+pub mod assessments {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.assessments.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

@@ -82,6 +82,11 @@ impl Fields {
         }
     }
 
+    /// Records a violation of a field named at run time (an answer, by its question).
+    pub fn violation(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation { field: field.into(), description: description.into() });
+    }
+
     /// Fails with every violation recorded, if any.
     pub fn finish(self) -> Result<(), ServiceError> {
         if self.0.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(self.0)) }

@@ -8,6 +8,7 @@
 //! Depends on the domain, the event store port and the proto contracts; never on projections or
 //! the gateway. Services never call each other in-process.
 
+pub mod assessments;
 pub mod beds;
 mod cache;
 pub mod clock;

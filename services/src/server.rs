@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use careflow_auth::Authenticator;
 use careflow_eventstore::EventStore;
+use careflow_proto::assessments::v1::assessment_service_server::AssessmentServiceServer;
 use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
 use careflow_proto::flags::v1::flag_service_server::FlagServiceServer;
 use careflow_proto::patients::v1::patient_service_server::PatientServiceServer;
@@ -15,6 +16,7 @@ use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::assessments::AssessmentGrpc;
 use crate::beds::BedGrpc;
 use crate::flags::FlagGrpc;
 use crate::grpc::Authenticate;
@@ -97,6 +99,14 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         router,
         names,
         TaskServiceServer::with_interceptor(TaskGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+    );
+    register!(
+        router,
+        names,
+        AssessmentServiceServer::with_interceptor(
+            AssessmentGrpc::new(CommandHandler::new(store.clone())),
+            auth.clone()
+        )
     );
     let health = Health { reporter: health, names };
     health.set(ServingStatus::Serving).await;

@@ -502,4 +502,5 @@ async fn another_organisation_cannot_change_a_trusts_beds() {
     app.client.discharge_patient(app.request(Role::WardNurse, discharge)).await.unwrap();
 }
 
+mod assessments;
 mod patients;
