@@ -38,6 +38,7 @@ use careflow_projections::{Projection, ProjectionHost};
 use careflow_workflows::clock::{Scheduler, SystemClock, TaskDeadlines};
 use careflow_workflows::commands::{GrpcSender, Sender};
 use careflow_workflows::discharge::DischargeFlows;
+use careflow_workflows::flag_rules::FlagRuleFlows;
 use careflow_workflows::runner::ProcessRunner;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -72,6 +73,7 @@ pub struct Application {
 /// sending to the services over gRPC as careflow itself.
 struct Workflows {
     flows: ProcessRunner<DischargeFlows>,
+    flag_rules: ProcessRunner<FlagRuleFlows>,
     clock: Scheduler,
 }
 
@@ -83,14 +85,20 @@ impl Workflows {
             .connect_lazy();
         let sender: Arc<dyn Sender> = Arc::new(GrpcSender::new(channel, auth));
         let flows = ProcessRunner::new(store.clone(), sender.clone(), DischargeFlows::new());
+        let flag_rules = ProcessRunner::new(store.clone(), sender.clone(), FlagRuleFlows::new());
         // Before the demo (or anything else) appends: on a store that had no workflows, they
         // start at its head.
         flows.start_at_head_if_new().await.context("cannot start the workflows' checkpoint")?;
+        flag_rules.start_at_head_if_new().await.context("cannot start the flag rules' checkpoint")?;
         let clock =
             Scheduler::new(store.clone(), sender, Arc::new(SystemClock), vec![Arc::new(TaskDeadlines)]);
-        Ok(Self { flows, clock })
+        Ok(Self { flows, flag_rules, clock })
     }
 }
+
+/// How long stopping may take: in-flight requests and batches finish within it; connections
+/// still open after it are closed. Under a Kubernetes grace period of 30 s by default.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
 
 /// The roles `args` asks for, checked against the rest of the configuration.
 fn roles(args: &ServeArgs) -> anyhow::Result<BTreeSet<ServeRole>> {
@@ -391,7 +399,7 @@ impl Application {
         if let Some(workflows) = self.workflows {
             let clock_counts = (workflows.clock.pending(), workflows.clock.fired());
             let tracking = self.workflow_metrics.track(
-                ("discharge", workflows.flows.counts()),
+                vec![("discharge", workflows.flows.counts()), ("flag-rules", workflows.flag_rules.counts())],
                 clock_counts,
                 stopped.clone(),
             );
@@ -401,6 +409,8 @@ impl Application {
             });
             let flows = workflows.flows.run(stopped.clone());
             parts.spawn(async move { flows.await.context("the discharge workflows") });
+            let flag_rules = workflows.flag_rules.run(stopped.clone());
+            parts.spawn(async move { flag_rules.await.context("the flag rules") });
             let clock = workflows.clock.run(stopped.clone());
             parts.spawn(async move { clock.await.context("the clock") });
         }
@@ -446,12 +456,27 @@ impl Application {
             health.set_not_serving().await;
         }
         stop.send_replace(true);
-        while let Some(ended) = parts.join_next().await {
-            let ended = ended.map_err(anyhow::Error::from).and_then(|r| r);
-            if let Err(error) = ended {
-                tracing::error!(error = format!("{error:#}"), "error while stopping");
-                if result.is_ok() {
-                    result = Err(error);
+        // Every part finishes what it has in hand, for at most the drain time: a client that
+        // keeps an idle connection open (a gRPC channel does) must not keep careflow running.
+        let drained = tokio::time::sleep(DRAIN_TIME);
+        tokio::pin!(drained);
+        loop {
+            tokio::select! {
+                ended = parts.join_next() => {
+                    let Some(ended) = ended else { break };
+                    let ended = ended.map_err(anyhow::Error::from).and_then(|r| r);
+                    if let Err(error) = ended {
+                        tracing::error!(error = format!("{error:#}"), "error while stopping");
+                        if result.is_ok() {
+                            result = Err(error);
+                        }
+                    }
+                }
+                () = &mut drained => {
+                    tracing::warn!(parts = parts.len(), ?DRAIN_TIME, "drain time over: closing what is still open");
+                    parts.abort_all();
+                    while parts.join_next().await.is_some() {}
+                    break;
                 }
             }
         }

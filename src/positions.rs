@@ -137,23 +137,30 @@ impl WorkflowMetrics {
     /// Keeps the metrics current from `workflow`'s counts and the clock's until `stopped`.
     pub async fn track(
         self,
-        workflow: (&'static str, Arc<careflow_workflows::runner::RunnerCounts>),
+        workflows: Vec<(&'static str, Arc<careflow_workflows::runner::RunnerCounts>)>,
         clock: (Arc<std::sync::atomic::AtomicU64>, Arc<std::sync::atomic::AtomicU64>),
         mut stopped: watch::Receiver<bool>,
     ) {
         use std::sync::atomic::Ordering::Relaxed;
-        let label = Workflow { workflow: workflow.0.to_owned() };
-        let (counts, (pending, fired)) = (workflow.1, clock);
+        let (pending, fired) = clock;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let (mut sent_before, mut refused_before, mut fired_before) = (0u64, 0u64, 0u64);
+        // Per workflow: its label and what its counters were at the last tick.
+        let mut seen: Vec<(Workflow, Arc<careflow_workflows::runner::RunnerCounts>, u64, u64)> = workflows
+            .into_iter()
+            .map(|(name, counts)| (Workflow { workflow: name.to_owned() }, counts, 0, 0))
+            .collect();
+        let mut fired_before = 0u64;
         loop {
-            self.checkpoint.get_or_create(&label).set(gauge_value(counts.checkpoint.load(Relaxed)));
-            let (sent, refused, fired_now) =
-                (counts.sent.load(Relaxed), counts.refused.load(Relaxed), fired.load(Relaxed));
-            self.sent.get_or_create(&label).inc_by(sent.saturating_sub(sent_before));
-            self.refused.get_or_create(&label).inc_by(refused.saturating_sub(refused_before));
+            for (label, counts, sent_before, refused_before) in &mut seen {
+                self.checkpoint.get_or_create(label).set(gauge_value(counts.checkpoint.load(Relaxed)));
+                let (sent, refused) = (counts.sent.load(Relaxed), counts.refused.load(Relaxed));
+                self.sent.get_or_create(label).inc_by(sent.saturating_sub(*sent_before));
+                self.refused.get_or_create(label).inc_by(refused.saturating_sub(*refused_before));
+                (*sent_before, *refused_before) = (sent, refused);
+            }
+            let fired_now = fired.load(Relaxed);
             self.fired.inc_by(fired_now.saturating_sub(fired_before));
-            (sent_before, refused_before, fired_before) = (sent, refused, fired_now);
+            fired_before = fired_now;
             self.pending.set(gauge_value(pending.load(Relaxed)));
             tokio::select! {
                 _ = tick.tick() => {}

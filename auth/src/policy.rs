@@ -29,7 +29,7 @@ pub enum Action {
     UpdateFlags,
     /// See a patient's record (summary, flags, location, timeline) and search the MPI.
     ViewPatients,
-    /// Configure teams and the routing rules that send them work.
+    /// Configure teams, the routing rules that send them work, and the flag rules.
     ConfigureTeams,
     /// Create tasks, and claim, hand off, comment on, complete and cancel one's team's tasks.
     UpdateTasks,
@@ -44,11 +44,13 @@ pub enum Action {
     UpdateAssessments,
     /// See assessments and their templates.
     ViewAssessments,
+    /// Apply the workflow rules that raise flags (careflow's own workflows only).
+    ApplyRules,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
@@ -62,6 +64,7 @@ impl Action {
         Action::ConfigureTemplates,
         Action::UpdateAssessments,
         Action::ViewAssessments,
+        Action::ApplyRules,
     ];
 
     /// What the action is, for messages ("change bed state").
@@ -73,13 +76,14 @@ impl Action {
             Action::UpdatePatients => "change patient records",
             Action::UpdateFlags => "raise or change flags",
             Action::ViewPatients => "see patient records",
-            Action::ConfigureTeams => "configure teams and routing rules",
+            Action::ConfigureTeams => "configure teams and workflow rules",
             Action::UpdateTasks => "work on tasks",
             Action::ViewTasks => "see team inboxes and tasks",
             Action::FireTimers => "fire deadlines",
             Action::ConfigureTemplates => "publish assessment templates",
             Action::UpdateAssessments => "work on assessments",
             Action::ViewAssessments => "see assessments",
+            Action::ApplyRules => "apply workflow rules",
         }
     }
 }
@@ -179,6 +183,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ViewTasks => !matches!(role, Analyst | Commissioner | Careflow),
         Action::FireTimers => matches!(role, Careflow),
         Action::ConfigureTemplates => matches!(role, Admin),
+        Action::ApplyRules => matches!(role, Careflow),
         // A broker or care provider accepts or returns what it receives.
         Action::UpdateAssessments => matches!(
             role,
@@ -312,24 +317,24 @@ mod tests {
     fn the_role_table() {
         use Role::*;
         #[rustfmt::skip]
-        let table: [(Role, [bool; 13]); 14] = [
+        let table: [(Role, [bool; 14]); 14] = [
             //      beds: configure, update, view; patients: update; flags: update; patients: view;
             //      teams: configure; tasks: update, view; timers: fire;
-            //      templates: configure; assessments: update, view
-            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
-            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, true]),
-            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false]),
-            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, true]),
-            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
-            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
-            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
-            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true]),
-            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, true,  true]),
-            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false]),
-            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, true,  true]),
-            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true]),
-            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false]),
+            //      templates: configure; assessments: update, view; rules: apply
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, true, false]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, true, false]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, true,  true, false]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, true,  true, false]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true, false]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {

@@ -2,9 +2,11 @@
 //! a [`FlagCommand`] (every bad field named); the flag's source is the caller, from the token.
 
 use careflow_auth::policy::Action;
-use careflow_domain::beds::Note;
-use careflow_domain::flags::{FlagCommand, FlagId, FlagKind, FlagSource, Flags, FrailtyScore, Severity};
-use careflow_domain::{NhsNumber, OdsCode};
+use careflow_domain::beds::{Label, Note};
+use careflow_domain::flags::{
+    FlagCommand, FlagId, FlagKind, FlagRule, FlagSource, Flags, FrailtyScore, Severity,
+};
+use careflow_domain::{NhsNumber, OdsCode, QuestionId, RuleId};
 use careflow_proto::flags::v1 as pb;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -134,6 +136,39 @@ flags_request! {
         )?;
         Some(FlagCommand::Resolve { nhs_number, flag_id, reason })
     }
+    SetFlagRuleRequest => |r, f, _| {
+        let (rule_id, name, question, at_least, kind, severity, severe_from, review_in_days) = fields!(f,
+            rule_id: "rule_id" => RuleId::parse(&r.rule_id),
+            name: "name" => Label::parse(&r.name),
+            question: "question_id" => QuestionId::parse(&r.question_id),
+            at_least: "at_least" => score(r.at_least),
+            kind: "kind" => kind(r.kind),
+            severity: "severity" => severity(r.severity),
+            severe_from: "severe_from" => optional_number(r.severe_from, score),
+            review_in_days: "review_in_days" => optional_number(r.review_in_days, |d| u16::try_from(d).map_err(|_| "must be at most 65535 days".to_owned())),
+        )?;
+        let rule = FlagRule { name, question, at_least, kind, severity, severe_from, review_in_days, enabled: r.enabled };
+        Some(FlagCommand::SetRule { rule_id, rule })
+    }
+    ApplyFlagRuleRequest => |r, f, context| {
+        let (nhs_number, rule_id, score, reason) = fields!(f,
+            nhs_number: "nhs_number" => NhsNumber::parse(&r.nhs_number),
+            rule_id: "rule_id" => RuleId::parse(&r.rule_id),
+            score: "score" => score(r.score),
+            reason: "reason" => Note::parse(&r.reason),
+        )?;
+        Some(FlagCommand::ApplyRule { nhs_number, rule_id, score, flag_id: raised_flag(context), reason })
+    }
+}
+
+/// A score as a rule reads it: 0 to 255.
+fn score(input: u32) -> Result<u8, String> {
+    u8::try_from(input).map_err(|_| format!("{input} is not a score (0 to 255)"))
+}
+
+/// A number where 0 means none.
+fn optional_number<T>(input: u32, parse: impl FnOnce(u32) -> Result<T, String>) -> Result<Option<T>, String> {
+    if input == 0 { Ok(None) } else { parse(input).map(Some) }
 }
 
 type Reply<T> = Result<Response<T>, Status>;
@@ -152,6 +187,31 @@ impl pb::flag_service_server::FlagService for FlagGrpc {
         let (nhs, flag) =
             (nhs_of(&request.get_ref().nhs_number), request.get_ref().flag_id.trim().to_owned());
         rpc(&self.handler, request, UPDATE, |_, o| pb::ReviewFlagResponse { ack: ack(o, &nhs, flag) }).await
+    }
+
+    async fn set_flag_rule(
+        &self,
+        request: Request<pb::SetFlagRuleRequest>,
+    ) -> Reply<pb::SetFlagRuleResponse> {
+        rpc(&self.handler, request, Action::ConfigureTeams, |_, o| pb::SetFlagRuleResponse {
+            ack: Some(pb::CommandAck {
+                position: o.position,
+                nhs_number: String::new(),
+                flag_id: String::new(),
+            }),
+        })
+        .await
+    }
+
+    async fn apply_flag_rule(
+        &self,
+        request: Request<pb::ApplyFlagRuleRequest>,
+    ) -> Reply<pb::ApplyFlagRuleResponse> {
+        let nhs = nhs_of(&request.get_ref().nhs_number);
+        rpc(&self.handler, request, Action::ApplyRules, |context, o| pb::ApplyFlagRuleResponse {
+            ack: ack(o, &nhs, raised_flag(context).to_string()),
+        })
+        .await
     }
 
     async fn resolve_flag(&self, request: Request<pb::ResolveFlagRequest>) -> Reply<pb::ResolveFlagResponse> {

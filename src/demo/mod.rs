@@ -8,6 +8,7 @@
 //! fixed command id, so loading twice adds nothing. Teams, routing rules and tasks come first
 //! ([`teams`]), so the workflows route the demo's discharges to them.
 
+mod assessments;
 mod personas;
 mod teams;
 
@@ -129,6 +130,7 @@ fn admin(organisation: &str) -> Actor {
 /// then the MPI and flags as a ward clerk and a nurse of RXA.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    assessments::load(store.clone()).await?;
     teams::load(store.clone()).await?;
     let handler = CommandHandler::<Beds>::new(store.clone());
     let mut setup = Vec::new();

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use careflow_auth::{Actor, Authenticator, Role};
 use careflow_proto::beds::v1 as beds;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use careflow_proto::flags::v1 as flags;
+use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::tasks::v1 as tasks;
 use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
 use chrono::{DateTime, Utc};
@@ -43,6 +45,8 @@ pub enum Command {
     MarkTaskOverdue(tasks::MarkTaskOverdueRequest),
     /// `careflow.beds.v1.BedService/MarkBedCleaned`.
     MarkBedCleaned(beds::MarkBedCleanedRequest),
+    /// `careflow.flags.v1.FlagService/ApplyFlagRule`.
+    ApplyFlagRule(flags::ApplyFlagRuleRequest),
 }
 
 impl Command {
@@ -54,6 +58,7 @@ impl Command {
             Self::CancelTask(_) => "CancelTask",
             Self::MarkTaskOverdue(_) => "MarkTaskOverdue",
             Self::MarkBedCleaned(_) => "MarkBedCleaned",
+            Self::ApplyFlagRule(_) => "ApplyFlagRule",
         }
     }
 
@@ -65,6 +70,7 @@ impl Command {
             Self::CancelTask(r) => &r.command_id,
             Self::MarkTaskOverdue(r) => &r.command_id,
             Self::MarkBedCleaned(r) => &r.command_id,
+            Self::ApplyFlagRule(r) => &r.command_id,
         }
     }
 }
@@ -141,6 +147,7 @@ const TOKEN_TTL_MINUTES: i64 = 60;
 pub struct GrpcSender {
     tasks: TaskServiceClient<Channel>,
     beds: BedServiceClient<Channel>,
+    flags: FlagServiceClient<Channel>,
     auth: Authenticator,
     token: Mutex<Option<(String, DateTime<Utc>)>>,
     deadline: Duration,
@@ -151,7 +158,8 @@ impl GrpcSender {
     pub fn new(channel: Channel, auth: Authenticator) -> Self {
         Self {
             tasks: TaskServiceClient::new(channel.clone()),
-            beds: BedServiceClient::new(channel),
+            beds: BedServiceClient::new(channel.clone()),
+            flags: FlagServiceClient::new(channel),
             auth,
             token: Mutex::new(None),
             deadline: Duration::from_secs(5),
@@ -204,7 +212,8 @@ fn ack_of(ack: Option<tasks::CommandAck>) -> Result<Ack, SendError> {
 #[async_trait]
 impl Sender for GrpcSender {
     async fn send(&self, command: &Command) -> Result<Ack, SendError> {
-        let (mut tasks, mut beds) = (self.tasks.clone(), self.beds.clone());
+        let (mut tasks, mut beds, mut flag_service) =
+            (self.tasks.clone(), self.beds.clone(), self.flags.clone());
         let status = |s: Status| SendError::of(&s);
         match command {
             Command::CreateTask(r) => {
@@ -227,6 +236,18 @@ impl Sender for GrpcSender {
                     message: "a command response without an ack".into(),
                 })?;
                 Ok(Ack { position: ack.position, id: r.bed_id.clone() })
+            }
+            Command::ApplyFlagRule(r) => {
+                let response = flag_service
+                    .apply_flag_rule(self.request(r.clone())?)
+                    .await
+                    .map_err(status)?
+                    .into_inner();
+                let ack = response.ack.ok_or_else(|| SendError::Transient {
+                    code: Code::Internal,
+                    message: "a command response without an ack".into(),
+                })?;
+                Ok(Ack { position: ack.position, id: ack.flag_id })
             }
         }
     }

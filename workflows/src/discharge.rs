@@ -479,7 +479,7 @@ impl Process for DischargeFlows {
             Command::CompleteTask(request) => {
                 self.untrack(&request.task_id);
             }
-            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) => {}
+            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) | Command::ApplyFlagRule(_) => {}
         }
     }
 
@@ -496,7 +496,7 @@ impl Process for DischargeFlows {
             Command::CompleteTask(request) => {
                 self.untrack(&request.task_id);
             }
-            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) => {}
+            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) | Command::ApplyFlagRule(_) => {}
         }
     }
 }

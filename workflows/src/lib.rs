@@ -14,4 +14,5 @@
 pub mod clock;
 pub mod commands;
 pub mod discharge;
+pub mod flag_rules;
 pub mod runner;

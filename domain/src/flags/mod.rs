@@ -11,6 +11,7 @@
 //! none; review dates are not in the past; only an active flag is reviewed or resolved. Each
 //! flag records its source: the person who raised it, or the rule (and its version) that did.
 
+pub mod rules;
 #[cfg(test)]
 mod scenarios;
 mod values;
@@ -20,12 +21,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use rules::{FlagRule, FlagRuleEvent, FlagRuleState, RuleOutcome};
 pub use values::{FlagId, FlagKind, FlagSource, FrailtyScore, Severity, Snomed, snomed};
 
-use crate::NhsNumber;
 use crate::beds::Note;
 use crate::decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
 use crate::patients::{PatientEvent, PatientState};
+use crate::{NhsNumber, RuleId};
 
 /// Every command of the flags context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,15 +71,38 @@ pub enum FlagCommand {
         /// Why.
         reason: Note,
     },
+    /// Set a flag rule: its first version, or its next.
+    SetRule {
+        /// The rule.
+        rule_id: RuleId,
+        /// What it says.
+        rule: FlagRule,
+    },
+    /// A score the rule watches was recorded for the patient: the rule raises its flag, updates
+    /// the patient's active one, or does nothing (below its threshold, disabled, unchanged).
+    ApplyRule {
+        /// The patient.
+        nhs_number: NhsNumber,
+        /// The rule.
+        rule_id: RuleId,
+        /// The score recorded.
+        score: u8,
+        /// The id a flag it raises gets.
+        flag_id: FlagId,
+        /// Where the score comes from (the assessment), for the flag's reason.
+        reason: Note,
+    },
 }
 
 impl FlagCommand {
-    /// The patient the command is about.
-    pub fn nhs_number(&self) -> NhsNumber {
+    /// The patient the command is about (`None` for a rule).
+    pub fn nhs_number(&self) -> Option<NhsNumber> {
         match self {
             Self::Raise { nhs_number, .. }
             | Self::Review { nhs_number, .. }
-            | Self::Resolve { nhs_number, .. } => *nhs_number,
+            | Self::Resolve { nhs_number, .. }
+            | Self::ApplyRule { nhs_number, .. } => Some(*nhs_number),
+            Self::SetRule { .. } => None,
         }
     }
 }
@@ -109,6 +134,16 @@ pub enum FlagEvent {
     },
     /// A flag was resolved.
     FlagResolved { nhs_number: NhsNumber, flag_id: FlagId, reason: Note, at: DateTime<Utc> },
+    /// An active frailty flag's score changed (a rule saw a new Clinical Frailty Scale score).
+    FlagRescored {
+        nhs_number: NhsNumber,
+        flag_id: FlagId,
+        frailty_score: FrailtyScore,
+        severity: Severity,
+        reason: Note,
+        source: FlagSource,
+        at: DateTime<Utc>,
+    },
 }
 
 impl FlagEvent {
@@ -120,7 +155,8 @@ impl FlagEvent {
         match self {
             Self::FlagRaised { nhs_number, .. }
             | Self::FlagReviewed { nhs_number, .. }
-            | Self::FlagResolved { nhs_number, .. } => *nhs_number,
+            | Self::FlagResolved { nhs_number, .. }
+            | Self::FlagRescored { nhs_number, .. } => *nhs_number,
         }
     }
 
@@ -130,6 +166,7 @@ impl FlagEvent {
             Self::FlagRaised { .. } => "FlagRaised",
             Self::FlagReviewed { .. } => "FlagReviewed",
             Self::FlagResolved { .. } => "FlagResolved",
+            Self::FlagRescored { .. } => "FlagRescored",
         }
     }
 }
@@ -206,6 +243,14 @@ impl PatientFlags {
                     flag.resolved_at = Some(*at);
                 }
             }
+            FlagEvent::FlagRescored { flag_id, frailty_score, severity, reason, source, .. } => {
+                if let Some(flag) = self.flags.get_mut(flag_id) {
+                    flag.frailty_score = Some(*frailty_score);
+                    flag.severity = *severity;
+                    flag.reason = reason.clone();
+                    flag.source = source.clone();
+                }
+            }
         }
     }
 }
@@ -266,18 +311,37 @@ pub enum FlagError {
         /// The date given.
         date: NaiveDate,
     },
+    /// A rule that cannot work.
+    #[error("the rule cannot work: {0}")]
+    InvalidRule(String),
+    /// No such rule.
+    #[error("flag rule {rule_id} does not exist")]
+    RuleNotFound {
+        /// The rule.
+        rule_id: RuleId,
+    },
 }
 
 impl Refusal for FlagError {
     fn kind(&self) -> RefusalKind {
         match self {
-            FlagError::PatientNotRegistered { .. } | FlagError::FlagNotFound { .. } => RefusalKind::NotFound,
+            FlagError::PatientNotRegistered { .. }
+            | FlagError::FlagNotFound { .. }
+            | FlagError::RuleNotFound { .. } => RefusalKind::NotFound,
             FlagError::FlagExists { .. } => RefusalKind::AlreadyExists,
             FlagError::PatientDied { .. }
             | FlagError::AlreadyActive { .. }
             | FlagError::Resolved { .. }
             | FlagError::FrailtyScore(_)
-            | FlagError::ReviewInThePast { .. } => RefusalKind::Precondition,
+            | FlagError::ReviewInThePast { .. }
+            | FlagError::InvalidRule(_) => RefusalKind::Precondition,
+        }
+    }
+
+    fn violations(&self) -> Vec<(String, String)> {
+        match self {
+            FlagError::InvalidRule(problem) => vec![("rule".to_owned(), problem.clone())],
+            _ => Vec::new(),
         }
     }
 }
@@ -289,6 +353,8 @@ pub enum FlagStream {
     Flags(NhsNumber),
     /// `patient-<nhs>`: the patient in the MPI (read only).
     Patient(NhsNumber),
+    /// `flagrule-<id>`: a flag rule, every version of it.
+    Rule(RuleId),
 }
 
 /// The state of a stream a flags decision reads.
@@ -298,6 +364,8 @@ pub enum FlagStreamState {
     Flags(PatientFlags),
     /// The patient in the MPI.
     Patient(PatientState),
+    /// A flag rule.
+    Rule(FlagRuleState),
 }
 
 /// An event on a stream a flags decision reads. Stored as the event itself (its `type` tells
@@ -309,6 +377,8 @@ pub enum FlagStreamEvent {
     Flag(FlagEvent),
     /// A patients (MPI) event.
     Patient(PatientEvent),
+    /// A flag rule's event.
+    Rule(FlagRuleEvent),
 }
 
 /// The flags context as a [`Decider`].
@@ -322,19 +392,37 @@ fn review_date(date: Option<NaiveDate>, at: DateTime<Utc>) -> Result<(), FlagErr
     }
 }
 
-/// Decides a flags command on the patient's MPI record and flags.
+/// Decides a flags command on the patient's MPI record and flags, and the rule it names (for
+/// [`FlagCommand::ApplyRule`] and [`FlagCommand::SetRule`]; the default state otherwise).
 pub fn decide(
     patient: &PatientState,
     flags: &PatientFlags,
+    rule: &FlagRuleState,
     command: &FlagCommand,
     at: DateTime<Utc>,
-) -> Result<Vec<FlagEvent>, FlagError> {
-    let nhs_number = command.nhs_number();
+) -> Result<Vec<FlagStreamEvent>, FlagError> {
+    if let FlagCommand::SetRule { rule_id, rule: new } = command {
+        if let Some(problem) = new.problem() {
+            return Err(FlagError::InvalidRule(problem));
+        }
+        if rule.rule.as_ref() == Some(new) {
+            return Ok(Vec::new());
+        }
+        let set = FlagRuleEvent::FlagRuleSet {
+            rule_id: rule_id.clone(),
+            version: rule.version + 1,
+            rule: new.clone(),
+            at,
+        };
+        return Ok(vec![FlagStreamEvent::Rule(set)]);
+    }
+    // Every other command names a patient.
+    let Some(nhs_number) = command.nhs_number() else { return Ok(Vec::new()) };
     let live = |flag_id: FlagId, action| {
         let flag = flags.flags.get(&flag_id).ok_or(FlagError::FlagNotFound { nhs_number, flag_id })?;
         if flag.resolved_at.is_some() { Err(FlagError::Resolved { flag_id, action }) } else { Ok(flag) }
     };
-    match command {
+    let events = match command {
         FlagCommand::Raise { flag_id, kind, frailty_score, severity, reason, review_on, source, .. } => {
             if patient.demographics.is_none() {
                 return Err(FlagError::PatientNotRegistered { nhs_number });
@@ -360,7 +448,7 @@ pub fn decide(
                 return Err(FlagError::AlreadyActive { nhs_number, kind: *kind, flag_id: active });
             }
             review_date(*review_on, at)?;
-            Ok(vec![FlagEvent::FlagRaised {
+            vec![FlagEvent::FlagRaised {
                 nhs_number,
                 flag_id: *flag_id,
                 kind: *kind,
@@ -370,24 +458,79 @@ pub fn decide(
                 review_on: *review_on,
                 source: source.clone(),
                 at,
-            }])
+            }]
         }
         FlagCommand::Review { flag_id, review_on, note, .. } => {
             live(*flag_id, "review it")?;
             review_date(Some(*review_on), at)?;
-            Ok(vec![FlagEvent::FlagReviewed {
+            vec![FlagEvent::FlagReviewed {
                 nhs_number,
                 flag_id: *flag_id,
                 review_on: *review_on,
                 note: note.clone(),
                 at,
-            }])
+            }]
         }
         FlagCommand::Resolve { flag_id, reason, .. } => {
             live(*flag_id, "resolve it")?;
-            Ok(vec![FlagEvent::FlagResolved { nhs_number, flag_id: *flag_id, reason: reason.clone(), at }])
+            vec![FlagEvent::FlagResolved { nhs_number, flag_id: *flag_id, reason: reason.clone(), at }]
         }
-    }
+        FlagCommand::ApplyRule { rule_id, score, flag_id, reason, .. } => {
+            let (Some(rule), version) = (rule.rule.as_ref(), rule.version) else {
+                return Err(FlagError::RuleNotFound { rule_id: rule_id.clone() });
+            };
+            let Some(outcome) = rule.applies(*score) else { return Ok(Vec::new()) };
+            let source = FlagSource::Rule { rule: rule_id.to_string(), version };
+            match flags.active(outcome.kind) {
+                // The patient has the flag: a frailty flag follows the new score.
+                Some((active, flag)) => match outcome.frailty_score {
+                    Some(frailty_score)
+                        if flag.frailty_score != Some(frailty_score) || flag.severity != outcome.severity =>
+                    {
+                        vec![FlagEvent::FlagRescored {
+                            nhs_number,
+                            flag_id: active,
+                            frailty_score,
+                            severity: outcome.severity,
+                            reason: reason.clone(),
+                            source,
+                            at,
+                        }]
+                    }
+                    _ => Vec::new(),
+                },
+                None => {
+                    if patient.demographics.is_none() {
+                        return Err(FlagError::PatientNotRegistered { nhs_number });
+                    }
+                    if patient.date_of_death.is_some() {
+                        return Err(FlagError::PatientDied { nhs_number });
+                    }
+                    if flags.flags.contains_key(flag_id) {
+                        // Raised by this rule before and resolved since: not raised again by
+                        // the same score.
+                        return Ok(Vec::new());
+                    }
+                    let review_on =
+                        rule.review_in_days.map(|days| at.date_naive() + chrono::Days::new(u64::from(days)));
+                    vec![FlagEvent::FlagRaised {
+                        nhs_number,
+                        flag_id: *flag_id,
+                        kind: outcome.kind,
+                        frailty_score: outcome.frailty_score,
+                        severity: outcome.severity,
+                        reason: reason.clone(),
+                        review_on,
+                        source,
+                        at,
+                    }]
+                }
+            }
+        }
+        // Decided above.
+        FlagCommand::SetRule { .. } => Vec::new(),
+    };
+    Ok(events.into_iter().map(FlagStreamEvent::Flag).collect())
 }
 
 impl Decider for Flags {
@@ -399,13 +542,15 @@ impl Decider for Flags {
 
     const CONTEXT: &'static str = "flags";
     const SCHEMA_VERSION: u32 = FlagEvent::SCHEMA_VERSION;
-    const CATEGORIES: &'static [&'static str] = &["flags"];
+    const CATEGORIES: &'static [&'static str] = &["flags", "flagrule"];
 
     fn command_name(command: &FlagCommand) -> &'static str {
         match command {
             FlagCommand::Raise { .. } => "RaiseFlag",
             FlagCommand::Review { .. } => "ReviewFlag",
             FlagCommand::Resolve { .. } => "ResolveFlag",
+            FlagCommand::SetRule { .. } => "SetFlagRule",
+            FlagCommand::ApplyRule { .. } => "ApplyFlagRule",
         }
     }
 
@@ -413,6 +558,7 @@ impl Decider for Flags {
         match stream {
             FlagStream::Flags(nhs) => format!("flags-{nhs}"),
             FlagStream::Patient(nhs) => format!("patient-{nhs}"),
+            FlagStream::Rule(rule) => format!("flagrule-{rule}"),
         }
     }
 
@@ -420,6 +566,7 @@ impl Decider for Flags {
         match event {
             FlagStreamEvent::Flag(e) => FlagStream::Flags(e.nhs_number()),
             FlagStreamEvent::Patient(e) => FlagStream::Patient(e.nhs_number()),
+            FlagStreamEvent::Rule(e) => FlagStream::Rule(e.rule_id().clone()),
         }
     }
 
@@ -427,6 +574,7 @@ impl Decider for Flags {
         match event {
             FlagStreamEvent::Flag(e) => e.event_type(),
             FlagStreamEvent::Patient(e) => e.event_type(),
+            FlagStreamEvent::Rule(FlagRuleEvent::FlagRuleSet { .. }) => "FlagRuleSet",
         }
     }
 
@@ -434,6 +582,7 @@ impl Decider for Flags {
         match stream {
             FlagStream::Flags(_) => FlagStreamState::Flags(PatientFlags::default()),
             FlagStream::Patient(_) => FlagStreamState::Patient(PatientState::default()),
+            FlagStream::Rule(_) => FlagStreamState::Rule(FlagRuleState::default()),
         }
     }
 
@@ -441,18 +590,31 @@ impl Decider for Flags {
         match (state, event) {
             (FlagStreamState::Flags(flags), FlagStreamEvent::Flag(e)) => flags.evolve(e),
             (FlagStreamState::Patient(patient), FlagStreamEvent::Patient(e)) => patient.evolve(e),
-            (FlagStreamState::Flags(_), FlagStreamEvent::Patient(_))
-            | (FlagStreamState::Patient(_), FlagStreamEvent::Flag(_)) => {}
+            (FlagStreamState::Rule(rule), FlagStreamEvent::Rule(e)) => rule.evolve(e),
+            (FlagStreamState::Flags(_), FlagStreamEvent::Patient(_) | FlagStreamEvent::Rule(_))
+            | (FlagStreamState::Patient(_), FlagStreamEvent::Flag(_) | FlagStreamEvent::Rule(_))
+            | (FlagStreamState::Rule(_), FlagStreamEvent::Flag(_) | FlagStreamEvent::Patient(_)) => {}
         }
     }
 
     fn streams(command: &FlagCommand, _: &Loaded<Self>) -> Vec<FlagStream> {
-        let nhs = command.nhs_number();
-        vec![FlagStream::Flags(nhs), FlagStream::Patient(nhs)]
+        match command {
+            FlagCommand::SetRule { rule_id, .. } => vec![FlagStream::Rule(rule_id.clone())],
+            FlagCommand::ApplyRule { nhs_number, rule_id, .. } => vec![
+                FlagStream::Flags(*nhs_number),
+                FlagStream::Patient(*nhs_number),
+                FlagStream::Rule(rule_id.clone()),
+            ],
+            FlagCommand::Raise { nhs_number, .. }
+            | FlagCommand::Review { nhs_number, .. }
+            | FlagCommand::Resolve { nhs_number, .. } => {
+                vec![FlagStream::Flags(*nhs_number), FlagStream::Patient(*nhs_number)]
+            }
+        }
     }
 
     /// Flags are part of the shared record: any organisation whose role may raise flags may
-    /// (the policy checks the role).
+    /// (the policy checks the role); rules are careflow's own configuration, set by admins.
     fn owners(_: &Loaded<Self>, _: &FlagCommand) -> Vec<Owner> {
         vec![Owner::New]
     }
@@ -462,16 +624,27 @@ impl Decider for Flags {
         command: &FlagCommand,
         at: DateTime<Utc>,
     ) -> Result<Vec<FlagStreamEvent>, FlagError> {
+        let (no_patient, no_flags, no_rule) =
+            (PatientState::default(), PatientFlags::default(), FlagRuleState::default());
         let nhs = command.nhs_number();
-        let (no_patient, no_flags) = (PatientState::default(), PatientFlags::default());
-        let patient = match loaded.get(&FlagStream::Patient(nhs)) {
+        let patient = match nhs.and_then(|n| loaded.get(&FlagStream::Patient(n))) {
             Some(FlagStreamState::Patient(patient)) => patient,
             _ => &no_patient,
         };
-        let flags = match loaded.get(&FlagStream::Flags(nhs)) {
+        let flags = match nhs.and_then(|n| loaded.get(&FlagStream::Flags(n))) {
             Some(FlagStreamState::Flags(flags)) => flags,
             _ => &no_flags,
         };
-        Ok(decide(patient, flags, command, at)?.into_iter().map(FlagStreamEvent::Flag).collect())
+        let rule_id = match command {
+            FlagCommand::SetRule { rule_id, .. } | FlagCommand::ApplyRule { rule_id, .. } => {
+                Some(rule_id.clone())
+            }
+            FlagCommand::Raise { .. } | FlagCommand::Review { .. } | FlagCommand::Resolve { .. } => None,
+        };
+        let rule = match rule_id.and_then(|id| loaded.get(&FlagStream::Rule(id))) {
+            Some(FlagStreamState::Rule(rule)) => rule,
+            _ => &no_rule,
+        };
+        decide(patient, flags, rule, command, at)
     }
 }

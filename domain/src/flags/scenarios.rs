@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use super::*;
 use crate::OdsCode;
+use crate::RuleId;
 use crate::beds::PatientName;
+use crate::decider::Refusal;
 use crate::patients::{Demographics, Gender, Postcode};
 
 fn at() -> DateTime<Utc> {
@@ -65,7 +67,20 @@ fn raise(id: u128, kind: FlagKind, score: Option<u8>) -> FlagCommand {
 fn when(history: &[FlagEvent], command: &FlagCommand) -> Result<Vec<FlagEvent>, FlagError> {
     let mut flags = PatientFlags::default();
     history.iter().for_each(|e| flags.evolve(e));
-    decide(&registered(), &flags, command, at())
+    flag_events(decide(&registered(), &flags, &FlagRuleState::default(), command, at()))
+}
+
+/// The patient's flag events of a decision.
+fn flag_events(decided: Result<Vec<FlagStreamEvent>, FlagError>) -> Result<Vec<FlagEvent>, FlagError> {
+    decided.map(|events| {
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                FlagStreamEvent::Flag(e) => Some(e),
+                FlagStreamEvent::Patient(_) | FlagStreamEvent::Rule(_) => None,
+            })
+            .collect()
+    })
 }
 
 fn raised(id: u128, kind: FlagKind, score: Option<u8>) -> Vec<FlagEvent> {
@@ -145,13 +160,19 @@ fn reviews_move_the_review_date_of_an_active_flag_only() {
 fn flags_are_raised_only_for_registered_living_patients() {
     let command = raise(1, FlagKind::LearningDisability, None);
     assert_eq!(
-        decide(&PatientState::default(), &PatientFlags::default(), &command, at()),
+        flag_events(decide(
+            &PatientState::default(),
+            &PatientFlags::default(),
+            &FlagRuleState::default(),
+            &command,
+            at()
+        )),
         Err(FlagError::PatientNotRegistered { nhs_number: nhs() })
     );
     let mut died = registered();
     died.evolve(&PatientEvent::PatientDied { nhs_number: nhs(), date_of_death: date(2026, 11, 1), at: at() });
     assert_eq!(
-        decide(&died, &PatientFlags::default(), &command, at()),
+        flag_events(decide(&died, &PatientFlags::default(), &FlagRuleState::default(), &command, at())),
         Err(FlagError::PatientDied { nhs_number: nhs() })
     );
 }
@@ -184,4 +205,77 @@ fn stored_events_of_both_streams_decode_to_their_kind() {
         serde_json::from_str::<FlagStreamEvent>(&json).expect("decoded"),
         FlagStreamEvent::Patient(patient_event)
     );
+}
+
+/// The shipped frailty rule, set once (version 1), and a decision on it.
+fn with_rule(history: &[FlagEvent], command: &FlagCommand) -> Result<Vec<FlagEvent>, FlagError> {
+    let (rule_id, rule) = rules::frailty_rule().expect("the shipped rule");
+    let mut state = FlagRuleState::default();
+    state.evolve(&FlagRuleEvent::FlagRuleSet { rule_id, version: 1, rule, at: at() });
+    let mut flags = PatientFlags::default();
+    history.iter().for_each(|e| flags.evolve(e));
+    flag_events(decide(&registered(), &flags, &state, command, at()))
+}
+
+fn apply(score: u8) -> FlagCommand {
+    FlagCommand::ApplyRule {
+        nhs_number: nhs(),
+        rule_id: RuleId::parse("cfs-frailty").expect("id"),
+        score,
+        flag_id: flag(42),
+        reason: note("Clinical Frailty Scale 7 in trusted assessment 6f1c"),
+    }
+}
+
+#[test]
+fn a_frailty_score_of_6_or_more_raises_the_flag_naming_the_rule_and_a_new_score_updates_it() {
+    assert_eq!(with_rule(&[], &apply(5)), Ok(Vec::new()), "below the threshold");
+    let raised = with_rule(&[], &apply(6)).expect("raised");
+    let [FlagEvent::FlagRaised { kind, frailty_score, severity, source, review_on, .. }] = &raised[..] else {
+        panic!("{raised:?}")
+    };
+    assert_eq!(
+        (*kind, frailty_score.map(FrailtyScore::get), *severity),
+        (FlagKind::Frailty, Some(6), Severity::Medium)
+    );
+    assert_eq!(source, &FlagSource::Rule { rule: "cfs-frailty".into(), version: 1 });
+    assert_eq!(*review_on, Some(date(2026, 11, 2) + chrono::Days::new(90)), "90 days after {}", at());
+    assert_eq!(snomed(FlagKind::Frailty, *frailty_score).map(|s| s.code), Some("925831000000107"));
+    // The same score again: nothing. A higher one: the flag follows it, now severe.
+    assert_eq!(with_rule(&raised, &apply(6)), Ok(Vec::new()));
+    let rescored = with_rule(&raised, &apply(8)).expect("rescored");
+    assert!(
+        matches!(&rescored[..], [FlagEvent::FlagRescored { flag_id, frailty_score, severity: Severity::High, .. }]
+            if *flag_id == flag(42) && frailty_score.get() == 8),
+        "{rescored:?}"
+    );
+    // A flag a person raised is followed too.
+    let by_nurse = when(&[], &raise(1, FlagKind::Frailty, Some(6))).expect("raised");
+    let rescored = with_rule(&by_nurse, &apply(7)).expect("rescored");
+    assert!(matches!(&rescored[..], [FlagEvent::FlagRescored { flag_id, .. }] if *flag_id == flag(1)));
+}
+
+#[test]
+fn a_rule_must_exist_and_work_and_setting_it_again_is_no_new_version() {
+    let missing = flag_events(decide(
+        &registered(),
+        &PatientFlags::default(),
+        &FlagRuleState::default(),
+        &apply(7),
+        at(),
+    ));
+    assert_eq!(missing, Err(FlagError::RuleNotFound { rule_id: RuleId::parse("cfs-frailty").expect("id") }));
+    let (rule_id, rule) = rules::frailty_rule().expect("rule");
+    let set = FlagCommand::SetRule { rule_id: rule_id.clone(), rule: rule.clone() };
+    let events =
+        decide(&registered(), &PatientFlags::default(), &FlagRuleState::default(), &set, at()).expect("set");
+    let [FlagStreamEvent::Rule(event @ FlagRuleEvent::FlagRuleSet { version: 1, .. })] = &events[..] else {
+        panic!("{events:?}")
+    };
+    let mut state = FlagRuleState::default();
+    state.evolve(event);
+    assert_eq!(decide(&registered(), &PatientFlags::default(), &state, &set, at()), Ok(Vec::new()));
+    let broken = FlagCommand::SetRule { rule_id, rule: FlagRule { at_least: 3, ..rule } };
+    let error = decide(&registered(), &PatientFlags::default(), &state, &broken, at()).unwrap_err();
+    assert_eq!(error.violations()[0].0, "rule");
 }

@@ -229,6 +229,16 @@ impl PatientSummaries {
                 }
                 (*at, format!("Flag resolved: {}", kind.map(|k| k.to_string()).unwrap_or_default()))
             }
+            FlagEvent::FlagRescored { flag_id, frailty_score, severity, reason, source, at, .. } => {
+                let id = flag_id.to_string();
+                if let Some(flag) = patient.flags.iter_mut().find(|f| f.flag_id == id) {
+                    flag.frailty_score = Some(frailty_score.get());
+                    flag.severity = *severity;
+                    flag.reason = reason.as_str().to_owned();
+                    flag.source = source.clone();
+                }
+                (*at, format!("Frailty flag updated: CFS {}", frailty_score.get()))
+            }
         };
         patient.record(event, "flags", at, line);
         put(docs, patient);

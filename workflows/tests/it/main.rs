@@ -6,4 +6,5 @@
 
 mod clock;
 mod discharge;
+mod flag_rules;
 mod support;

@@ -1,0 +1,159 @@
+//! Trusted assessments and flag rules through the real binary over gRPC: an admin publishes the
+//! shipped template and sets the frailty rule; a council social worker starts an assessment; a
+//! nurse's Clinical Frailty Scale answer of 7 raises the patient's frailty flag, naming the
+//! rule, and a later 6 updates it; after a restart it is all still so, raised once.
+
+use std::time::Duration;
+
+use careflow_domain::assessments::template::SHIPPED;
+use careflow_proto::assessments::v1 as apb;
+use careflow_proto::assessments::v1::assessment_service_client::AssessmentServiceClient;
+use careflow_proto::flags::v1 as fpb;
+use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
+use careflow_proto::patients::v1 as ppb;
+use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
+use serde_json::{Value, json};
+use tonic::transport::Channel;
+
+use crate::helpers::{self, Careflow};
+
+const NHS: &str = "9990000026";
+
+fn request<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn channel(app: &Careflow) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+fn cfs(assessment: &str, base: u32, score: u32) -> apb::SaveAssessmentSectionRequest {
+    apb::SaveAssessmentSectionRequest {
+        command_id: uuid(),
+        assessment_id: assessment.into(),
+        section_id: "frailty".into(),
+        base_version: base,
+        answers: [(
+            "clinical-frailty-scale".to_owned(),
+            apb::Answer { value: Some(apb::answer::Value::Score(score)) },
+        )]
+        .into(),
+    }
+}
+
+const FLAGS: &str = r#"query($n: String!) { patient(nhsNumber: $n) {
+    flags { kind frailtyScore severity snomedCode reason raisedBy { userId rule ruleVersion } }
+    timeline { eventType } } }"#;
+
+/// Polls the patient's record until `done` holds, for at most 20 s.
+async fn until(app: &Careflow, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let data = app.data(token, FLAGS, json!({"n": NHS})).await;
+        if done(&data["patient"]) {
+            return data["patient"].clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not so within 20 s: {data}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_frailty_score_in_an_assessment_raises_and_updates_the_flag_by_its_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &[]);
+    let admin = helpers::token_for("admin.rxa", "admin", "RXA", &[]);
+    let nurse = helpers::token_for("nurse.okafor", "ward_nurse", "RXA", &[]);
+    let social_worker = helpers::token_for("sw.whitlow", "social_worker", "LA001", &[]);
+    let channel = channel(&app).await;
+    let mut assessments = AssessmentServiceClient::new(channel.clone());
+    let (template_id, json) = SHIPPED[0];
+    let publish = apb::PublishAssessmentTemplateRequest {
+        command_id: uuid(),
+        template_id: template_id.into(),
+        content_json: json.into(),
+    };
+    assessments.publish_assessment_template(request(&admin, publish)).await.unwrap();
+    let rule = fpb::SetFlagRuleRequest {
+        command_id: uuid(),
+        rule_id: "cfs-frailty".into(),
+        name: "Clinical Frailty Scale 6 or more raises the frailty flag".into(),
+        question_id: "clinical-frailty-scale".into(),
+        at_least: 6,
+        kind: fpb::FlagKind::Frailty as i32,
+        severity: fpb::Severity::Medium as i32,
+        severe_from: 7,
+        review_in_days: 90,
+        enabled: true,
+    };
+    FlagServiceClient::new(channel.clone()).set_flag_rule(request(&admin, rule)).await.unwrap();
+    let register = ppb::RegisterPatientRequest {
+        command_id: uuid(),
+        nhs_number: NHS.into(),
+        given_name: "Maud".into(),
+        family_name: "Pettigrew".into(),
+        date_of_birth: "1936-02-11".into(),
+        gender: ppb::Gender::Female as i32,
+        postcode: "LS6 2QB".into(),
+        gp_practice: String::new(),
+    };
+    PatientServiceClient::new(channel.clone()).register_patient(request(&nurse, register)).await.unwrap();
+    let start = apb::StartAssessmentRequest {
+        command_id: uuid(),
+        nhs_number: NHS.into(),
+        template_id: template_id.into(),
+        template_version: 0,
+        task_id: String::new(),
+    };
+    let started = assessments.start_assessment(request(&social_worker, start)).await.unwrap().into_inner();
+    let assessment = started.ack.unwrap().assessment_id;
+
+    // Only careflow's own workflows apply rules.
+    let forged = fpb::ApplyFlagRuleRequest {
+        command_id: uuid(),
+        nhs_number: NHS.into(),
+        rule_id: "cfs-frailty".into(),
+        score: 9,
+        reason: "by hand".into(),
+    };
+    let refused =
+        FlagServiceClient::new(channel.clone()).apply_flag_rule(request(&admin, forged)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+
+    assessments.save_assessment_section(request(&nurse, cfs(&assessment, 0, 7))).await.unwrap();
+    let patient = until(&app, &nurse, |p| p["flags"].as_array().is_some_and(|f| !f.is_empty())).await;
+    let flag = &patient["flags"][0];
+    assert_eq!(flag["kind"], "FRAILTY");
+    assert_eq!((flag["frailtyScore"].as_i64(), flag["severity"].as_str()), (Some(7), Some("HIGH")));
+    assert_eq!(flag["snomedCode"], "925861000000102", "severe frailty");
+    assert_eq!(flag["raisedBy"], json!({"userId": null, "rule": "cfs-frailty", "ruleVersion": 1}));
+    assert!(flag["reason"].as_str().unwrap().contains(&assessment), "{flag}");
+
+    assessments.save_assessment_section(request(&nurse, cfs(&assessment, 1, 6))).await.unwrap();
+    let patient = until(&app, &nurse, |p| p["flags"][0]["frailtyScore"] == 6).await;
+    assert_eq!(
+        (patient["flags"][0]["severity"].as_str(), patient["flags"][0]["snomedCode"].as_str()),
+        (Some("MEDIUM"), Some("925831000000107"))
+    );
+
+    // The gRPC channel is still open: careflow stops anyway, within its drain time.
+    let stopping = std::time::Instant::now();
+    assert!(app.terminate(), "stops cleanly");
+    assert!(stopping.elapsed() < Duration::from_secs(15), "stopped in {:?}", stopping.elapsed());
+    drop(channel);
+    let app = Careflow::start(dir.path(), &[]);
+    let patient = until(&app, &nurse, |p| p["flags"][0]["frailtyScore"] == 6).await;
+    let raised =
+        patient["timeline"].as_array().unwrap().iter().filter(|e| e["eventType"] == "FlagRaised").count();
+    assert_eq!(raised, 1, "raised once, across the restart: {patient}");
+}
