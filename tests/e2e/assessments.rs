@@ -84,19 +84,21 @@ async fn a_frailty_score_in_an_assessment_raises_and_updates_the_flag_by_its_rul
         content_json: json.into(),
     };
     assessments.publish_assessment_template(request(&admin, publish)).await.unwrap();
-    let rule = fpb::SetFlagRuleRequest {
-        command_id: uuid(),
-        rule_id: "cfs-frailty".into(),
-        name: "Clinical Frailty Scale 6 or more raises the frailty flag".into(),
-        question_id: "clinical-frailty-scale".into(),
-        at_least: 6,
-        kind: fpb::FlagKind::Frailty as i32,
-        severity: fpb::Severity::Medium as i32,
-        severe_from: 7,
-        review_in_days: 90,
-        enabled: true,
+    // The rule is data, set by an admin's mutation; one that cannot work is refused, naming it.
+    let set_rule = |at_least: i32| {
+        format!(
+            r#"mutation {{ setFlagRule(input: {{ ruleId: "cfs-frailty", name: "Clinical Frailty Scale 6 or more raises the frailty flag",
+                questionId: "clinical-frailty-scale", atLeast: {at_least}, kind: FRAILTY, severity: MEDIUM, severeFrom: 7,
+                reviewInDays: 90 }}) {{ position ruleId }} }}"#
+        )
     };
-    FlagServiceClient::new(channel.clone()).set_flag_rule(request(&admin, rule)).await.unwrap();
+    let refused = app.graphql(Some(&admin), &set_rule(3), json!({})).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    assert_eq!(refused["errors"][0]["extensions"]["fieldViolations"][0]["field"], "rule", "{refused}");
+    let nurse_tries = app.graphql(Some(&nurse), &set_rule(6), json!({})).await;
+    assert_eq!(nurse_tries["errors"][0]["extensions"]["code"], "FORBIDDEN", "{nurse_tries}");
+    let set = app.data(&admin, &set_rule(6), json!({})).await;
+    assert_eq!(set["setFlagRule"]["ruleId"], "cfs-frailty");
     let register = ppb::RegisterPatientRequest {
         command_id: uuid(),
         nhs_number: NHS.into(),

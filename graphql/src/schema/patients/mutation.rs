@@ -94,6 +94,42 @@ pub struct RaiseFlagInput {
     pub review_on: Option<String>,
 }
 
+/// Set a flag rule: when a scored answer in an assessment reaches `atLeast`, careflow raises
+/// the flag (or updates the patient's active one), naming the rule and its version.
+#[derive(InputObject)]
+pub struct SetFlagRuleInput {
+    /// Idempotency key.
+    pub command_id: Option<ID>,
+    /// The rule (a slug, e.g. `cfs-frailty`); setting it again makes its next version.
+    pub rule_id: ID,
+    /// What it is, for people.
+    pub name: String,
+    /// The scored question it watches, in any template (e.g. `clinical-frailty-scale`).
+    pub question_id: String,
+    /// The lowest score that raises the flag (6–9 for FRAILTY).
+    pub at_least: i32,
+    /// The flag it raises.
+    pub kind: FlagKind,
+    /// Its severity below `severeFrom`.
+    pub severity: Severity,
+    /// From this score on, the flag is of HIGH severity.
+    pub severe_from: Option<i32>,
+    /// Review the flag this many days after raising it.
+    pub review_in_days: Option<i32>,
+    /// Whether it applies.
+    #[graphql(default = true)]
+    pub enabled: bool,
+}
+
+/// What setting a flag rule returns.
+#[derive(SimpleObject)]
+pub struct FlagRulePayload {
+    /// Global position of the command's last event (a decimal string).
+    pub position: String,
+    /// The rule.
+    pub rule_id: ID,
+}
+
 /// Review an active flag.
 #[derive(InputObject)]
 pub struct ReviewFlagInput {
@@ -302,6 +338,38 @@ impl PatientsMutation {
                 review_on: input.review_on.unwrap_or_default(),
             }
         )
+    }
+
+    /// Set a flag rule (admin): its first version, or its next. It applies to scores saved
+    /// from then on.
+    async fn set_flag_rule(
+        &self,
+        ctx: &Context<'_>,
+        input: SetFlagRuleInput,
+    ) -> Result<FlagRulePayload, GqlError> {
+        // Negative numbers are passed on as values the service refuses, naming the field.
+        let number = |n: Option<i32>| n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        let rule_id = input.rule_id.0.trim().to_owned();
+        let response = send!(
+            ctx,
+            FlagServiceClient<Channel>,
+            Action::ConfigureTeams,
+            set_flag_rule,
+            fpb::SetFlagRuleRequest {
+                command_id: command_id(input.command_id),
+                rule_id: rule_id.clone(),
+                name: input.name,
+                question_id: input.question_id,
+                at_least: number(Some(input.at_least)),
+                kind: input.kind.proto(),
+                severity: input.severity.proto(),
+                severe_from: number(input.severe_from),
+                review_in_days: number(input.review_in_days),
+                enabled: input.enabled,
+            }
+        );
+        let ack = response.ack.ok_or_else(|| ApiError::internal(&"a command response without an ack"))?;
+        Ok(FlagRulePayload { position: ack.position.to_string(), rule_id: ID(rule_id) })
     }
 
     /// Review an active flag: it stands, with a new review date.
