@@ -40,8 +40,10 @@ pub enum Action {
     /// Publish assessment templates (a new version of one).
     ConfigureTemplates,
     /// Start assessments and work on them (the template's section roles decide which
-    /// sections), submit them, and, for a receiving organisation, accept or return them.
+    /// sections), submit and reopen them.
     UpdateAssessments,
+    /// Accept or return an assessment submitted to one's organisation.
+    ReceiveAssessments,
     /// See assessments and their templates.
     ViewAssessments,
     /// Apply the workflow rules that raise flags (careflow's own workflows only).
@@ -50,7 +52,7 @@ pub enum Action {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
@@ -63,6 +65,7 @@ impl Action {
         Action::FireTimers,
         Action::ConfigureTemplates,
         Action::UpdateAssessments,
+        Action::ReceiveAssessments,
         Action::ViewAssessments,
         Action::ApplyRules,
     ];
@@ -82,6 +85,7 @@ impl Action {
             Action::FireTimers => "fire deadlines",
             Action::ConfigureTemplates => "publish assessment templates",
             Action::UpdateAssessments => "work on assessments",
+            Action::ReceiveAssessments => "accept or return assessments",
             Action::ViewAssessments => "see assessments",
             Action::ApplyRules => "apply workflow rules",
         }
@@ -184,18 +188,15 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::FireTimers => matches!(role, Careflow),
         Action::ConfigureTemplates => matches!(role, Admin),
         Action::ApplyRules => matches!(role, Careflow),
-        // A broker or care provider accepts or returns what it receives.
-        Action::UpdateAssessments => matches!(
-            role,
-            WardNurse
-                | SocialWorker
-                | Therapist
-                | CommunityNurse
-                | VirtualWardClinician
-                | Broker
-                | CareProvider
-                | Admin
-        ),
+        // Those who assess; brokers and care providers receive (and may not look a patient up
+        // by starting an assessment).
+        Action::UpdateAssessments => {
+            matches!(
+                role,
+                WardNurse | SocialWorker | Therapist | CommunityNurse | VirtualWardClinician | Admin
+            )
+        }
+        Action::ReceiveAssessments => matches!(role, SocialWorker | Broker | CareProvider | Admin),
         Action::ViewAssessments => matches!(
             role,
             WardNurse
@@ -317,24 +318,24 @@ mod tests {
     fn the_role_table() {
         use Role::*;
         #[rustfmt::skip]
-        let table: [(Role, [bool; 14]); 14] = [
+        let table: [(Role, [bool; 15]); 14] = [
             //      beds: configure, update, view; patients: update; flags: update; patients: view;
             //      teams: configure; tasks: update, view; timers: fire;
-            //      templates: configure; assessments: update, view; rules: apply
-            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
-            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, true, false]),
-            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false]),
-            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, true, false]),
-            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
-            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
-            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
-            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true, false]),
-            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, true,  true, false]),
-            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false]),
-            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, true,  true, false]),
-            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true, false]),
-            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, true]),
+            //      templates: configure; assessments: update, receive, view; rules: apply
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false, false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true,  true,  false]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, false, true,  true,  false]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use careflow_auth::Role;
-use careflow_auth::policy::Action;
+use careflow_auth::policy::{self, Action};
 use careflow_domain::assessments::{
     Answer, Answers, AssessmentCommand, AssessmentId, Assessments, Contributor, RoleName, TemplateContent,
 };
@@ -67,8 +67,12 @@ fn template(input: &str) -> Result<TemplateContent, String> {
         serde_json::from_str(input).map_err(|e| format!("is not an assessment template: {e}"))?;
     for (i, section) in content.sections.iter().enumerate() {
         for role in section.editors.iter().chain(&section.signers) {
-            if role.as_str().parse::<Role>().is_err() {
+            let Ok(parsed) = role.as_str().parse::<Role>() else {
                 return Err(format!("sections[{i}] names {role}, which is not one of careflow's roles"));
+            };
+            // A section only roles that may not work on assessments could edit would never be done.
+            if !policy::role_allows(parsed, Action::UpdateAssessments) {
+                return Err(format!("sections[{i}] names {role}, which may not work on assessments"));
             }
         }
     }
@@ -114,6 +118,12 @@ fn answers(input: &std::collections::HashMap<String, pb::Answer>, fields: &mut F
     let mut ok = true;
     for (question, value) in input {
         match (QuestionId::parse(question), answer(value)) {
+            // Two keys naming one question (" cfs" and "cfs"): which would win is not defined.
+            (Ok(id), Ok(_)) if parsed.contains_key(&id) => {
+                ok = false;
+                fields
+                    .violation(format!("answers.{question}"), format!("answers question {id} a second time"));
+            }
             (Ok(id), Ok(answer)) => {
                 parsed.insert(id, answer);
             }
@@ -258,6 +268,6 @@ assessment_rpcs! {
     sign_off_assessment_section(SignOffAssessmentSectionRequest) -> SignOffAssessmentSectionResponse, Action::UpdateAssessments, |r| trimmed(&r.assessment_id);
     submit_assessment(SubmitAssessmentRequest) -> SubmitAssessmentResponse, Action::UpdateAssessments, |r| trimmed(&r.assessment_id);
     reopen_assessment(ReopenAssessmentRequest) -> ReopenAssessmentResponse, Action::UpdateAssessments, |r| trimmed(&r.assessment_id);
-    accept_assessment(AcceptAssessmentRequest) -> AcceptAssessmentResponse, Action::UpdateAssessments, |r| trimmed(&r.assessment_id);
-    return_assessment(ReturnAssessmentRequest) -> ReturnAssessmentResponse, Action::UpdateAssessments, |r| trimmed(&r.assessment_id);
+    accept_assessment(AcceptAssessmentRequest) -> AcceptAssessmentResponse, Action::ReceiveAssessments, |r| trimmed(&r.assessment_id);
+    return_assessment(ReturnAssessmentRequest) -> ReturnAssessmentResponse, Action::ReceiveAssessments, |r| trimmed(&r.assessment_id);
 }

@@ -136,8 +136,8 @@ flags_request! {
         )?;
         Some(FlagCommand::Resolve { nhs_number, flag_id, reason })
     }
-    SetFlagRuleRequest => |r, f, _| {
-        let (rule_id, name, question, at_least, kind, severity, severe_from, review_in_days) = fields!(f,
+    SetFlagRuleRequest => |r, f, context| {
+        let (rule_id, name, question, at_least, kind, severity, severe_from, review_in_days, organisation) = fields!(f,
             rule_id: "rule_id" => RuleId::parse(&r.rule_id),
             name: "name" => Label::parse(&r.name),
             question: "question_id" => QuestionId::parse(&r.question_id),
@@ -146,9 +146,10 @@ flags_request! {
             severity: "severity" => severity(r.severity),
             severe_from: "severe_from" => optional_number(r.severe_from, score),
             review_in_days: "review_in_days" => optional_number(r.review_in_days, |d| u16::try_from(d).map_err(|_| "must be at most 65535 days".to_owned())),
+            organisation: "authorization" => OdsCode::parse(&context.actor.organisation),
         )?;
         let rule = FlagRule { name, question, at_least, kind, severity, severe_from, review_in_days, enabled: r.enabled };
-        Some(FlagCommand::SetRule { rule_id, rule })
+        Some(FlagCommand::SetRule { rule_id, rule, organisation })
     }
     ApplyFlagRuleRequest => |r, f, context| {
         let (nhs_number, rule_id, score, reason) = fields!(f,

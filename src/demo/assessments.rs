@@ -40,5 +40,12 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     let (rule_id, rule) = frailty_rule().context("the frailty rule")?;
     let flags = CommandHandler::<Flags>::new(store);
     let key = format!("flag-rule/{rule_id}");
-    handle(&flags, &actor, &key, Action::ConfigureTeams, FlagCommand::SetRule { rule_id, rule }).await
+    handle(
+        &flags,
+        &actor,
+        &key,
+        Action::ConfigureTeams,
+        FlagCommand::SetRule { rule_id, rule, organisation: OdsCode::parse(&actor.organisation)? },
+    )
+    .await
 }

@@ -1,6 +1,6 @@
 //! Trusted assessments and flag rules through the real binary over gRPC: an admin publishes the
 //! shipped template and sets the frailty rule; a council social worker starts an assessment; a
-//! nurse's Clinical Frailty Scale answer of 7 raises the patient's frailty flag, naming the
+//! nurse's Clinical Frailty Scale answer of 7, once signed off, raises the patient's frailty flag, naming the
 //! rule, and a later 6 updates it; after a restart it is all still so, raised once.
 
 use std::time::Duration;
@@ -99,6 +99,18 @@ async fn a_frailty_score_in_an_assessment_raises_and_updates_the_flag_by_its_rul
     assert_eq!(nurse_tries["errors"][0]["extensions"]["code"], "FORBIDDEN", "{nurse_tries}");
     let set = app.data(&admin, &set_rule(6), json!({})).await;
     assert_eq!(set["setFlagRule"]["ruleId"], "cfs-frailty");
+    // The rule is RXA's now: another organisation's admin may not change it (nor the template).
+    let other_admin = helpers::token_for("admin.ryc", "admin", "RYC", &[]);
+    let taken = app.graphql(Some(&other_admin), &set_rule(8), json!({})).await;
+    assert_eq!(taken["errors"][0]["extensions"]["code"], "FORBIDDEN", "{taken}");
+    let republish = apb::PublishAssessmentTemplateRequest {
+        command_id: uuid(),
+        template_id: template_id.into(),
+        content_json: json.replace("Reablement trusted assessment", "Our own assessment"),
+    };
+    let refused =
+        assessments.publish_assessment_template(request(&other_admin, republish)).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{refused:?}");
     let register = ppb::RegisterPatientRequest {
         command_id: uuid(),
         nhs_number: NHS.into(),
@@ -132,7 +144,17 @@ async fn a_frailty_score_in_an_assessment_raises_and_updates_the_flag_by_its_rul
         FlagServiceClient::new(channel.clone()).apply_flag_rule(request(&admin, forged)).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::PermissionDenied);
 
+    // A draft raises nothing; the nurse's sign-off does.
     assessments.save_assessment_section(request(&nurse, cfs(&assessment, 0, 7))).await.unwrap();
+    let draft = app.data(&nurse, FLAGS, json!({"n": NHS})).await;
+    assert_eq!(draft["patient"]["flags"], json!([]), "{draft}");
+    let sign = apb::SignOffAssessmentSectionRequest {
+        command_id: uuid(),
+        assessment_id: assessment.clone(),
+        section_id: "frailty".into(),
+        version: 1,
+    };
+    assessments.sign_off_assessment_section(request(&nurse, sign)).await.unwrap();
     let patient = until(&app, &nurse, |p| p["flags"].as_array().is_some_and(|f| !f.is_empty())).await;
     let flag = &patient["flags"][0];
     assert_eq!(flag["kind"], "FRAILTY");
@@ -142,6 +164,13 @@ async fn a_frailty_score_in_an_assessment_raises_and_updates_the_flag_by_its_rul
     assert!(flag["reason"].as_str().unwrap().contains(&assessment), "{flag}");
 
     assessments.save_assessment_section(request(&nurse, cfs(&assessment, 1, 6))).await.unwrap();
+    let sign = apb::SignOffAssessmentSectionRequest {
+        command_id: uuid(),
+        assessment_id: assessment.clone(),
+        section_id: "frailty".into(),
+        version: 2,
+    };
+    assessments.sign_off_assessment_section(request(&nurse, sign)).await.unwrap();
     let patient = until(&app, &nurse, |p| p["flags"][0]["frailtyScore"] == 6).await;
     assert_eq!(
         (patient["flags"][0]["severity"].as_str(), patient["flags"][0]["snomedCode"].as_str()),

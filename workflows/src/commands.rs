@@ -93,7 +93,7 @@ pub enum SendError {
     Refused {
         /// The gRPC code.
         code: Code,
-        /// The services' message (names no patient).
+        /// The services' message (it may name the patient: never logged).
         message: String,
     },
     /// The services could not be reached or did not answer, or a concurrent change won: the

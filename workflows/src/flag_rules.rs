@@ -1,6 +1,7 @@
-//! Flag rules, in the same engine as the other workflows: when an assessment section is saved
-//! with a score a flag rule watches (a Clinical Frailty Scale answer, say), careflow sends
-//! `ApplyFlagRule` for the patient, and the flags context decides on the rule's current version
+//! Flag rules, in the same engine as the other workflows: when an assessment section holding a
+//! score a flag rule watches (a Clinical Frailty Scale answer, say) is signed off — not while it
+//! is a draft, so a typo never reaches the shared record — careflow sends `ApplyFlagRule` for
+//! the patient, and the flags context decides on the rule's current version
 //! whether to raise the flag (naming the rule and its version), update the patient's active
 //! one, or do nothing. The rules are data (`flagrule-<id>`), folded here in log order only to
 //! know which questions are watched.
@@ -8,9 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use careflow_domain::NhsNumber;
-use careflow_domain::RuleId;
 use careflow_domain::assessments::{Answer, AssessmentEvent, AssessmentId};
 use careflow_domain::flags::{FlagRule, FlagRuleEvent};
+use careflow_domain::{QuestionId, RuleId, SectionId};
 use careflow_eventstore::{Filter, RecordedEvent};
 use careflow_proto::flags::v1 as flags;
 
@@ -24,6 +25,8 @@ pub struct FlagRuleFlows {
     rules: BTreeMap<RuleId, FlagRule>,
     /// Whose each assessment is.
     patients: HashMap<AssessmentId, NhsNumber>,
+    /// Each section's latest version and the scores it holds.
+    scores: HashMap<(AssessmentId, SectionId), (u32, BTreeMap<QuestionId, u8>)>,
 }
 
 impl FlagRuleFlows {
@@ -32,18 +35,37 @@ impl FlagRuleFlows {
         Self::default()
     }
 
-    fn saved(&self, event: &RecordedEvent, assessment: &AssessmentEvent) -> Vec<Command> {
-        let AssessmentEvent::SectionSaved { assessment_id, section_id, answers, .. } = assessment else {
+    /// Keeps the scores of a saved section.
+    fn saved(&mut self, assessment: &AssessmentEvent) {
+        if let AssessmentEvent::SectionSaved { assessment_id, section_id, version, answers, .. } = assessment
+        {
+            let scores = answers
+                .iter()
+                .filter_map(|(question, answer)| match answer {
+                    Answer::Score(score) => Some((question.clone(), *score)),
+                    _ => None,
+                })
+                .collect();
+            self.scores.insert((*assessment_id, section_id.clone()), (*version, scores));
+        }
+    }
+
+    /// The rules a signed-off section's scores call for.
+    fn signed(&self, event: &RecordedEvent, assessment: &AssessmentEvent) -> Vec<Command> {
+        let AssessmentEvent::SectionSignedOff { assessment_id, section_id, version, .. } = assessment else {
             return Vec::new();
         };
         let Some(nhs_number) = self.patients.get(assessment_id) else { return Vec::new() };
+        let Some((saved, scores)) = self.scores.get(&(*assessment_id, section_id.clone())) else {
+            return Vec::new();
+        };
+        if saved != version {
+            return Vec::new();
+        }
         self.rules
             .iter()
             .filter(|(_, rule)| rule.enabled)
-            .filter_map(|(rule_id, rule)| match answers.get(&rule.question) {
-                Some(Answer::Score(score)) => Some((rule_id, rule, *score)),
-                _ => None,
-            })
+            .filter_map(|(rule_id, rule)| scores.get(&rule.question).map(|score| (rule_id, rule, *score)))
             .map(|(rule_id, rule, score)| {
                 Command::ApplyFlagRule(flags::ApplyFlagRuleRequest {
                     command_id: command_id(&event.id.to_string(), &format!("flag-rule/{rule_id}")),
@@ -51,7 +73,7 @@ impl FlagRuleFlows {
                     rule_id: rule_id.to_string(),
                     score: u32::from(score),
                     reason: format!(
-                        "{} {score} in assessment {assessment_id} (section {section_id})",
+                        "{} {score} in assessment {assessment_id} (section {section_id}, signed off)",
                         rule.question
                     ),
                 })
@@ -85,7 +107,11 @@ impl Process for FlagRuleFlows {
                     self.patients.insert(assessment_id, nhs_number);
                     Vec::new()
                 }
-                Ok(saved @ AssessmentEvent::SectionSaved { .. }) if live => self.saved(event, &saved),
+                Ok(saved @ AssessmentEvent::SectionSaved { .. }) => {
+                    self.saved(&saved);
+                    Vec::new()
+                }
+                Ok(signed @ AssessmentEvent::SectionSignedOff { .. }) if live => self.signed(event, &signed),
                 Ok(_) => Vec::new(),
                 Err(error) => {
                     tracing::warn!(%error, "an assessment event careflow cannot read");

@@ -115,7 +115,8 @@ impl<P: Process> ProcessRunner<P> {
                                 workflow = self.process.name(),
                                 command = command.name(),
                                 position = event.position,
-                                %refused,
+                                // The code only: the services' messages may name the patient.
+                                code = ?refused_code(&refused),
                                 "a workflow's command was refused; going on"
                             );
                         }
@@ -129,5 +130,13 @@ impl<P: Process> ProcessRunner<P> {
                 self.counts.checkpoint.store(checkpoint, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// The gRPC code of a refusal, for the logs.
+fn refused_code(error: &crate::commands::SendError) -> tonic::Code {
+    match error {
+        crate::commands::SendError::Refused { code, .. }
+        | crate::commands::SendError::Transient { code, .. } => *code,
     }
 }

@@ -88,7 +88,7 @@ pub fn decide(
                     },
                     // A base version never saved: the client made it up.
                     None => E::InvalidAnswers(vec![(
-                        "baseVersion".into(),
+                        "base_version".into(),
                         format!("section {section_id} has no version {base_version}; it has none yet (0)"),
                     )]),
                 });
@@ -163,6 +163,10 @@ pub fn decide(
             editable(a.status, "submit it")?;
             if to.is_empty() {
                 return Err(E::NoReceivers);
+            }
+            // The receivers check the assessment: the assessing organisation is not one of them.
+            if to.contains(&a.organisation) {
+                return Err(E::SelfReceiver { organisation: a.organisation.clone() });
             }
             let missing: Vec<String> = content
                 .sections

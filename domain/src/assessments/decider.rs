@@ -151,19 +151,27 @@ impl Decider for Assessments {
         }
     }
 
-    /// An assessment is part of the patient's shared record: every organisation whose role may
+    /// A template is its first publisher's. An assessment is part of the patient's shared record: every organisation whose role may
     /// edit a section does (the template's section roles decide, and the policy checks the
     /// patient's sharing). Submitting and reopening are the assessing organisation's; accepting
     /// and returning its receivers' (the decision checks that).
     fn owners(loaded: &Loaded<Self>, command: &AssessmentCommand) -> Vec<Owner> {
         match command {
+            // A template's next version is its first publisher's to publish.
+            AssessmentCommand::PublishTemplate { template_id, .. } => {
+                match loaded.get(&AssessmentStream::Template(template_id.clone())) {
+                    Some(AssessmentStreamState::Template(TemplateState { owner: Some(owner), .. })) => {
+                        vec![Owner::Organisation(owner.clone())]
+                    }
+                    _ => vec![Owner::New],
+                }
+            }
             AssessmentCommand::Submit { .. } | AssessmentCommand::Reopen { .. } => {
                 assessment_of(loaded, command)
                     .map(|a| vec![Owner::Organisation(a.organisation.clone())])
                     .unwrap_or_default()
             }
-            AssessmentCommand::PublishTemplate { .. }
-            | AssessmentCommand::Start { .. }
+            AssessmentCommand::Start { .. }
             | AssessmentCommand::SaveSection { .. }
             | AssessmentCommand::SignOffSection { .. }
             | AssessmentCommand::Accept { .. }

@@ -118,6 +118,14 @@ pub enum AssessmentError {
     /// A submission to nobody.
     #[error("name at least one organisation to submit the assessment to")]
     NoReceivers,
+    /// A submission to the assessing organisation itself.
+    #[error(
+        "{organisation} assessed the patient: submit the assessment to the organisations that receive it"
+    )]
+    SelfReceiver {
+        /// The assessing organisation.
+        organisation: OdsCode,
+    },
     /// Accepting or returning by an organisation it was not submitted to.
     #[error("the assessment was not submitted to {organisation}: only its receivers may {action}")]
     NotAReceiver {
@@ -149,7 +157,8 @@ impl Refusal for AssessmentError {
             | Self::SignOffStale { .. }
             | Self::Unanswered { .. }
             | Self::NotSignedOff { .. }
-            | Self::NoReceivers => RefusalKind::Precondition,
+            | Self::NoReceivers
+            | Self::SelfReceiver { .. } => RefusalKind::Precondition,
         }
     }
 
@@ -157,7 +166,7 @@ impl Refusal for AssessmentError {
         match self {
             Self::InvalidTemplate(problems) => problems
                 .iter()
-                .map(|(field, problem)| (format!("content.{field}"), problem.clone()))
+                .map(|(field, problem)| (format!("content_json.{field}"), problem.clone()))
                 .collect(),
             Self::InvalidAnswers(problems) => problems.clone(),
             _ => Vec::new(),

@@ -227,7 +227,7 @@ fn an_unusable_template_names_every_problem_as_a_field() {
     assert_eq!(
         error.violations(),
         vec![(
-            "content.sections[0].signers".to_owned(),
+            "content_json.sections[0].signers".to_owned(),
             "name at least one role that may sign it off".to_owned()
         )]
     );
@@ -324,7 +324,7 @@ fn answers_are_checked_against_the_template_each_named_by_its_question() {
     );
     // A base version that never was is named too.
     let error = world.when(&save("frailty", 3, frailty(5), nurse())).unwrap_err();
-    assert_eq!(error.violations()[0].0, "baseVersion");
+    assert_eq!(error.violations()[0].0, "base_version");
     assert!(matches!(
         world.when(&save("no-such", 0, frailty(5), nurse())),
         Err(AssessmentError::SectionNotFound { .. })
@@ -408,7 +408,7 @@ fn submitting_needs_every_required_section_signed_off_and_someone_to_receive_it(
     let mut world = World::started();
     world.ok(&save("frailty", 0, frailty(7), nurse()));
     world.ok(&sign("frailty", 1, nurse()));
-    let AssessmentError::NotSignedOff { sections } = world.when(&submit(&["LA001"])).unwrap_err() else {
+    let AssessmentError::NotSignedOff { sections } = world.when(&submit(&["LA002"])).unwrap_err() else {
         panic!()
     };
     assert!(
@@ -417,7 +417,11 @@ fn submitting_needs_every_required_section_signed_off_and_someone_to_receive_it(
     );
     let mut world = completed();
     assert_eq!(world.when(&submit(&[])), Err(AssessmentError::NoReceivers));
-    world.ok(&submit(&["LA001", "VNH01"]));
+    assert!(
+        matches!(world.when(&submit(&["LA001"])), Err(AssessmentError::SelfReceiver { .. })),
+        "LA001 assessed"
+    );
+    world.ok(&submit(&["LA002", "VNH01"]));
     assert_eq!(world.assessment().status, AssessmentStatus::Submitted);
     assert_eq!(
         world.when(&save("frailty", 1, frailty(8), nurse())),
@@ -428,13 +432,13 @@ fn submitting_needs_every_required_section_signed_off_and_someone_to_receive_it(
 #[test]
 fn each_receiver_accepts_or_returns_it_and_a_return_makes_it_editable_again() {
     let mut world = completed();
-    world.ok(&submit(&["LA001", "VNH01"]));
+    world.ok(&submit(&["LA002", "VNH01"]));
     let stranger = person("someone", "care_provider", "ZZZ99");
     let accept = |by: Contributor| AssessmentCommand::Accept { assessment_id: assessment_id(), by };
     assert_eq!(world.when(&accept(stranger)).unwrap_err().kind(), RefusalKind::Forbidden);
-    world.ok(&accept(person("broker.one", "broker", "LA001")));
+    world.ok(&accept(person("broker.one", "broker", "LA002")));
     assert_eq!(world.assessment().status, AssessmentStatus::Submitted, "one receiver of two");
-    assert_eq!(world.when(&accept(person("broker.one", "broker", "LA001"))), Ok(Vec::new()));
+    assert_eq!(world.when(&accept(person("broker.one", "broker", "LA002"))), Ok(Vec::new()));
     let provider = person("manager", "care_provider", "VNH01");
     let back = AssessmentCommand::Return {
         assessment_id: assessment_id(),
@@ -451,8 +455,8 @@ fn each_receiver_accepts_or_returns_it_and_a_return_makes_it_editable_again() {
     answers.insert(id("transfers"), Answer::Choice(id("help-of-two")));
     world.ok(&save("mobility-and-transfers", 1, answers, therapist()));
     world.ok(&sign("mobility-and-transfers", 2, therapist()));
-    world.ok(&submit(&["LA001", "VNH01"]));
-    world.ok(&accept(person("broker.one", "broker", "LA001")));
+    world.ok(&submit(&["LA002", "VNH01"]));
+    world.ok(&accept(person("broker.one", "broker", "LA002")));
     world.ok(&accept(provider));
     assert_eq!(world.assessment().status, AssessmentStatus::Accepted);
 }
@@ -469,7 +473,7 @@ fn the_assessing_organisation_reopens_a_submitted_assessment_with_a_reason() {
         world.when(&reopen),
         Err(AssessmentError::InvalidState { status: AssessmentStatus::InProgress, .. })
     ));
-    world.ok(&submit(&["LA001"]));
+    world.ok(&submit(&["VNH01"]));
     world.ok(&reopen);
     assert_eq!(world.assessment().status, AssessmentStatus::InProgress);
     let later = at() + Duration::minutes(5);

@@ -16,6 +16,8 @@ use crate::{NhsNumber, OdsCode, SectionId, TemplateId};
 pub struct TemplateState {
     /// By version, from 1.
     pub versions: BTreeMap<u32, TemplateContent>,
+    /// The organisation that published its first version: only it publishes the next.
+    pub owner: Option<OdsCode>,
 }
 
 impl TemplateState {
@@ -124,8 +126,9 @@ pub struct AssessmentState {
 impl TemplateState {
     /// `evolve` for a template stream.
     pub fn evolve(&mut self, event: &AssessmentEvent) {
-        if let AssessmentEvent::TemplatePublished { version, content, .. } = event {
+        if let AssessmentEvent::TemplatePublished { version, content, by, .. } = event {
             self.versions.insert(*version, content.clone());
+            self.owner.get_or_insert_with(|| by.organisation.clone());
         }
     }
 }

@@ -291,6 +291,12 @@ impl TemplateContent {
             if section.questions.is_empty() {
                 problems.push((format!("{at}.questions"), "a section needs at least one question".into()));
             }
+            if section.questions.len() > MAX_QUESTIONS {
+                problems.push((
+                    format!("{at}.questions"),
+                    format!("a section has at most {MAX_QUESTIONS} questions"),
+                ));
+            }
             for (j, question) in section.questions.iter().enumerate() {
                 let at = format!("{at}.questions[{j}]");
                 if let Some(first) = questions.insert(&question.id, at.clone()) {
@@ -345,6 +351,9 @@ impl QuestionKind {
         }
     }
 }
+
+/// The most questions a section may ask (one save carries every answer of its section).
+pub const MAX_QUESTIONS: usize = 200;
 
 /// The templates careflow ships, as published on first run: (id, content as JSON).
 pub const SHIPPED: [(&str, &str); 2] = [

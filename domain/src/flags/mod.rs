@@ -77,6 +77,8 @@ pub enum FlagCommand {
         rule_id: RuleId,
         /// What it says.
         rule: FlagRule,
+        /// The organisation of the admin who sets it.
+        organisation: crate::OdsCode,
     },
     /// A score the rule watches was recorded for the patient: the rule raises its flag, updates
     /// the patient's active one, or does nothing (below its threshold, disabled, unchanged).
@@ -401,7 +403,7 @@ pub fn decide(
     command: &FlagCommand,
     at: DateTime<Utc>,
 ) -> Result<Vec<FlagStreamEvent>, FlagError> {
-    if let FlagCommand::SetRule { rule_id, rule: new } = command {
+    if let FlagCommand::SetRule { rule_id, rule: new, organisation } = command {
         if let Some(problem) = new.problem() {
             return Err(FlagError::InvalidRule(problem));
         }
@@ -412,6 +414,7 @@ pub fn decide(
             rule_id: rule_id.clone(),
             version: rule.version + 1,
             rule: new.clone(),
+            organisation: Some(organisation.clone()),
             at,
         };
         return Ok(vec![FlagStreamEvent::Rule(set)]);
@@ -481,6 +484,9 @@ pub fn decide(
             };
             let Some(outcome) = rule.applies(*score) else { return Ok(Vec::new()) };
             let source = FlagSource::Rule { rule: rule_id.to_string(), version };
+            if patient.date_of_death.is_some() {
+                return Err(FlagError::PatientDied { nhs_number });
+            }
             match flags.active(outcome.kind) {
                 // The patient has the flag: a frailty flag follows the new score.
                 Some((active, flag)) => match outcome.frailty_score {
@@ -615,8 +621,21 @@ impl Decider for Flags {
 
     /// Flags are part of the shared record: any organisation whose role may raise flags may
     /// (the policy checks the role); rules are careflow's own configuration, set by admins.
-    fn owners(_: &Loaded<Self>, _: &FlagCommand) -> Vec<Owner> {
-        vec![Owner::New]
+    /// Flags are part of the shared record: any organisation whose role may raise flags may
+    /// (the policy checks the role). A rule is the organisation's that set it first.
+    fn owners(loaded: &Loaded<Self>, command: &FlagCommand) -> Vec<Owner> {
+        match command {
+            FlagCommand::SetRule { rule_id, .. } => match loaded.get(&FlagStream::Rule(rule_id.clone())) {
+                Some(FlagStreamState::Rule(FlagRuleState { owner: Some(owner), .. })) => {
+                    vec![Owner::Organisation(owner.clone())]
+                }
+                _ => vec![Owner::New],
+            },
+            FlagCommand::Raise { .. }
+            | FlagCommand::Review { .. }
+            | FlagCommand::Resolve { .. }
+            | FlagCommand::ApplyRule { .. } => vec![Owner::New],
+        }
     }
 
     fn decide(

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FlagKind, FrailtyScore, Severity};
 use crate::beds::Label;
-use crate::{QuestionId, RuleId};
+use crate::{OdsCode, QuestionId, RuleId};
 
 /// A flag rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,7 +78,15 @@ impl FlagRule {
 #[allow(missing_docs)] // fields are named for what they hold
 pub enum FlagRuleEvent {
     /// A rule was set: its first version or its next.
-    FlagRuleSet { rule_id: RuleId, version: u32, rule: FlagRule, at: DateTime<Utc> },
+    FlagRuleSet {
+        rule_id: RuleId,
+        version: u32,
+        rule: FlagRule,
+        /// The organisation whose admin set it (only it sets the next version).
+        #[serde(default)]
+        organisation: Option<OdsCode>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl FlagRuleEvent {
@@ -97,15 +105,20 @@ pub struct FlagRuleState {
     pub version: u32,
     /// The rule as set then.
     pub rule: Option<FlagRule>,
+    /// The organisation that set its first version.
+    pub owner: Option<OdsCode>,
 }
 
 impl FlagRuleState {
     /// `evolve`.
     pub fn evolve(&mut self, event: &FlagRuleEvent) {
         match event {
-            FlagRuleEvent::FlagRuleSet { version, rule, .. } => {
+            FlagRuleEvent::FlagRuleSet { version, rule, organisation, .. } => {
                 self.version = *version;
                 self.rule = Some(rule.clone());
+                if self.owner.is_none() {
+                    self.owner.clone_from(organisation);
+                }
             }
         }
     }

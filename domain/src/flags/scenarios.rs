@@ -211,7 +211,7 @@ fn stored_events_of_both_streams_decode_to_their_kind() {
 fn with_rule(history: &[FlagEvent], command: &FlagCommand) -> Result<Vec<FlagEvent>, FlagError> {
     let (rule_id, rule) = rules::frailty_rule().expect("the shipped rule");
     let mut state = FlagRuleState::default();
-    state.evolve(&FlagRuleEvent::FlagRuleSet { rule_id, version: 1, rule, at: at() });
+    state.evolve(&FlagRuleEvent::FlagRuleSet { rule_id, version: 1, rule, organisation: None, at: at() });
     let mut flags = PatientFlags::default();
     history.iter().for_each(|e| flags.evolve(e));
     flag_events(decide(&registered(), &flags, &state, command, at()))
@@ -266,7 +266,11 @@ fn a_rule_must_exist_and_work_and_setting_it_again_is_no_new_version() {
     ));
     assert_eq!(missing, Err(FlagError::RuleNotFound { rule_id: RuleId::parse("cfs-frailty").expect("id") }));
     let (rule_id, rule) = rules::frailty_rule().expect("rule");
-    let set = FlagCommand::SetRule { rule_id: rule_id.clone(), rule: rule.clone() };
+    let set = FlagCommand::SetRule {
+        rule_id: rule_id.clone(),
+        rule: rule.clone(),
+        organisation: crate::OdsCode::parse("RXA").expect("ods"),
+    };
     let events =
         decide(&registered(), &PatientFlags::default(), &FlagRuleState::default(), &set, at()).expect("set");
     let [FlagStreamEvent::Rule(event @ FlagRuleEvent::FlagRuleSet { version: 1, .. })] = &events[..] else {
@@ -275,7 +279,11 @@ fn a_rule_must_exist_and_work_and_setting_it_again_is_no_new_version() {
     let mut state = FlagRuleState::default();
     state.evolve(event);
     assert_eq!(decide(&registered(), &PatientFlags::default(), &state, &set, at()), Ok(Vec::new()));
-    let broken = FlagCommand::SetRule { rule_id, rule: FlagRule { at_least: 3, ..rule } };
+    let broken = FlagCommand::SetRule {
+        rule_id,
+        rule: FlagRule { at_least: 3, ..rule },
+        organisation: crate::OdsCode::parse("RXA").expect("ods"),
+    };
     let error = decide(&registered(), &PatientFlags::default(), &state, &broken, at()).unwrap_err();
     assert_eq!(error.violations()[0].0, "rule");
 }

@@ -1,7 +1,7 @@
-//! Flag rules through their runner: a section saved with a score a rule watches sends
-//! `ApplyFlagRule` for the assessment's patient, once per rule and save (a restart sends
-//! nothing again); a save without the score, a disabled rule, or history before the workflow
-//! started sends nothing.
+//! Flag rules through their runner: a section holding a score a rule watches, once signed off,
+//! sends `ApplyFlagRule` for the assessment's patient, once per rule and sign-off (a restart
+//! sends nothing again); a draft, a stale sign-off, a section without the score, a disabled
+//! rule, or history before the workflow started sends nothing.
 
 use std::sync::Arc;
 
@@ -33,7 +33,8 @@ fn nurse() -> Contributor {
 }
 
 async fn rule(store: &MemoryStore, rule_id: &RuleId, rule: FlagRule, version: u32) {
-    let event = FlagRuleEvent::FlagRuleSet { rule_id: rule_id.clone(), version, rule, at: at(0) };
+    let event =
+        FlagRuleEvent::FlagRuleSet { rule_id: rule_id.clone(), version, rule, organisation: None, at: at(0) };
     record(store, &format!("flagrule-{rule_id}"), "FlagRuleSet", &event).await;
 }
 
@@ -67,6 +68,17 @@ async fn saved(
         answers: answers.iter().map(|(q, a)| (QuestionId::parse(q).unwrap(), a.clone())).collect(),
         by: nurse(),
         at: at(2),
+    };
+    record(store, &format!("assessment-{assessment_id}"), event.event_type(), &event).await;
+}
+
+async fn signed(store: &MemoryStore, assessment_id: AssessmentId, section: &str, version: u32) {
+    let event = AssessmentEvent::SectionSignedOff {
+        assessment_id,
+        section_id: SectionId::parse(section).unwrap(),
+        version,
+        by: nurse(),
+        at: at(3),
     };
     record(store, &format!("assessment-{assessment_id}"), event.event_type(), &event).await;
 }
@@ -108,22 +120,30 @@ async fn a_watched_score_applies_each_rule_once_and_a_restart_sends_nothing_agai
         &[("bladder", Answer::Choice(QuestionId::parse("continent").unwrap()))],
     )
     .await;
-    saved(&store, assessment, "frailty", 1, &[("clinical-frailty-scale", Answer::Score(7))]).await;
+    signed(&store, assessment, "continence", 1).await;
+    // A draft reaches nobody; a sign-off of an older version neither.
+    saved(&store, assessment, "frailty", 1, &[("clinical-frailty-scale", Answer::Score(9))]).await;
+    saved(&store, assessment, "frailty", 2, &[("clinical-frailty-scale", Answer::Score(7))]).await;
+    signed(&store, assessment, "frailty", 1).await;
+    signed(&store, assessment, "frailty", 2).await;
     until_received(&recorder, 1).await;
-    saved(&store, assessment, "frailty", 2, &[("clinical-frailty-scale", Answer::Score(4))]).await;
+    saved(&store, assessment, "frailty", 3, &[("clinical-frailty-scale", Answer::Score(4))]).await;
+    signed(&store, assessment, "frailty", 3).await;
     until_received(&recorder, 2).await;
     stop.send_replace(true);
     handle.await.unwrap();
     let nhs = nhs().to_string();
     let sent: Vec<_> = recorder.commands();
     let sent: Vec<_> = sent.iter().map(applied).collect();
-    // Every watched score goes to the flags context, which decides (4 is below the threshold).
+    // Every signed-off watched score goes to the flags context, which decides (4 is below the
+    // threshold); the draft 9 and the stale sign-off of version 1 send nothing.
     assert_eq!(sent, [(nhs.as_str(), "cfs-frailty", 7), (nhs.as_str(), "cfs-frailty", 4)]);
 
     // A restart reads the same log: nothing new to send.
     let again = Recorder::new(Arc::new(TokioClock::starting_at(at(0))));
     let (stop, handle) = start(&store, &again);
-    saved(&store, assessment, "frailty", 3, &[("clinical-frailty-scale", Answer::Score(8))]).await;
+    saved(&store, assessment, "frailty", 4, &[("clinical-frailty-scale", Answer::Score(8))]).await;
+    signed(&store, assessment, "frailty", 4).await;
     until_received(&again, 1).await;
     stop.send_replace(true);
     handle.await.unwrap();
@@ -132,15 +152,17 @@ async fn a_watched_score_applies_each_rule_once_and_a_restart_sends_nothing_agai
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_rule_set_after_the_score_does_not_reach_back() {
+async fn a_rule_set_after_a_sign_off_does_not_reach_back() {
     let store = Arc::new(MemoryStore::new());
     let recorder = Recorder::new(Arc::new(TokioClock::starting_at(at(0))));
     let assessment = started(&store, 2).await;
     let (stop, handle) = start(&store, &recorder);
     saved(&store, assessment, "frailty", 1, &[("clinical-frailty-scale", Answer::Score(7))]).await;
+    signed(&store, assessment, "frailty", 1).await;
     let (frailty_id, frailty) = frailty_rule().unwrap();
     rule(&store, &frailty_id, frailty, 1).await;
     saved(&store, assessment, "frailty", 2, &[("clinical-frailty-scale", Answer::Score(9))]).await;
+    signed(&store, assessment, "frailty", 2).await;
     until_received(&recorder, 1).await;
     stop.send_replace(true);
     handle.await.unwrap();
