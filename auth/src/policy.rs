@@ -197,19 +197,8 @@ pub fn role_allows(role: Role, action: Action) -> bool {
             )
         }
         Action::ReceiveAssessments => matches!(role, SocialWorker | Broker | CareProvider | Admin),
-        Action::ViewAssessments => matches!(
-            role,
-            WardNurse
-                | WardClerk
-                | BedManager
-                | SocialWorker
-                | Therapist
-                | CommunityNurse
-                | VirtualWardClinician
-                | Broker
-                | CareProvider
-                | Admin
-        ),
+        // Whoever sees patient records, and the care providers an assessment is submitted to.
+        Action::ViewAssessments => role_allows(role, Action::ViewPatients) || role == CareProvider,
     }
 }
 
