@@ -10,6 +10,10 @@
 //! score of 6–9 (6 moderately frail, 7–9 severely frail; DESIGN.md §4) and other kinds carry
 //! none; review dates are not in the past; only an active flag is reviewed or resolved. Each
 //! flag records its source: the person who raised it, or the rule (and its version) that did.
+//!
+//! Flag rules are data, each on `flagrule-<id>` with every version ([`rules`]): careflow's
+//! workflows send [`FlagCommand::ApplyRule`] when a watched score is signed off, and the decision
+//! here raises the flag, updates the active one ([`FlagEvent::FlagRescored`]) or does nothing.
 
 mod decide;
 mod decider;
