@@ -35,6 +35,7 @@ use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
 use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::{Projection, ProjectionHost};
+use careflow_workflows::assessments::AssessmentFlows;
 use careflow_workflows::clock::{Scheduler, SystemClock, TaskDeadlines};
 use careflow_workflows::commands::{GrpcSender, Sender};
 use careflow_workflows::discharge::DischargeFlows;
@@ -74,6 +75,7 @@ pub struct Application {
 struct Workflows {
     flows: ProcessRunner<DischargeFlows>,
     flag_rules: ProcessRunner<FlagRuleFlows>,
+    assessments: ProcessRunner<AssessmentFlows>,
     clock: Scheduler,
 }
 
@@ -86,13 +88,15 @@ impl Workflows {
         let sender: Arc<dyn Sender> = Arc::new(GrpcSender::new(channel, auth));
         let flows = ProcessRunner::new(store.clone(), sender.clone(), DischargeFlows::new());
         let flag_rules = ProcessRunner::new(store.clone(), sender.clone(), FlagRuleFlows::new());
+        let assessments = ProcessRunner::new(store.clone(), sender.clone(), AssessmentFlows::new());
         // Before the demo (or anything else) appends: on a store that had no workflows, they
         // start at its head.
         flows.start_at_head_if_new().await.context("cannot start the workflows' checkpoint")?;
         flag_rules.start_at_head_if_new().await.context("cannot start the flag rules' checkpoint")?;
+        assessments.start_at_head_if_new().await.context("cannot start the assessments' checkpoint")?;
         let clock =
             Scheduler::new(store.clone(), sender, Arc::new(SystemClock), vec![Arc::new(TaskDeadlines)]);
-        Ok(Self { flows, flag_rules, clock })
+        Ok(Self { flows, flag_rules, assessments, clock })
     }
 }
 
@@ -399,7 +403,11 @@ impl Application {
         if let Some(workflows) = self.workflows {
             let clock_counts = (workflows.clock.pending(), workflows.clock.fired());
             let tracking = self.workflow_metrics.track(
-                vec![("discharge", workflows.flows.counts()), ("flag-rules", workflows.flag_rules.counts())],
+                vec![
+                    ("discharge", workflows.flows.counts()),
+                    ("flag-rules", workflows.flag_rules.counts()),
+                    ("assessments", workflows.assessments.counts()),
+                ],
                 clock_counts,
                 stopped.clone(),
             );
@@ -411,6 +419,8 @@ impl Application {
             parts.spawn(async move { flows.await.context("the discharge workflows") });
             let flag_rules = workflows.flag_rules.run(stopped.clone());
             parts.spawn(async move { flag_rules.await.context("the flag rules") });
+            let assessments = workflows.assessments.run(stopped.clone());
+            parts.spawn(async move { assessments.await.context("the assessment workflows") });
             let clock = workflows.clock.run(stopped.clone());
             parts.spawn(async move { clock.await.context("the clock") });
         }

@@ -11,6 +11,7 @@
 //! Depends on the domain (to read events), the event store port, the proto clients and auth
 //! (to mint careflow's own token); never on the services' internals.
 
+pub mod assessments;
 pub mod clock;
 pub mod commands;
 pub mod discharge;
