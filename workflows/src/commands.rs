@@ -202,11 +202,13 @@ impl GrpcSender {
     }
 }
 
+/// A response without its ack: the services broke their contract (sent again later).
+fn no_ack() -> SendError {
+    SendError::Transient { code: Code::Internal, message: "a command response without an ack".into() }
+}
+
 fn ack_of(ack: Option<tasks::CommandAck>) -> Result<Ack, SendError> {
-    ack.map(|a| Ack { position: a.position, id: a.id }).ok_or_else(|| SendError::Transient {
-        code: Code::Internal,
-        message: "a command response without an ack".into(),
-    })
+    ack.map(|a| Ack { position: a.position, id: a.id }).ok_or_else(no_ack)
 }
 
 #[async_trait]
@@ -231,10 +233,7 @@ impl Sender for GrpcSender {
             Command::MarkBedCleaned(r) => {
                 let response =
                     beds.mark_bed_cleaned(self.request(r.clone())?).await.map_err(status)?.into_inner();
-                let ack = response.ack.ok_or_else(|| SendError::Transient {
-                    code: Code::Internal,
-                    message: "a command response without an ack".into(),
-                })?;
+                let ack = response.ack.ok_or_else(no_ack)?;
                 Ok(Ack { position: ack.position, id: r.bed_id.clone() })
             }
             Command::ApplyFlagRule(r) => {
@@ -243,10 +242,7 @@ impl Sender for GrpcSender {
                     .await
                     .map_err(status)?
                     .into_inner();
-                let ack = response.ack.ok_or_else(|| SendError::Transient {
-                    code: Code::Internal,
-                    message: "a command response without an ack".into(),
-                })?;
+                let ack = response.ack.ok_or_else(no_ack)?;
                 Ok(Ack { position: ack.position, id: ack.flag_id })
             }
         }

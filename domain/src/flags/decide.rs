@@ -124,13 +124,10 @@ pub fn decide(
                     if patient.demographics.is_none() {
                         return Err(FlagError::PatientNotRegistered { nhs_number });
                     }
-                    if patient.date_of_death.is_some() {
-                        return Err(FlagError::PatientDied { nhs_number });
-                    }
+                    // The id derives from the command id: a retry is answered from the store
+                    // before this decision, so only a clash of ids gets here, as for a raise.
                     if flags.flags.contains_key(flag_id) {
-                        // Raised by this rule before and resolved since: not raised again by
-                        // the same score.
-                        return Ok(Vec::new());
+                        return Err(FlagError::FlagExists { flag_id: *flag_id });
                     }
                     let review_on =
                         rule.review_in_days.map(|days| at.date_naive() + chrono::Days::new(u64::from(days)));

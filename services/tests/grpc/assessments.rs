@@ -12,16 +12,6 @@ use super::*;
 
 const NHS: &str = "9990000018";
 
-fn violations(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
-}
-
 fn publish(template_id: &str, content_json: &str) -> apb::PublishAssessmentTemplateRequest {
     apb::PublishAssessmentTemplateRequest {
         command_id: uuid(),

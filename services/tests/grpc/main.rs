@@ -504,3 +504,14 @@ async fn another_organisation_cannot_change_a_trusts_beds() {
 
 mod assessments;
 mod patients;
+
+/// The fields an INVALID_ARGUMENT status names.
+fn violations(status: &tonic::Status) -> Vec<String> {
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}

@@ -35,16 +35,6 @@ fn raise(nhs: &str, kind: fpb::FlagKind, score: u32) -> fpb::RaiseFlagRequest {
     }
 }
 
-fn violations(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
-}
-
 async fn events(app: &TestServices, stream: &str) -> Vec<serde_json::Value> {
     let name = StreamName::new(stream).unwrap();
     read_full_stream(app.store.as_ref(), &name)
