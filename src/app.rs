@@ -28,6 +28,7 @@ use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
 use careflow_eventstore::sqlite::SqliteStore;
 use careflow_gateway::{DevSignIn, Gateway, GatewayConfig, GatewaySettings, OpsServer, Readers};
+use careflow_projections::assessments::{self as assessment_model, AssessmentDoc, AssessmentModel};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
@@ -189,6 +190,7 @@ async fn read_models(
             let board = Arc::new(MemoryBedBoard::new());
             let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
             let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
+            let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
             if keeps {
                 // The patient summaries first: the host applies each batch in this order, so
                 // a bed the board shows occupied already has its patient's summary (which
@@ -196,11 +198,13 @@ async fn read_models(
                 kept.push(patients.clone());
                 kept.push(board.clone());
                 kept.push(tasks.clone());
+                kept.push(assessments.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
                 patients: patients as Arc<dyn DocumentReader<PatientDoc>>,
                 tasks: tasks as Arc<dyn DocumentReader<TaskDoc>>,
+                assessments: assessments as Arc<dyn DocumentReader<AssessmentDoc>>,
             })
         }
         ReadModelKind::Redis => {
@@ -218,6 +222,10 @@ async fn read_models(
                     .await
                     .context("cannot open the Redis task models")?;
                 kept.push(Arc::new(tasks));
+                let assessments = RedisDocuments::connect(&config, AssessmentModel)
+                    .await
+                    .context("cannot open the Redis assessment models")?;
+                kept.push(Arc::new(assessments));
             }
             if reads {
                 Some(Readers {
@@ -235,6 +243,11 @@ async fn read_models(
                         RedisDocumentReader::<TaskDoc>::connect(&config, task_board::NAME)
                             .await
                             .context("cannot read the Redis task models")?,
+                    ),
+                    assessments: Arc::new(
+                        RedisDocumentReader::<AssessmentDoc>::connect(&config, assessment_model::NAME)
+                            .await
+                            .context("cannot read the Redis assessment models")?,
                     ),
                 })
             } else {

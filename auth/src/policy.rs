@@ -140,6 +140,15 @@ pub enum Denied {
         /// The actor's organisation.
         actor_org: String,
     },
+    /// An assessment seen only by its assessing and receiving organisations (a care provider
+    /// sees only what is submitted to it).
+    #[error(
+        "only the assessing organisation and those it was submitted to may see this assessment, and {actor_org} is neither"
+    )]
+    NotAReceiver {
+        /// The actor's organisation.
+        actor_org: String,
+    },
     /// The actor is not a member of the team whose work it is.
     #[error("only members of team {teams} may {action}")]
     NotAMember {
@@ -259,6 +268,40 @@ pub fn authorize_patient(actor: &Actor, action: Action, patient: PatientAccess<'
         return Err(Denied::Dissent { actor_org: actor.organisation.clone() });
     }
     Ok(())
+}
+
+/// What the policy needs to know of an assessment to decide who may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssessmentAccess<'a> {
+    /// The patient it is of.
+    pub patient: PatientAccess<'a>,
+    /// The assessing organisation (which started it).
+    pub organisation: &'a str,
+    /// The organisations it was submitted to (a council, a care provider).
+    pub receivers: &'a [String],
+}
+
+/// Whether `actor` may see an assessment (`action` is [`Action::ViewAssessments`]): the
+/// assessing organisation and the organisations it was submitted to always may; anyone else
+/// whose role sees patient records may as they would the patient's record (not when the
+/// patient dissents and their organisation is not caring for them); a care provider sees only
+/// the assessments submitted to it. The message never names the patient.
+pub fn authorize_assessment(
+    actor: &Actor,
+    action: Action,
+    assessment: AssessmentAccess<'_>,
+) -> Result<(), Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    let org = actor.organisation.as_str();
+    if assessment.organisation == org || assessment.receivers.iter().any(|r| r == org) {
+        return Ok(());
+    }
+    if !role_allows(actor.role, Action::ViewPatients) {
+        return Err(Denied::NotAReceiver { actor_org: actor.organisation.clone() });
+    }
+    authorize_patient(actor, Action::ViewPatients, assessment.patient)
 }
 
 /// Whether `actor` may take `action` on something `owner` owns.
@@ -409,6 +452,41 @@ mod tests {
                 .iter()
                 .all(|r| authorize_patient(&actor(*r, "RXA"), Action::ViewPatients, nobody).is_err())
         );
+    }
+
+    /// Every role against an assessment: of the assessing organisation, of a receiver, of a
+    /// third organisation; with and without the patient's dissent.
+    #[test]
+    fn the_assessment_table() {
+        let caring = ["RXA".to_owned()];
+        let receivers = ["LA001".to_owned()];
+        let of = |dissent| AssessmentAccess {
+            patient: PatientAccess { dissent, caring: &caring },
+            organisation: "RXA",
+            receivers: &receivers,
+        };
+        for role in Role::ALL {
+            let may = role_allows(role, Action::ViewAssessments);
+            let sees_records = role_allows(role, Action::ViewPatients);
+            for dissent in [false, true] {
+                for org in ["RXA", "LA001", "RYC"] {
+                    let seen = authorize_assessment(&actor(role, org), Action::ViewAssessments, of(dissent));
+                    let party = org != "RYC";
+                    let expected = may && (party || (sees_records && !dissent));
+                    assert_eq!(seen.is_ok(), expected, "{role} of {org}, dissent {dissent}");
+                    if may && !expected {
+                        let message = seen.unwrap_err().to_string();
+                        assert!(message.contains("RYC"), "{message}");
+                    }
+                }
+            }
+        }
+        // A care provider sees what is submitted to it, and nothing else.
+        let provider = actor(Role::CareProvider, "VN123");
+        assert!(authorize_assessment(&provider, Action::ViewAssessments, of(false)).is_err());
+        let to_provider = ["VN123".to_owned()];
+        let submitted = AssessmentAccess { receivers: &to_provider, ..of(false) };
+        assert!(authorize_assessment(&provider, Action::ViewAssessments, submitted).is_ok());
     }
 
     /// Every role against a team's work: as a member (configured or by token), as a manager of

@@ -120,6 +120,12 @@ impl ErrorExtensions for ApiError {
 pub struct GqlError(async_graphql::Error);
 
 impl GqlError {
+    /// The error with one more `extensions` entry.
+    pub(crate) fn with_extension(mut self, name: &str, value: async_graphql::Value) -> Self {
+        self.0 = self.0.extend_with(|_, e| e.set(name, value));
+        self
+    }
+
     /// Its `extensions.code`.
     pub(crate) fn code(&self) -> Option<&str> {
         match self.0.extensions.as_ref()?.get("code")? {
@@ -199,11 +205,16 @@ fn services_unavailable(status: &tonic::Status) -> ApiError {
     ApiError::Unavailable("a careflow service is unavailable; retry with the same commandId".into())
 }
 
-/// `snake_case` → `camelCase`, for proto field names.
+/// `snake_case` → `camelCase`, for proto field names. What follows a `.` is a key the client
+/// sent (a question id in `answers.<id>`), kept as sent.
 fn camel_case(field: &str) -> String {
+    let (name, key) = match field.split_once('.') {
+        Some((name, key)) => (name, Some(key)),
+        None => (field, None),
+    };
     let mut out = String::with_capacity(field.len());
     let mut upper = false;
-    for c in field.chars() {
+    for c in name.chars() {
         if c == '_' {
             upper = true;
         } else if upper {
@@ -212,6 +223,10 @@ fn camel_case(field: &str) -> String {
         } else {
             out.push(c);
         }
+    }
+    if let Some(key) = key {
+        out.push('.');
+        out.push_str(key);
     }
     out
 }
@@ -266,6 +281,9 @@ mod tests {
         assert_eq!(camel_case("nhs_number"), "nhsNumber");
         assert_eq!(camel_case("discharge_ready_date"), "dischargeReadyDate");
         assert_eq!(camel_case("pathway"), "pathway");
+        // A key the client sent is kept as sent.
+        assert_eq!(camel_case("answers.own_goals"), "answers.own_goals");
+        assert_eq!(camel_case("content_json.sections.0"), "contentJson.sections.0");
     }
 
     #[test]

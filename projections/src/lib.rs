@@ -5,6 +5,7 @@
 //! Depends on the domain (to decode events) and the event store port; never on services.
 //! The gateway sees read models only through ports such as [`bed_board::BedBoardReader`].
 
+pub mod assessments;
 pub mod bed_board;
 pub mod documents;
 pub mod host;

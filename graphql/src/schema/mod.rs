@@ -2,6 +2,7 @@
 //! over its read models, mutations through the shared [`command`] helpers, subscriptions),
 //! merged into one schema. Adding a context is its module and one entry in each root below.
 
+mod assessments;
 pub(crate) mod command;
 mod mutation;
 mod patients;
@@ -16,10 +17,12 @@ use std::time::Duration;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema};
 use careflow_auth::Actor;
 use careflow_auth::policy::{self, Action};
+use careflow_projections::assessments::AssessmentDoc;
 use careflow_projections::bed_board::BedBoardReader;
 use careflow_projections::documents::DocumentReader;
 use careflow_projections::patient_summary::PatientDoc;
 use careflow_projections::task_board::TaskDoc;
+use careflow_proto::assessments::v1::assessment_service_client::AssessmentServiceClient;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
@@ -27,6 +30,7 @@ use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
+use assessments::{AssessmentsMutation, AssessmentsQuery, AssessmentsSubscription, Presence};
 pub use command::{GrpcDeadline, ReadYourWrites};
 use mutation::BedsMutation;
 use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
@@ -36,15 +40,20 @@ use tasks::{TasksMutation, TasksQuery, TasksSubscription};
 
 /// Every context's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(BedsQuery, PatientsQuery, TasksQuery);
+pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery);
 
 /// Every context's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation);
+pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation, AssessmentsMutation);
 
 /// Every context's subscriptions.
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(BedsSubscription, PatientsSubscription, TasksSubscription);
+pub struct SubscriptionRoot(
+    BedsSubscription,
+    PatientsSubscription,
+    TasksSubscription,
+    AssessmentsSubscription,
+);
 
 /// The read models the gateway reads, one per context's model.
 #[derive(Clone)]
@@ -55,6 +64,8 @@ pub struct Readers {
     pub patients: Arc<dyn DocumentReader<PatientDoc>>,
     /// Teams, inboxes, people's tasks and tasks.
     pub tasks: Arc<dyn DocumentReader<TaskDoc>>,
+    /// Assessments, their lists and the templates.
+    pub assessments: Arc<dyn DocumentReader<AssessmentDoc>>,
 }
 
 /// The gRPC clients of every context, over one channel.
@@ -68,6 +79,8 @@ pub struct Clients {
     pub flags: FlagServiceClient<Channel>,
     /// `careflow.tasks.v1`.
     pub tasks: TaskServiceClient<Channel>,
+    /// `careflow.assessments.v1`.
+    pub assessments: AssessmentServiceClient<Channel>,
 }
 
 impl Clients {
@@ -77,7 +90,8 @@ impl Clients {
             beds: BedServiceClient::new(channel.clone()),
             patients: PatientServiceClient::new(channel.clone()),
             flags: FlagServiceClient::new(channel.clone()),
-            tasks: TaskServiceClient::new(channel),
+            tasks: TaskServiceClient::new(channel.clone()),
+            assessments: AssessmentServiceClient::new(channel),
         }
     }
 }
@@ -135,10 +149,13 @@ pub fn build(
         .data(readers.beds)
         .data(readers.patients)
         .data(readers.tasks)
+        .data(readers.assessments)
         .data(clients.beds)
         .data(clients.patients)
         .data(clients.flags)
         .data(clients.tasks)
+        .data(clients.assessments)
+        .data(Arc::new(Presence::default()))
         .data(ReadYourWrites(read_your_writes))
         .data(GrpcDeadline(settings.grpc_deadline))
         .data(metrics)

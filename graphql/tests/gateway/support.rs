@@ -12,6 +12,7 @@ use careflow_auth::{Actor, Authenticator, JwtConfig, Role};
 use careflow_domain::beds::BedStatus;
 use careflow_gateway::{DevSignIn, Gateway, GatewayConfig, GatewaySettings, Readers};
 use careflow_projections::ProjectionError;
+use careflow_projections::assessments::AssessmentModel;
 use careflow_projections::bed_board::{
     BedBoardReader, BedChange, BedChanges, BedView, Capacity, SiteView, WardView,
 };
@@ -343,7 +344,8 @@ impl TestGateway {
         };
         let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
         let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
-        let readers = Readers { beds: board, patients, tasks };
+        let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
+        let readers = Readers { beds: board, patients, tasks, assessments };
         let gateway = Gateway::build(config, readers).await.expect("build the gateway");
         let addr = gateway.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,6 +1,7 @@
 //! The projections crate's integration tests, as one binary: the bed board (memory and Redis),
-//! the runner and host, and the document models (memory and Redis) with the patient summary, and the task models.
+//! the runner and host, and the document models (memory and Redis) with the patient summary, the task models, and the assessment models.
 
+mod assessments;
 mod bed_board;
 mod documents;
 mod helpers;
