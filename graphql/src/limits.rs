@@ -236,7 +236,16 @@ pub fn check_document(document: &ExecutableDocument) -> Result<(), DocumentRefus
     Ok(())
 }
 
-/// Finds the string inputs of a request longer than `max_bytes`: inline in the document, as
+/// Input fields that carry a whole document (an assessment template as JSON), and so may be
+/// longer than other strings: up to [`MAX_DOCUMENT_BYTES`] (the request body's own limit
+/// still applies). The services parse and bound what they hold.
+pub const DOCUMENT_FIELDS: [&str; 1] = ["contentJson"];
+
+/// The longest [`DOCUMENT_FIELDS`] value, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 60 * 1024;
+
+/// Finds the string inputs of a request longer than `max_bytes` (a
+/// [`DOCUMENT_FIELDS`] value: longer than [`MAX_DOCUMENT_BYTES`]): inline in the document, as
 /// variable default values, or in the variables. Each violation names the input field (or
 /// argument) the string was given for; a variable's value is walked once, under the name of the
 /// first field it is given for.
@@ -334,7 +343,8 @@ impl<'a> StringFinder<'a> {
     }
 
     fn string(&mut self, field: &str, s: &str) {
-        if s.len() <= self.max_bytes
+        let max_bytes = if DOCUMENT_FIELDS.contains(&field) { MAX_DOCUMENT_BYTES } else { self.max_bytes };
+        if s.len() <= max_bytes
             || self.violations.len() >= MAX_REPORTED_VIOLATIONS
             || self.violations.iter().any(|v| v.field == field)
         {
@@ -342,7 +352,7 @@ impl<'a> StringFinder<'a> {
         }
         self.violations.push(FieldViolation {
             field: field.to_owned(),
-            description: format!("must be at most {} bytes; got {}", self.max_bytes, s.len()),
+            description: format!("must be at most {max_bytes} bytes; got {}", s.len()),
         });
     }
 }
@@ -449,5 +459,21 @@ mod tests {
         fields.sort();
         assert_eq!(fields, ["bedId", "label", "note"]);
         assert!(oversized_strings(&doc, &variables, 100).is_empty());
+    }
+
+    #[test]
+    fn a_document_field_may_be_longer_but_not_without_bound() {
+        let doc = parse_query(
+            "mutation($id: ID!, $json: String!) { publishAssessmentTemplate(input: {templateId: $id, contentJson: $json}) { position } }",
+        )
+        .expect("parses");
+        let with = |json: String| Variables::from_json(serde_json::json!({"id": "t", "json": json}));
+        let template = with("x".repeat(MAX_DOCUMENT_BYTES));
+        assert!(oversized_strings(&doc, &template, 4096).is_empty(), "a template of the largest size");
+        let huge = with("x".repeat(MAX_DOCUMENT_BYTES + 1));
+        let fields: Vec<String> = oversized_strings(&doc, &huge, 4096).into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["contentJson"]);
+        let long_id = Variables::from_json(serde_json::json!({"id": "x".repeat(5000), "json": "{}"}));
+        assert_eq!(oversized_strings(&doc, &long_id, 4096).len(), 1, "other fields keep their limit");
     }
 }

@@ -10,6 +10,7 @@ mod browser;
 mod helpers;
 mod patients;
 mod tasks;
+mod trusted_assessment;
 mod workflows;
 
 use helpers::flow::{self, BOARD, configure};

@@ -5,54 +5,12 @@
 //! task; completing it cleans the bed; after a restart everything is as it was and nothing is
 //! doubled.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::helpers::flow::configure;
+use crate::helpers::flow::{configure, configure_team, eventually};
 use crate::helpers::{Careflow, token_for, token_in};
 
 const INBOX: &str = r#"query($team: ID!) { teamInbox(teamId: $team) { id title kind status nhsNumber } }"#;
-
-async fn configure_team(
-    app: &Careflow,
-    admin: &str,
-    team: &str,
-    kind: &str,
-    wards: &[&str],
-    members: &[&str],
-) {
-    let configured = app
-        .graphql(
-            Some(admin),
-            &format!(
-                r#"mutation($wards: [String!]!, $members: [String!]!) {{ configureTeam(input: {{teamId: "{team}", name: "{team}",
-                    kind: {kind}, wards: $wards, members: $members}}) {{ visible }} }}"#
-            ),
-            json!({ "wards": wards, "members": members }),
-        )
-        .await;
-    assert!(configured.get("errors").is_none(), "{configured}");
-}
-
-/// Polls (with a deadline) until `query` gives data that `done` accepts.
-async fn eventually(
-    app: &Careflow,
-    token: &str,
-    query: &str,
-    variables: Value,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let data = app.data(token, query, variables.clone()).await;
-        if done(&data) {
-            return data;
-        }
-        assert!(Instant::now() < deadline, "not reached in time: {data}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn discharge_to_assess_hands_work_across_organisations_and_survives_a_restart() {

@@ -1,5 +1,7 @@
 //! The bed flow over GraphQL, shared by the black-box tests of one process and of several.
 
+use std::time::{Duration, Instant};
+
 use serde_json::{Value, json};
 
 use super::Careflow;
@@ -91,4 +93,45 @@ pub async fn admit_discharge_clean(app: &Careflow, nurse: &str) {
         .await;
     assert_eq!(bed(&cleaned, "markBedCleaned")["status"], "AVAILABLE");
     assert_eq!(pushes.next_data().await["bedBoard"]["status"], "AVAILABLE");
+}
+
+/// Configures team `team` of `kind` as `admin`, with its wards and members.
+pub async fn configure_team(
+    app: &Careflow,
+    admin: &str,
+    team: &str,
+    kind: &str,
+    wards: &[&str],
+    members: &[&str],
+) {
+    let configured = app
+        .graphql(
+            Some(admin),
+            &format!(
+                r#"mutation($wards: [String!]!, $members: [String!]!) {{ configureTeam(input: {{teamId: "{team}", name: "{team}",
+                    kind: {kind}, wards: $wards, members: $members}}) {{ visible }} }}"#
+            ),
+            json!({ "wards": wards, "members": members }),
+        )
+        .await;
+    assert!(configured.get("errors").is_none(), "{configured}");
+}
+
+/// Polls (with a deadline) until `query` gives data that `done` accepts.
+pub async fn eventually(
+    app: &Careflow,
+    token: &str,
+    query: &str,
+    variables: Value,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let data = app.data(token, query, variables.clone()).await;
+        if done(&data) {
+            return data;
+        }
+        assert!(Instant::now() < deadline, "not reached in time: {data}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
