@@ -199,7 +199,8 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
         task??;
     }
     let admitted = patient;
-    patients_and_flags(store, admitted).await?;
+    patients_and_flags(store.clone(), admitted).await?;
+    assessments::assess(store).await?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         patients = admitted + AT_HOME,
@@ -379,6 +380,17 @@ fn next_patient(counter: &mut u32) -> anyhow::Result<(NhsNumber, PatientName)> {
             return Ok((nhs, PatientName::parse(given, family)?));
         }
     }
+}
+
+/// The NHS number of the `k`th demo patient (from 1): the patients admitted to the first
+/// ward's beds come first.
+fn demo_patient(k: u32) -> anyhow::Result<NhsNumber> {
+    let mut counter = 0;
+    let mut nhs = None;
+    for _ in 0..k {
+        nhs = Some(next_patient(&mut counter)?.0);
+    }
+    nhs.context("demo patients are counted from 1")
 }
 
 /// What happens to bed number `n` of a ward: mostly occupied, some awaiting cleaning, reserved

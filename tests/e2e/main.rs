@@ -190,6 +190,39 @@ async fn the_demo_loads_once() {
     let rows = inbox["teamInbox"].as_array().unwrap();
     assert!(rows[0]["overdue"] == true, "overdue first: {inbox}");
     assert!(rows.iter().any(|r| r["kind"] == "TRUSTED_ASSESSMENT"), "{inbox}");
+
+    // Trusted assessments: two in progress, one submitted; a signed-off frailty score of 6 has
+    // raised its patient's frailty flag through the rule.
+    let social_worker = helpers::token_for("1.la001-hswt", "social_worker", "LA001", &["LA001-HSWT"]);
+    let listed = app
+        .data(
+            &social_worker,
+            "{ assessmentsInProgress { id nhsNumber status requiredSigned required } }",
+            json!({}),
+        )
+        .await;
+    let rows = listed["assessmentsInProgress"].as_array().unwrap();
+    let statuses: std::collections::BTreeMap<&str, usize> =
+        rows.iter().fold(Default::default(), |mut m, r| {
+            *m.entry(r["status"].as_str().unwrap()).or_default() += 1;
+            m
+        });
+    assert_eq!(statuses, [("IN_PROGRESS", 2), ("SUBMITTED", 1)].into(), "{listed}");
+    let half = rows.iter().find(|r| r["requiredSigned"] == 4).expect("the half-done one");
+    let flags =
+        r#"query($n: String!) { patient(nhsNumber: $n) { flags { kind frailtyScore raisedBy { rule } } } }"#;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let data = app.data(&nurse, flags, json!({"n": half["nhsNumber"]})).await;
+        let by_rule = data["patient"]["flags"].as_array().unwrap().iter().any(|f| {
+            f["kind"] == "FRAILTY" && f["raisedBy"]["rule"] == "cfs-frailty" && f["frailtyScore"] == 6
+        });
+        if by_rule {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no frailty flag by the rule: {data}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
