@@ -57,6 +57,7 @@ const FILES: &[Embedded] = embed![
     "app/capacity.js" => JS,
     "app/inbox.js" => JS,
     "app/patient.js" => JS,
+    "app/assessment.js" => JS,
     "vendor/preact.mjs" => JS,
     "vendor/hooks.mjs" => JS,
     "vendor/htm.mjs" => JS,

@@ -6,11 +6,13 @@ import { session, signOut } from "./session.js";
 
 /** An error the API answered, with its `extensions.code` and the fields it names. */
 export class ApiError extends Error {
-  constructor(message, code, fields = {}) {
+  constructor(message, code, fields = {}, extensions = {}) {
     super(message);
     this.code = code;
     /** Input field (camelCase) → what is wrong with it. */
     this.fields = fields;
+    /** Everything else the error carries (a CONFLICT's `section`, as it is saved now). */
+    this.extensions = extensions;
   }
 }
 
@@ -40,7 +42,7 @@ function toApiError(error) {
   const ext = error.extensions || {};
   const fields = {};
   for (const v of ext.fieldViolations || []) fields[v.field] = v.description;
-  return new ApiError(error.message, ext.code || "INTERNAL", fields);
+  return new ApiError(error.message, ext.code || "INTERNAL", fields, ext);
 }
 
 /** Runs a query or mutation; resolves with `data`, rejects with ApiError or Offline. */

@@ -5,6 +5,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { command, graphql, subscribe } from "./api.js";
+import { ASSESSORS, assessmentsForTask, startAssessment } from "./assessment.js";
 import { session, useStore } from "./session.js";
 import { Dialog, Field, formatNhs, html, messageOf, route, usePending, useTick, waitingFor, when } from "./ui.js";
 
@@ -147,6 +148,24 @@ function TaskDialog({ task, team, teams, waiting, onClose }) {
     }
   };
 
+  // A trusted-assessment task opens its assessment, or starts one.
+  const [assessments, setAssessments] = useState(null);
+  const assessable = task.kind === "TRUSTED_ASSESSMENT" && task.nhsNumber;
+  useEffect(() => {
+    if (!assessable) return;
+    assessmentsForTask(task.nhsNumber, task.id).then(setAssessments).catch(() => setAssessments([]));
+  }, [task.id]);
+  const startOne = async () => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      location.hash = `#/assessment/${await startAssessment(task.nhsNumber, task.id)}`;
+    } catch (error) {
+      setBusy(false);
+      setProblem(messageOf(error));
+    }
+  };
+
   const offeredHere = task.status === "HANDOFF_PENDING" && task.offeredTo === team.id;
   const owned = task.teamId === team.id;
   const buttons = [];
@@ -156,6 +175,8 @@ function TaskDialog({ task, team, teams, waiting, onClose }) {
   if (owned && ["OPEN", "CLAIMED"].includes(task.status)) buttons.push(["Hand off", () => setForm("handoff")]);
   if (owned && ["OPEN", "CLAIMED"].includes(task.status)) buttons.push(["Complete", () => setForm("complete")]);
   buttons.push(["Comment", () => setForm("comment")]);
+  if (assessable && assessments?.length) buttons.unshift(["Open the trusted assessment", () => (location.hash = `#/assessment/${assessments[0].id}`)]);
+  else if (assessable && assessments && owned && ASSESSORS.includes(who?.claims?.role)) buttons.unshift(["Start the trusted assessment", startOne]);
 
   return html`<${Dialog} title=${task.title} onClose=${onClose}>
     <dl class="task-facts">

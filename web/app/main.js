@@ -1,10 +1,12 @@
 // The app's shell: sign-in, the header with the screens, and a router on the location's hash
-// (#/beds/<site>/<ward>, #/capacity/<site>, #/inbox/<team>, #/patient/<nhs>), so every screen
+// (#/beds/<site>/<ward>, #/capacity/<site>, #/inbox/<team>, #/patient/<nhs>, #/assessments,
+// #/assessment/<id>/<section>), so every screen
 // has an address a tablet can bookmark and the back button works.
 
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { discardPending, disconnect, flush, pendingCommands } from "./api.js";
+import { AssessmentList, AssessmentScreen } from "./assessment.js";
 import { BedBoard } from "./beds.js";
 import { SiteCapacity } from "./capacity.js";
 import { Inbox } from "./inbox.js";
@@ -55,7 +57,11 @@ const SCREENS = [
   ["capacity", "Site capacity"],
   ["inbox", "Team inbox"],
   ["patient", "Patients"],
+  ["assessments", "Assessments"],
 ];
+
+/** Screens reached from others, not from the header. */
+const INNER = ["assessment"];
 
 function App() {
   const who = useStore(session);
@@ -65,10 +71,10 @@ function App() {
     else disconnect();
   }, [who?.token]);
   const [screen, ...args] = route(hash);
-  const known = SCREENS.some(([id]) => id === screen);
+  const known = SCREENS.some(([id]) => id === screen) || INNER.includes(screen);
   useEffect(() => {
     const [now] = route();
-    if (who && !SCREENS.some(([id]) => id === now)) navigate(home(who.claims.role), true);
+    if (who && !SCREENS.some(([id]) => id === now) && !INNER.includes(now)) navigate(home(who.claims.role), true);
   }, [who?.token, hash]);
   if (!who) return html`<${SignIn} />`;
   if (!known) return null;
@@ -90,6 +96,8 @@ function App() {
       ${screen === "capacity" && html`<${SiteCapacity} siteId=${args[0] || ""} navigate=${navigate} />`}
       ${screen === "inbox" && html`<${Inbox} teamId=${args[0] || ""} navigate=${navigate} />`}
       ${screen === "patient" && html`<${PatientScreen} nhsNumber=${args[0] || ""} navigate=${navigate} />`}
+      ${screen === "assessments" && html`<${AssessmentList} navigate=${navigate} />`}
+      ${screen === "assessment" && html`<${AssessmentScreen} key=${args[0]} assessmentId=${args[0] || ""} sectionId=${args[1] || ""} navigate=${navigate} />`}
     </main>
   </div>`;
 }

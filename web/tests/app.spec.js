@@ -2,9 +2,7 @@
 // (started with its demo by tests/e2e/browser.rs). Every patient is synthetic (999 range).
 
 import { expect, test } from "@playwright/test";
-import { accessible } from "./helpers.js";
-
-const SHOTS = process.env.CAREFLOW_SCREENSHOTS;
+import { accessible, shot, signIn } from "./helpers.js";
 
 /** A valid NHS number in the 999 test range, different on every call. */
 function nhsNumber() {
@@ -16,15 +14,6 @@ function nhsNumber() {
   }
 }
 
-async function signIn(page, name) {
-  await page.goto("/");
-  await page.getByRole("button", { name: new RegExp(name) }).click();
-  await expect(page.getByTestId("who")).toHaveText(name);
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png` });
-}
 
 /** The first bed of the board in `status`, and its id. */
 async function bedIn(page, status) {

@@ -20,3 +20,16 @@ export async function accessible(page, what) {
   expect(small, `touch targets under 44 px on ${what}`).toEqual([]);
 }
 
+
+/** Signs in through the development sign-in as the demo person `name`. */
+export async function signIn(page, name) {
+  await page.goto("/");
+  await page.getByRole("button", { name: new RegExp(name) }).click();
+  await expect(page.getByTestId("who")).toHaveText(name);
+}
+
+/** Writes the page's screenshot as `<name>.png` when CAREFLOW_SCREENSHOTS names a directory. */
+export async function shot(page, name) {
+  const dir = process.env.CAREFLOW_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png` });
+}

@@ -184,6 +184,7 @@ impl AssessmentView {
             template_id: self.template_id.clone(),
             title: self.title.clone(),
             organisation: self.organisation.clone(),
+            task_id: self.task_id.clone(),
             team_id: self.team_id.clone(),
             status: self.status,
             required_signed: self.required.iter().filter(|s| self.signed(s)).count() as u32,
@@ -206,6 +207,9 @@ pub struct AssessmentRow {
     pub title: String,
     /// The assessing organisation.
     pub organisation: String,
+    /// The task it answers.
+    #[serde(default)]
+    pub task_id: Option<String>,
     /// The team whose task it answers.
     pub team_id: Option<String>,
     /// Where it is.

@@ -656,6 +656,10 @@ impl AssessmentSummary {
     async fn organisation(&self) -> &str {
         &self.row.organisation
     }
+    /// The task it answers.
+    async fn task_id(&self) -> Option<ID> {
+        self.row.task_id.clone().map(ID)
+    }
     /// The team whose task it answers.
     async fn team_id(&self) -> Option<ID> {
         self.row.team_id.clone().map(ID)
