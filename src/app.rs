@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use careflow_auth::Authenticator;
+use careflow_domain::OdsCode;
 use careflow_eventstore::EventStore;
 use careflow_eventstore::memory::MemoryStore;
 use careflow_eventstore::postgres::PostgresStore;
@@ -66,6 +67,8 @@ pub struct Application {
     ready: watch::Sender<bool>,
     positions: PositionMetrics,
     demo: bool,
+    /// The organisation that owns the shipped templates, when they are seeded at start.
+    seed_templates: Option<OdsCode>,
     /// The workflows and the clock, with the services' endpoint (workflows role).
     workflows: Option<Workflows>,
     workflow_metrics: WorkflowMetrics,
@@ -145,6 +148,9 @@ fn roles(args: &ServeArgs) -> anyhow::Result<BTreeSet<ServeRole>> {
     }
     if args.demo && !has(ServeRole::Services) {
         bail!("--demo loads data through the event store: run it with the services role");
+    }
+    if args.seed_templates.is_some() && !has(ServeRole::Services) {
+        bail!("--seed-templates publishes through the event store: run it with the services role");
     }
     Ok(roles)
 }
@@ -267,6 +273,13 @@ impl Application {
     /// Opens what the roles need, brings the read models up to date and binds every listener.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Self> {
         let roles = roles(&args)?;
+        let seed_templates = args
+            .seed_templates
+            .as_deref()
+            .map(|ods| {
+                OdsCode::parse(ods).with_context(|| format!("--seed-templates {ods:?} is not an ODS code"))
+            })
+            .transpose()?;
         let development = args.check_jwt_secret()? == JwtSecretUse::Development;
         if development {
             tracing::warn!("using the development JWT secret; set CAREFLOW_JWT_SECRET outside development");
@@ -365,6 +378,7 @@ impl Application {
             ready,
             positions,
             demo: args.demo,
+            seed_templates,
             workflows,
             workflow_metrics,
         })
@@ -451,6 +465,11 @@ impl Application {
             });
         }
 
+        if let (Some(organisation), Some(store)) = (&self.seed_templates, &self.store) {
+            crate::seed::shipped(store.clone(), organisation)
+                .await
+                .context("seeding the shipped templates")?;
+        }
         if self.demo
             && let Some(store) = &self.store
         {

@@ -201,6 +201,10 @@ pub struct ServeArgs {
     /// Address of the GraphQL gateway and health/metrics endpoints (port 0 picks a free port).
     #[arg(long, env = "CAREFLOW_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
+    /// Publish the assessment templates careflow ships and the frailty flag rule, owned by this
+    /// organisation (ODS code), once: later starts add nothing, and keep an admin's changes.
+    #[arg(long, env = "CAREFLOW_SEED_TEMPLATES", value_name = "ODS")]
+    pub seed_templates: Option<String>,
     /// Load the synthetic demo (sites, wards, ~300 beds, patients) once; re-running adds nothing.
     #[arg(long, env = "CAREFLOW_DEMO")]
     pub demo: bool,

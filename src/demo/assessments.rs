@@ -18,45 +18,16 @@ use careflow_domain::assessments::{
     Answer, Answers, AssessmentCommand, AssessmentId, Assessments, Contributor, Question, QuestionKind,
     RoleName, SectionTemplate, TemplateContent,
 };
-use careflow_domain::flags::{FlagCommand, Flags, rules::frailty_rule};
 use careflow_domain::tasks::UserId;
 use careflow_domain::{NhsNumber, SectionId};
 use careflow_eventstore::EventStore;
 use careflow_services::CommandHandler;
 
-use super::{admin, demo_context, handle};
+use super::{demo_context, handle};
 
-/// Publishes the shipped templates and sets the frailty rule (each once: the same content
-/// again is nothing new).
+/// Publishes the shipped templates and sets the frailty rule, as the acute trust's (RXA) admin.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
-    let actor = admin("RXA");
-    let by = Contributor {
-        user_id: UserId::parse(&actor.user_id)?,
-        role: RoleName::parse(actor.role.as_str()).map_err(anyhow::Error::msg)?,
-        organisation: OdsCode::parse(&actor.organisation)?,
-    };
-    let templates = CommandHandler::<Assessments>::new(store.clone());
-    for (id, json) in SHIPPED {
-        let content: TemplateContent =
-            serde_json::from_str(json).with_context(|| format!("template {id}"))?;
-        let command = AssessmentCommand::PublishTemplate {
-            template_id: TemplateId::parse(id)?,
-            content,
-            by: by.clone(),
-        };
-        handle(&templates, &actor, &format!("template/{id}"), Action::ConfigureTemplates, command).await?;
-    }
-    let (rule_id, rule) = frailty_rule().context("the frailty rule")?;
-    let flags = CommandHandler::<Flags>::new(store);
-    let key = format!("flag-rule/{rule_id}");
-    handle(
-        &flags,
-        &actor,
-        &key,
-        Action::ConfigureTeams,
-        FlagCommand::SetRule { rule_id, rule, organisation: OdsCode::parse(&actor.organisation)? },
-    )
-    .await
+    crate::seed::shipped(store, &OdsCode::parse("RXA")?).await
 }
 
 /// The demo people who take part, by role: user id, organisation, team.

@@ -325,3 +325,73 @@ async fn a_trusted_assessment_is_completed_together_live_and_completes_its_task(
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_shipped_templates_and_frailty_rule_are_seeded_once_and_keep_an_admins_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Careflow::start(dir.path(), &["--seed-templates", "RYC"]);
+    let (admin, nurse) = (token_in("admin", "RYC"), token_for("nurse.ryc", "ward_nurse", "RYC", &[]));
+    let templates = "{ assessmentTemplates { id version organisation } }";
+    let seeded = app.data(&nurse, templates, json!({})).await;
+    let rows = seeded["assessmentTemplates"].as_array().unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["care-home-trusted-assessment", "reablement-trusted-assessor"], "{seeded}");
+    assert!(rows.iter().all(|r| r["version"] == 1 && r["organisation"] == "RYC"), "{seeded}");
+
+    // The frailty rule is in force: a signed-off score of 7 raises the flag.
+    app.data(
+        &nurse,
+        r#"mutation { registerPatient(input: {nhsNumber: "9990000042", givenName: "Hesketh", familyName: "Tolliver",
+            dateOfBirth: "1931-08-09", gender: MALE, postcode: "BD9 4RT"}) { visible } }"#,
+        json!({}),
+    )
+    .await;
+    let started = app
+        .data(
+            &nurse,
+            r#"mutation { startAssessment(input: {nhsNumber: "9990000042", templateId: "reablement-trusted-assessor"}) { assessmentId } }"#,
+            json!({}),
+        )
+        .await;
+    let id = started["startAssessment"]["assessmentId"].as_str().unwrap().to_owned();
+    let input = json!({"assessmentId": id, "sectionId": "frailty", "baseVersion": 0,
+        "answers": [{"questionId": "clinical-frailty-scale", "score": 7}]});
+    app.data(&nurse, SAVE, json!({"input": input})).await;
+    app.data(&nurse, SIGN, json!({"id": id, "section": "frailty", "version": 1})).await;
+    let flags = r#"{ patient(nhsNumber: "9990000042") { flags { kind severity raisedBy { rule } } } }"#;
+    eventually(&app, &nurse, flags, json!({}), |d| {
+        d["patient"]["flags"].as_array().is_some_and(|f| {
+            f.iter().any(|f| f["kind"] == "FRAILTY" && f["raisedBy"]["rule"] == "cfs-frailty")
+        })
+    })
+    .await;
+
+    // The admin changes a template; later starts keep it.
+    let (_, json) = SHIPPED[1];
+    let mut content: Value = serde_json::from_str(json).unwrap();
+    content["title"] = json!("Care home trusted assessment (Eastbrook)");
+    let publish = r#"mutation($json: String!) { publishAssessmentTemplate(input: {templateId: "care-home-trusted-assessment", contentJson: $json}) { visible } }"#;
+    app.data(&admin, publish, json!({"json": content.to_string()})).await;
+    drop(app);
+    let app = Careflow::start(dir.path(), &["--seed-templates", "RYC"]);
+    let after = app
+        .data(
+            &nurse,
+            r#"{ assessmentTemplate(id: "care-home-trusted-assessment") { version title } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        after["assessmentTemplate"],
+        json!({"version": 2, "title": "Care home trusted assessment (Eastbrook)"})
+    );
+    drop(app);
+
+    // Another organisation cannot take them over by seeding: they stay RYC's.
+    let app = Careflow::start(dir.path(), &["--seed-templates", "RXA"]);
+    let still = app.data(&nurse, templates, json!({})).await;
+    assert!(
+        still["assessmentTemplates"].as_array().unwrap().iter().all(|r| r["organisation"] == "RYC"),
+        "{still}"
+    );
+}
