@@ -103,10 +103,11 @@ impl BedChanges {
 /// The bed change a document change is, if any; a rebuild is `Lagged`.
 fn bed_change(change: DocChange<BedDoc>) -> Result<Option<BedChange>, RecvError> {
     match change {
-        DocChange::Changed { doc: Some(BedDoc::Bed(bed)), .. } => {
-            Ok(Some(BedChange { ward_id: bed.ward_id.clone(), bed: *bed }))
-        }
-        DocChange::Changed { .. } => Ok(None),
+        DocChange::Changed { doc: Some(doc), .. } => match &*doc {
+            BedDoc::Bed(bed) => Ok(Some(BedChange { ward_id: bed.ward_id.clone(), bed: (**bed).clone() })),
+            _ => Ok(None),
+        },
+        DocChange::Changed { doc: None, .. } => Ok(None),
         DocChange::Resync => Err(RecvError::Lagged(0)),
     }
 }

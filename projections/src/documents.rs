@@ -13,6 +13,7 @@ mod memory;
 pub mod redis;
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -142,8 +143,9 @@ pub enum DocChange<D> {
     Changed {
         /// Its key.
         key: String,
-        /// The document now.
-        doc: Option<D>,
+        /// The document now, shared by every subscriber (a change is sent to all of them,
+        /// whichever documents they follow).
+        doc: Option<Arc<D>>,
         /// The checkpoint of the batch that changed it.
         position: Position,
     },

@@ -20,6 +20,7 @@
 //! dropped at the end.
 
 mod backend;
+mod coedit;
 mod decide;
 mod push;
 mod running;
@@ -54,13 +55,15 @@ pub enum Part {
     Workflow,
     /// Deadlines fired per second.
     Timers,
+    /// Section save → other editors' push latency on one assessment.
+    Coedit,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers, Part::Coedit])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -116,6 +119,15 @@ pub struct BenchArgs {
     /// Deadlines pending when `timers` starts.
     #[arg(long, default_value_t = 100_000)]
     pub timers_pending: usize,
+    /// People following one assessment in `coedit`.
+    #[arg(long, default_value_t = 20)]
+    pub editors: usize,
+    /// Section saves per second on that assessment in `coedit`.
+    #[arg(long, default_value_t = 20)]
+    pub coedit_rate: u32,
+    /// Section saves in `coedit`.
+    #[arg(long, default_value_t = 1_000)]
+    pub coedit_saves: usize,
 }
 
 /// Runs the selected parts.
@@ -210,6 +222,15 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     report.pending,
                     report.fired.elapsed.as_secs_f64(),
                     report.fired.per_second()
+                );
+            }
+            Part::Coedit => {
+                let histogram =
+                    coedit::latency(stores, args.editors, args.coedit_rate, args.coedit_saves).await?;
+                print_latency(
+                    &format!("coedit  {backend} section save→push to each of {} editors", args.editors),
+                    args.coedit_rate,
+                    &histogram,
                 );
             }
             Part::Summary => {

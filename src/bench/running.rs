@@ -77,8 +77,12 @@ impl Running {
 
     /// A token for `role` at RXA.
     pub fn token(&self, role: Role) -> anyhow::Result<String> {
-        let actor =
-            Actor { user_id: format!("bench.{role}"), role, organisation: "RXA".into(), teams: vec![] };
+        self.token_for(role, &format!("bench.{role}"))
+    }
+
+    /// A token for user `user_id` in `role` at RXA.
+    pub fn token_for(&self, role: Role, user_id: &str) -> anyhow::Result<String> {
+        let actor = Actor { user_id: user_id.into(), role, organisation: "RXA".into(), teams: vec![] };
         Ok(self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::hours(1))?)
     }
 

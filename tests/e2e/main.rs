@@ -268,7 +268,7 @@ async fn the_readme_tour_works_as_written() {
         }
     }
     let numbers: Vec<u32> = steps.iter().map(|(n, _)| *n).collect();
-    assert_eq!(numbers, [2, 3, 4, 5, 6, 7, 8, 9, 10], "the tour's curl steps");
+    assert_eq!(numbers, [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "the tour's curl steps");
     let repeat = tour.split("repeat steps ").nth(1).unwrap();
     let (from, to) = repeat.split_once('–').unwrap();
     let (from, to): (u32, u32) = (from.parse().unwrap(), to[..1].parse().unwrap());
@@ -277,16 +277,21 @@ async fn the_readme_tour_works_as_written() {
     let app = Careflow::start(dir.path(), &["--demo"]);
     // As step 1's `careflow token --user nurse.okafor --role ward_nurse --org RXA --team RXA01-AMU-TEAM`.
     let nurse = helpers::token_for("nurse.okafor", "ward_nurse", "RXA", &["RXA01-AMU-TEAM"]);
-    let mut stay = None::<String>;
+    let (mut stay, mut assessment) = (None::<String>, None::<String>);
     let mut run = async |n: u32, body: &Value| {
         let mut query = body["query"].as_str().unwrap().to_owned();
-        if let Some(stay) = &stay {
-            query = query.replace("<stayId>", stay);
+        for (placeholder, id) in [("<stayId>", &stay), ("<assessmentId>", &assessment)] {
+            if let Some(id) = id {
+                query = query.replace(placeholder, id);
+            }
+            assert!(!query.contains(placeholder), "step {n} needs {placeholder} from an earlier step");
         }
-        assert!(!query.contains("<stayId>"), "step {n} needs a stay id from an earlier step");
         let data = app.data(&nurse, &query, json!({})).await;
         if let Some(id) = data["admitPatient"]["stayId"].as_str() {
             stay = Some(id.to_owned());
+        }
+        if let Some(id) = data["startAssessment"]["assessmentId"].as_str() {
+            assessment = Some(id.to_owned());
         }
         data
     };
@@ -309,6 +314,16 @@ async fn the_readme_tour_works_as_written() {
                 data["teams"].as_array().is_some_and(|t| t.iter().any(|t| t["id"] == "LA001-HSWT")),
                 "step {n}"
             );
+        }
+        if let Some(started) = data.get("startAssessment") {
+            let sections = started["assessment"]["sections"].as_array().unwrap();
+            assert_eq!(sections.len(), 12, "step {n}: every section of the template");
+            assert!(sections.iter().any(|s| s["id"] == "frailty" && s["canEdit"] == true), "step {n}");
+        }
+        if let Some(saved) = data.get("saveAssessmentSection") {
+            let frailty =
+                saved["assessment"]["sections"].as_array().unwrap().iter().find(|s| s["id"] == "frailty");
+            assert_eq!(frailty.unwrap()["version"], 1, "step {n}: {saved}");
         }
         if let Some(created) = data.get("createTask") {
             assert!(created["taskId"].is_string() && created["visible"] == true, "step {n}: {created}");

@@ -140,16 +140,15 @@ impl BedsSubscription {
                     Woke::Bed(Ok(_)) => continue,
                     // A patient in one of the ward's beds changed (a flag, dissent): their bed
                     // shows it, so it is sent again.
-                    Woke::Patient(Ok(DocChange::Changed {
-                        doc: Some(PatientDoc::Summary(summary)), ..
-                    })) => {
+                    Woke::Patient(Ok(DocChange::Changed { doc: Some(doc), .. })) => {
+                        let PatientDoc::Summary(summary) = &*doc else { continue };
                         let Some(stay) = summary.stay.as_ref().filter(|s| s.ward_id == live.ward) else {
                             // Not (or no longer) in this ward: what its beds show of them is
                             // forgotten, so that a return is compared afresh.
                             live.shown.remove(&summary.nhs_number);
                             continue;
                         };
-                        let now = Shown::of(&summary);
+                        let now = Shown::of(summary);
                         let before =
                             live.shown.insert(summary.nhs_number.clone(), now.clone()).unwrap_or_default();
                         if before == now {

@@ -6,6 +6,7 @@
 //! | key | document |
 //! | --- | --- |
 //! | `assessment:{id}` | [`AssessmentDoc::Assessment`]: the assessment as a whole |
+//! | `history:{id}` | [`AssessmentDoc::History`]: its steps, who and when |
 //! | `patient:{nhs}` | [`AssessmentDoc::List`]: the patient's assessments, every state |
 //! | `team:{id}` | [`AssessmentDoc::List`]: assessments answering the team's tasks, not yet accepted |
 //! | `org:{ods}` | [`AssessmentDoc::List`]: the organisation's assessments, not yet accepted |
@@ -47,6 +48,24 @@ pub const TEMPLATES_KEY: &str = "templates";
 /// An assessment's key.
 pub fn assessment_key(assessment_id: &str) -> String {
     format!("assessment:{assessment_id}")
+}
+
+/// An assessment's history's key.
+pub fn history_key(assessment_id: &str) -> String {
+    format!("history:{assessment_id}")
+}
+
+/// Adds `step` to the assessment's history, keeping its start and the most recent steps.
+fn record(docs: &mut Docs<AssessmentDoc>, assessment_id: &str, step: AssessmentStep) {
+    if let AssessmentDoc::History { steps } =
+        docs.entry(&history_key(assessment_id), || AssessmentDoc::History { steps: Vec::new() })
+    {
+        steps.push(step);
+        if steps.len() > MAX_HISTORY {
+            // Keep the start (who, from which template) and the most recent steps.
+            steps.remove(1);
+        }
+    }
 }
 
 /// A patient's assessments' key.
@@ -253,8 +272,8 @@ impl AssessmentModel {
             accepted_by: BTreeSet::new(),
             returned: None,
             reopened: None,
-            history: vec![step(recorded, event, by, *at, None)],
         };
+        record(docs, &id, step(recorded, event, by, *at, None));
         file(docs, None, &view.row());
         docs.put(assessment_key(&id), AssessmentDoc::Assessment(Box::new(view)));
     }
@@ -326,11 +345,7 @@ impl AssessmentModel {
             AssessmentEvent::TemplatePublished { .. } | AssessmentEvent::AssessmentStarted { .. } => return,
         };
         view.updated_at = entry.at;
-        view.history.push(entry);
-        if view.history.len() > MAX_HISTORY {
-            // Keep the start (who, from which template) and the most recent steps.
-            view.history.remove(1);
-        }
+        record(docs, &id, entry);
         file(docs, Some(&before), &view.row());
         docs.put(key, AssessmentDoc::Assessment(Box::new(view)));
     }

@@ -33,6 +33,13 @@ pub enum AssessmentDoc {
     },
     /// One version of a template, whole.
     Template(Box<TemplateView>),
+    /// An assessment's history: its start and the most recent
+    /// [`MAX_HISTORY`](super::MAX_HISTORY) − 1 steps, oldest first (apart from the assessment,
+    /// so that a push of its every change does not carry it).
+    History {
+        /// The steps.
+        steps: Vec<AssessmentStep>,
+    },
 }
 
 /// A template's latest version, listed.
@@ -164,8 +171,6 @@ pub struct AssessmentView {
     pub returned: Option<DecisionView>,
     /// The last reopening.
     pub reopened: Option<DecisionView>,
-    /// Its start and the most recent [`MAX_HISTORY`](super::MAX_HISTORY) − 1 steps, oldest first.
-    pub history: Vec<AssessmentStep>,
 }
 
 impl AssessmentView {

@@ -1,7 +1,7 @@
 //! A document model held in memory: rebuilt from the log at start-up, then kept live.
 
 use std::marker::PhantomData;
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -82,7 +82,7 @@ impl<F: Fold> Projection for MemoryDocuments<F> {
         self.checkpoint.send_replace(through);
         for (key, doc) in changes {
             // No receivers is fine: nobody is watching.
-            let _ = self.changes.send(DocChange::Changed { key, doc, position: through });
+            let _ = self.changes.send(DocChange::Changed { key, doc: doc.map(Arc::new), position: through });
         }
         Ok(())
     }

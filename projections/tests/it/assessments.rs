@@ -19,7 +19,7 @@ use careflow_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, Strea
 use careflow_projections::ProjectionRunner;
 use careflow_projections::assessments::{
     AssessmentDoc, AssessmentModel, AssessmentRow, AssessmentView, TEMPLATES_KEY, assessment_key,
-    organisation_key, patient_key, team_key, template_key,
+    history_key, organisation_key, patient_key, team_key, template_key,
 };
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use uuid::Uuid;
@@ -232,8 +232,12 @@ async fn an_assessment_is_shown_whole_and_listed_per_patient_team_and_organisati
     assert!(saved.signed("frailty") && !saved.signed("goals-and-wishes"));
     assert_eq!(rows(&live, &team_key("1.la001-hswt")).await[0].required_signed, 1);
     assert_eq!(saved.updated_at, at(4));
+    let Some(AssessmentDoc::History { steps }) = live.get(&history_key(&id.to_string())).await.unwrap()
+    else {
+        panic!("no history")
+    };
     let steps: Vec<(&str, Option<&str>)> =
-        saved.history.iter().map(|s| (s.event_type.as_str(), s.section_id.as_deref())).collect();
+        steps.iter().map(|s| (s.event_type.as_str(), s.section_id.as_deref())).collect();
     assert_eq!(
         steps,
         [
@@ -342,6 +346,7 @@ async fn an_assessment_is_shown_whole_and_listed_per_patient_team_and_organisati
     assert_eq!(rebuilt.len(), live.len());
     for key in [
         assessment_key(&id.to_string()),
+        history_key(&id.to_string()),
         patient_key(&nhs().to_string()),
         team_key("1.la001-hswt"),
         team_key("1.la001-reablement"),

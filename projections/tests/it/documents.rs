@@ -273,7 +273,10 @@ async fn redis_keeps_the_same_documents_for_readers_in_other_processes() {
     })
     .await
     .unwrap();
-    assert!(summary_of(change).stay.is_none(), "the change carries the discharged summary");
+    assert!(
+        summary_of(change.as_deref().cloned()).stay.is_none(),
+        "the change carries the discharged summary"
+    );
 
     // A writer restarted later loads the model back and goes on from its checkpoint.
     drop(writer);

@@ -15,8 +15,8 @@ use careflow_domain::assessments::{
 };
 use careflow_projections::assessments::{
     AssessmentDoc, AssessmentRow, AssessmentView, SectionView, TEMPLATES_KEY, TemplateRow, TemplateView,
-    assessment_key, organisation_key, patient_key as assessments_of, team_key as team_assessments_key,
-    template_key,
+    assessment_key, history_key, organisation_key, patient_key as assessments_of,
+    team_key as team_assessments_key, template_key,
 };
 use careflow_projections::documents::{DocChange, DocumentReader};
 use careflow_projections::patient_summary::patient_key;

@@ -76,9 +76,12 @@ fn follow(
                         continue;
                     }
                     Wake::Doc(Ok(DocChange::Changed { key: changed, .. })) if changed != key => continue,
-                    Wake::Doc(Ok(DocChange::Changed {
-                        doc: Some(AssessmentDoc::Assessment(view)), ..
-                    })) => *view,
+                    Wake::Doc(Ok(DocChange::Changed { doc: Some(doc), .. }))
+                        if matches!(&*doc, AssessmentDoc::Assessment(_)) =>
+                    {
+                        let AssessmentDoc::Assessment(view) = &*doc else { continue };
+                        (**view).clone()
+                    }
                     Wake::Doc(Ok(_) | Err(RecvError::Lagged(_))) => match stored(&reader, &id).await {
                         Ok(Some(view)) => view,
                         Ok(None) => {

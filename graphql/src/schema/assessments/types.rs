@@ -362,11 +362,18 @@ impl From<&Here> for SectionPresence {
 
 /// A section of an assessment: its template's questions, and its answers as last saved.
 pub struct AssessmentSection {
-    template: Option<domain::SectionTemplate>,
+    /// The pinned template, and the section's place in it.
+    template: Option<(Arc<TemplateView>, usize)>,
     id: String,
     saved: Option<SectionView>,
     role: String,
     present: Vec<SectionPresence>,
+}
+
+impl AssessmentSection {
+    fn template(&self) -> Option<&domain::SectionTemplate> {
+        self.template.as_ref().and_then(|(t, i)| t.content.sections.get(*i))
+    }
 }
 
 #[Object]
@@ -377,34 +384,31 @@ impl AssessmentSection {
     }
     /// Its heading.
     async fn title(&self) -> &str {
-        self.template.as_ref().map_or(self.id.as_str(), |t| t.title.as_str())
+        self.template().map_or(self.id.as_str(), |t| t.title.as_str())
     }
     /// Whether it must be signed off before the assessment is submitted.
     async fn required(&self) -> bool {
-        self.template.as_ref().is_some_and(|t| t.required)
+        self.template().is_some_and(|t| t.required)
     }
     /// The roles that may save its answers.
     async fn editors(&self) -> Vec<&str> {
-        self.template.as_ref().map(|t| t.editors.iter().map(|r| r.as_str()).collect()).unwrap_or_default()
+        self.template().map(|t| t.editors.iter().map(|r| r.as_str()).collect()).unwrap_or_default()
     }
     /// The roles that may sign it off.
     async fn signers(&self) -> Vec<&str> {
-        self.template.as_ref().map(|t| t.signers.iter().map(|r| r.as_str()).collect()).unwrap_or_default()
+        self.template().map(|t| t.signers.iter().map(|r| r.as_str()).collect()).unwrap_or_default()
     }
     /// Whether the caller's role may save it.
     async fn can_edit(&self) -> bool {
-        self.template.as_ref().is_some_and(|t| t.editors.iter().any(|r| r.as_str() == self.role))
+        self.template().is_some_and(|t| t.editors.iter().any(|r| r.as_str() == self.role))
     }
     /// Whether the caller's role may sign it off.
     async fn can_sign_off(&self) -> bool {
-        self.template.as_ref().is_some_and(|t| t.signers.iter().any(|r| r.as_str() == self.role))
+        self.template().is_some_and(|t| t.signers.iter().any(|r| r.as_str() == self.role))
     }
     /// Its questions, in order.
     async fn questions(&self) -> Vec<Question> {
-        self.template
-            .as_ref()
-            .map(|t| t.questions.iter().cloned().map(Question).collect())
-            .unwrap_or_default()
+        self.template().map(|t| t.questions.iter().cloned().map(Question).collect()).unwrap_or_default()
     }
     /// Its version: 0 until first saved. Save on top of it (`baseVersion`).
     async fn version(&self) -> u32 {
@@ -555,7 +559,7 @@ impl Assessment {
                 present.entry(section.clone()).or_default().push(here.into());
             }
         }
-        let section = |id: &str, template: Option<domain::SectionTemplate>| AssessmentSection {
+        let section = |id: &str, template: Option<(Arc<TemplateView>, usize)>| AssessmentSection {
             template,
             id: id.to_owned(),
             saved: self.view.sections.get(id).cloned(),
@@ -563,7 +567,13 @@ impl Assessment {
             present: present.get(id).cloned().unwrap_or_default(),
         };
         match &self.template {
-            Some(t) => t.content.sections.iter().map(|s| section(s.id.as_str(), Some(s.clone()))).collect(),
+            Some(t) => t
+                .content
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(i, s)| section(s.id.as_str(), Some((t.clone(), i))))
+                .collect(),
             None => self.view.sections.keys().map(|id| section(id, None)).collect(),
         }
     }
@@ -600,9 +610,12 @@ impl Assessment {
         self.here.iter().map(Into::into).collect()
     }
     /// Its history, oldest first: its start and the most recent steps.
-    async fn history(&self) -> Vec<AssessmentStep> {
-        self.view
-            .history
+    async fn history(&self, ctx: &Context<'_>) -> Result<Vec<AssessmentStep>, GqlError> {
+        let steps = match assessments(ctx)?.get(&history_key(&self.view.assessment_id)).await? {
+            Some(AssessmentDoc::History { steps }) => steps,
+            _ => Vec::new(),
+        };
+        Ok(steps
             .iter()
             .map(|s| AssessmentStep {
                 position: s.position.to_string(),
@@ -613,7 +626,7 @@ impl Assessment {
                 section_id: s.section_id.clone(),
                 version: s.version,
             })
-            .collect()
+            .collect())
     }
 }
 

@@ -66,7 +66,7 @@ impl PatientsSubscription {
                 };
                 let again = match change {
                     Ok(DocChange::Changed { key: changed, doc, .. }) if changed == live.key => {
-                        match summary_of(doc) {
+                        match summary_of(doc.as_deref().cloned()) {
                             Some(summary) => may_see(&live.caller, &summary)
                                 .map(|()| Some(summary))
                                 .map_err(GqlError::from),

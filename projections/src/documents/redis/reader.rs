@@ -145,7 +145,7 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
                     for (key, doc) in message.keys.into_iter().zip(docs) {
                         let _ = follower.changes.send(DocChange::Changed {
                             key,
-                            doc,
+                            doc: doc.map(std::sync::Arc::new),
                             position: message.checkpoint,
                         });
                     }
