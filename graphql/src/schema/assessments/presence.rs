@@ -90,7 +90,11 @@ impl Presence {
         let changed = {
             let mut rooms = self.rooms();
             if !rooms.contains_key(assessment) && rooms.len() >= MAX_ASSESSMENTS {
-                return Err(PresenceError::Full);
+                // Rooms nobody watches are swept only here: forget those whose people left.
+                rooms.retain(|_, r| !r.watchers.is_empty() || r.entries.values().any(|e| e.expires > now));
+                if rooms.len() >= MAX_ASSESSMENTS {
+                    return Err(PresenceError::Full);
+                }
             }
             let room = rooms.entry(assessment.to_owned()).or_default();
             room.entries.retain(|_, e| e.expires > now);
@@ -255,6 +259,18 @@ mod tests {
         assert!(presence.here("a").is_empty());
         assert_eq!(changes.try_recv().ok().as_deref(), Some("a"));
         assert!(presence.rooms().is_empty(), "an empty room is forgotten");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rooms_whose_people_left_make_way_for_new_ones() {
+        let presence = Presence::default();
+        for n in 0..MAX_ASSESSMENTS {
+            presence.set(&format!("a{n}"), here("grace", None)).expect("room");
+        }
+        assert_eq!(presence.set("one-more", here("grace", None)), Err(PresenceError::Full));
+        tokio::time::advance(TTL + Duration::from_millis(1)).await;
+        presence.set("one-more", here("grace", None)).expect("the expired rooms are forgotten");
+        assert_eq!(presence.rooms().len(), 1);
     }
 
     #[test]
