@@ -12,6 +12,7 @@ pub mod ids;
 pub mod nhs;
 pub mod patients;
 pub mod tasks;
+pub mod virtualwards;
 
 pub use decider::{Decider, Loaded, Owner, Refusal, RefusalKind};
 pub use ids::{

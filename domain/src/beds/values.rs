@@ -27,6 +27,12 @@ pub enum ValueError {
         /// What is accepted.
         expected: &'static str,
     },
+    /// Not written the way the value is written.
+    #[error("must be {expected}")]
+    Malformed {
+        /// What is accepted.
+        expected: &'static str,
+    },
 }
 
 fn text(input: &str, max: usize) -> Result<String, ValueError> {
