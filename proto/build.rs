@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "careflow/flags/v1/flags.proto",
         "careflow/tasks/v1/tasks.proto",
         "careflow/assessments/v1/assessments.proto",
+        "careflow/virtualwards/v1/virtualwards.proto",
     ];
     println!("cargo:rerun-if-changed=careflow");
     let fds = protox::compile(files, ["."])?;

@@ -38,11 +38,12 @@ use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
 use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::{Projection, ProjectionHost};
 use careflow_workflows::assessments::AssessmentFlows;
-use careflow_workflows::clock::{Scheduler, SystemClock, TaskDeadlines};
+use careflow_workflows::clock::{Deadlines, Scheduler, SystemClock, TaskDeadlines};
 use careflow_workflows::commands::{GrpcSender, Sender};
 use careflow_workflows::discharge::DischargeFlows;
 use careflow_workflows::flag_rules::FlagRuleFlows;
 use careflow_workflows::runner::ProcessRunner;
+use careflow_workflows::virtualwards::{VirtualWardDeadlines, VirtualWardFlows};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -80,6 +81,7 @@ struct Workflows {
     flows: ProcessRunner<DischargeFlows>,
     flag_rules: ProcessRunner<FlagRuleFlows>,
     assessments: ProcessRunner<AssessmentFlows>,
+    virtual_wards: ProcessRunner<VirtualWardFlows>,
     clock: Scheduler,
 }
 
@@ -93,14 +95,17 @@ impl Workflows {
         let flows = ProcessRunner::new(store.clone(), sender.clone(), DischargeFlows::new());
         let flag_rules = ProcessRunner::new(store.clone(), sender.clone(), FlagRuleFlows::new());
         let assessments = ProcessRunner::new(store.clone(), sender.clone(), AssessmentFlows::new());
+        let virtual_wards = ProcessRunner::new(store.clone(), sender.clone(), VirtualWardFlows::new());
         // Before the demo (or anything else) appends: on a store that had no workflows, they
         // start at its head.
         flows.start_at_head_if_new().await.context("cannot start the workflows' checkpoint")?;
         flag_rules.start_at_head_if_new().await.context("cannot start the flag rules' checkpoint")?;
         assessments.start_at_head_if_new().await.context("cannot start the assessments' checkpoint")?;
-        let clock =
-            Scheduler::new(store.clone(), sender, Arc::new(SystemClock), vec![Arc::new(TaskDeadlines)]);
-        Ok(Self { flows, flag_rules, assessments, clock })
+        virtual_wards.start_at_head_if_new().await.context("cannot start the virtual wards' checkpoint")?;
+        let deadlines: Vec<Arc<dyn Deadlines>> =
+            vec![Arc::new(TaskDeadlines), Arc::new(VirtualWardDeadlines)];
+        let clock = Scheduler::new(store.clone(), sender, Arc::new(SystemClock), deadlines);
+        Ok(Self { flows, flag_rules, assessments, virtual_wards, clock })
     }
 }
 
@@ -434,6 +439,7 @@ impl Application {
                     ("discharge", workflows.flows.counts()),
                     ("flag-rules", workflows.flag_rules.counts()),
                     ("assessments", workflows.assessments.counts()),
+                    ("virtual-wards", workflows.virtual_wards.counts()),
                 ],
                 clock_counts,
                 stopped.clone(),
@@ -448,6 +454,8 @@ impl Application {
             parts.spawn(async move { flag_rules.await.context("the flag rules") });
             let assessments = workflows.assessments.run(stopped.clone());
             parts.spawn(async move { assessments.await.context("the assessment workflows") });
+            let virtual_wards = workflows.virtual_wards.run(stopped.clone());
+            parts.spawn(async move { virtual_wards.await.context("the virtual ward workflows") });
             let clock = workflows.clock.run(stopped.clone());
             parts.spawn(async move { clock.await.context("the clock") });
         }

@@ -44,6 +44,9 @@ pub enum Role {
     Analyst,
     /// System administrator (configures sites, wards, beds).
     Admin,
+    /// A device gateway (or the patient app's back end): sends virtual-ward readings for its
+    /// organisation, and nothing else; sees nothing.
+    DeviceGateway,
     /// careflow itself: its workflows and its clock, acting for every organisation on the
     /// commands they send (never a person; sees no patient record).
     Careflow,
@@ -51,7 +54,7 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 14] = [
+    pub const ALL: [Role; 15] = [
         Role::WardNurse,
         Role::WardClerk,
         Role::Housekeeping,
@@ -65,6 +68,7 @@ impl Role {
         Role::CareProvider,
         Role::Analyst,
         Role::Admin,
+        Role::DeviceGateway,
         Role::Careflow,
     ];
 
@@ -84,6 +88,7 @@ impl Role {
             Role::CareProvider => "care_provider",
             Role::Analyst => "analyst",
             Role::Admin => "admin",
+            Role::DeviceGateway => "device_gateway",
             Role::Careflow => "careflow",
         }
     }

@@ -48,11 +48,21 @@ pub enum Action {
     ViewAssessments,
     /// Apply the workflow rules that raise flags (careflow's own workflows only).
     ApplyRules,
+    /// Configure virtual wards (their site, pathway, virtual beds).
+    ConfigureVirtualWards,
+    /// Admit to a virtual ward, change a monitoring plan, discharge.
+    UpdateVirtualWards,
+    /// Put a patient on SpO2 scale 2 (a target of 88–92%): a clinician's decision.
+    SetOxygenTarget,
+    /// Record observation sets of virtual-ward patients.
+    RecordObservations,
+    /// See a virtual ward's census and its patients' observation charts.
+    ViewVirtualWards,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 20] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
@@ -68,6 +78,11 @@ impl Action {
         Action::ReceiveAssessments,
         Action::ViewAssessments,
         Action::ApplyRules,
+        Action::ConfigureVirtualWards,
+        Action::UpdateVirtualWards,
+        Action::SetOxygenTarget,
+        Action::RecordObservations,
+        Action::ViewVirtualWards,
     ];
 
     /// What the action is, for messages ("change bed state").
@@ -88,6 +103,11 @@ impl Action {
             Action::ReceiveAssessments => "accept or return assessments",
             Action::ViewAssessments => "see assessments",
             Action::ApplyRules => "apply workflow rules",
+            Action::ConfigureVirtualWards => "configure virtual wards",
+            Action::UpdateVirtualWards => "admit to and discharge from virtual wards",
+            Action::SetOxygenTarget => "set an oxygen saturation target (SpO2 scale 2)",
+            Action::RecordObservations => "record observations",
+            Action::ViewVirtualWards => "see virtual wards",
         }
     }
 }
@@ -168,7 +188,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::UpdateBeds => {
             matches!(role, WardNurse | WardClerk | Housekeeping | BedManager | Admin | Careflow)
         }
-        Action::ViewBeds => !matches!(role, CareProvider | Careflow),
+        Action::ViewBeds => !matches!(role, CareProvider | DeviceGateway | Careflow),
         Action::UpdatePatients => matches!(
             role,
             WardNurse
@@ -188,12 +208,12 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         // Commissioners and analysts work from anonymised figures; a provider sees nothing
         // identifying before its offer is accepted (brokerage will grant that per placement).
         Action::ViewPatients => {
-            !matches!(role, Housekeeping | Commissioner | CareProvider | Analyst | Careflow)
+            !matches!(role, Housekeeping | Commissioner | CareProvider | Analyst | DeviceGateway | Careflow)
         }
         Action::ConfigureTeams => matches!(role, Admin),
         // Analysts and commissioners work from figures, not inboxes.
-        Action::UpdateTasks => !matches!(role, Analyst | Commissioner),
-        Action::ViewTasks => !matches!(role, Analyst | Commissioner | Careflow),
+        Action::UpdateTasks => !matches!(role, Analyst | Commissioner | DeviceGateway),
+        Action::ViewTasks => !matches!(role, Analyst | Commissioner | DeviceGateway | Careflow),
         Action::FireTimers => matches!(role, Careflow),
         Action::ConfigureTemplates => matches!(role, Admin),
         Action::ApplyRules => matches!(role, Careflow),
@@ -208,6 +228,18 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ReceiveAssessments => matches!(role, SocialWorker | Broker | CareProvider | Admin),
         // Whoever sees patient records, and the care providers an assessment is submitted to.
         Action::ViewAssessments => role_allows(role, Action::ViewPatients) || role == CareProvider,
+        Action::ConfigureVirtualWards => matches!(role, BedManager | Admin),
+        Action::UpdateVirtualWards => {
+            matches!(role, VirtualWardClinician | CommunityNurse | WardNurse | Admin)
+        }
+        Action::SetOxygenTarget => matches!(role, VirtualWardClinician),
+        // careflow's clock marks readings missed (with FireTimers); devices send readings.
+        Action::RecordObservations => {
+            matches!(role, VirtualWardClinician | CommunityNurse | WardNurse | DeviceGateway | Admin)
+        }
+        // Clinical staff of the ward's organisation (and, for one patient's chart, anyone who
+        // may see that patient's record).
+        Action::ViewVirtualWards => role_allows(role, Action::ViewPatients),
     }
 }
 
@@ -304,6 +336,42 @@ pub fn authorize_assessment(
     authorize_patient(actor, Action::ViewPatients, assessment.patient)
 }
 
+/// What the policy needs to know of a virtual ward (its census) or one of its admissions (a
+/// patient's observation chart) to decide who may see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtualWardAccess<'a> {
+    /// The ward's organisation.
+    pub organisation: &'a str,
+    /// For one admission, its patient (`None`: the whole census, which only the ward's
+    /// organisation sees).
+    pub patient: Option<PatientAccess<'a>>,
+}
+
+/// Whether `actor` may see a virtual ward's census or one patient's chart (`action` is
+/// [`Action::ViewVirtualWards`]): the ward's organisation always may; a patient's chart, anyone
+/// else who may see the patient's record too (a step-down patient's hospital ward, say). The
+/// message never names the patient.
+pub fn authorize_virtual_ward(
+    actor: &Actor,
+    action: Action,
+    ward: VirtualWardAccess<'_>,
+) -> Result<(), Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    if ward.organisation == actor.organisation {
+        return Ok(());
+    }
+    match ward.patient {
+        Some(patient) => authorize_patient(actor, Action::ViewPatients, patient),
+        None => Err(Denied::Organisation {
+            actor_org: actor.organisation.clone(),
+            owner_org: ward.organisation.to_owned(),
+            action: action.describe(),
+        }),
+    }
+}
+
 /// Whether `actor` may take `action` on something `owner` owns.
 pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), Denied> {
     if !role_allows(actor.role, action) {
@@ -350,24 +418,26 @@ mod tests {
     fn the_role_table() {
         use Role::*;
         #[rustfmt::skip]
-        let table: [(Role, [bool; 15]); 14] = [
+        let table: [(Role, [bool; 20]); 15] = [
             //      beds: configure, update, view; patients: update; flags: update; patients: view;
             //      teams: configure; tasks: update, view; timers: fire;
-            //      templates: configure; assessments: update, receive, view; rules: apply
-            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
-            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false]),
-            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false, false]),
-            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false]),
-            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true,  true,  false]),
-            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
-            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
-            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false]),
-            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, false, true,  true,  false]),
-            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false]),
-            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false]),
-            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false]),
-            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true]),
+            //      templates: configure; assessments: update, receive, view; rules: apply;
+            //      virtual wards: configure, update, oxygen target, record observations, view
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, false, false, false, false, true]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false, false, false, false, false, false, false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, true,  false, false, false, true]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true,  true,  false, false, false, false, false, true]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, false, false, false, true]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  true,  true,  true]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, true]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, false]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false, true,  true,  false, true,  true]),
+            (DeviceGateway,        [false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  false]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true, false, false, false, false, false]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {
@@ -487,6 +557,49 @@ mod tests {
         let to_provider = ["VN123".to_owned()];
         let submitted = AssessmentAccess { receivers: &to_provider, ..of(false) };
         assert!(authorize_assessment(&provider, Action::ViewAssessments, submitted).is_ok());
+    }
+
+    /// Every role against a virtual ward's census and one of its patients' charts: of the
+    /// ward's organisation, of another; the chart with and without the patient's dissent.
+    #[test]
+    fn the_virtual_ward_table() {
+        let caring = ["RXA".to_owned()];
+        let census = VirtualWardAccess { organisation: "RXA", patient: None };
+        let chart = |dissent| VirtualWardAccess {
+            organisation: "RXA",
+            patient: Some(PatientAccess { dissent, caring: &caring }),
+        };
+        for role in Role::ALL {
+            let may = role_allows(role, Action::ViewVirtualWards);
+            assert_eq!(may, role_allows(role, Action::ViewPatients), "{role}");
+            let own = authorize_virtual_ward(&actor(role, "RXA"), Action::ViewVirtualWards, census);
+            assert_eq!(own.is_ok(), may, "{role} of the ward's organisation, census");
+            let other = authorize_virtual_ward(&actor(role, "RYC"), Action::ViewVirtualWards, census);
+            assert!(other.is_err(), "{role} of another organisation, census");
+            if may {
+                let message = other.unwrap_err().to_string();
+                assert!(message.contains("RYC") && message.contains("RXA"), "{message}");
+            }
+            for dissent in [false, true] {
+                let own =
+                    authorize_virtual_ward(&actor(role, "RXA"), Action::ViewVirtualWards, chart(dissent));
+                assert_eq!(own.is_ok(), may, "{role} of the ward's organisation, chart, dissent {dissent}");
+                let other =
+                    authorize_virtual_ward(&actor(role, "RYC"), Action::ViewVirtualWards, chart(dissent));
+                assert_eq!(
+                    other.is_ok(),
+                    may && !dissent,
+                    "{role} of another organisation, chart, dissent {dissent}"
+                );
+            }
+        }
+        // Only a virtual ward clinician puts a patient on SpO2 scale 2; a device only records.
+        let setters: Vec<Role> =
+            Role::ALL.into_iter().filter(|r| role_allows(*r, Action::SetOxygenTarget)).collect();
+        assert_eq!(setters, [Role::VirtualWardClinician]);
+        let device: Vec<Action> =
+            Action::ALL.into_iter().filter(|a| role_allows(Role::DeviceGateway, *a)).collect();
+        assert_eq!(device, [Action::RecordObservations]);
     }
 
     /// Every role against a team's work: as a member (configured or by token), as a manager of

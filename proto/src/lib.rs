@@ -46,5 +46,14 @@ pub mod assessments {
     }
 }
 
+/// `careflow.virtualwards.v1`: the virtual wards context's commands (hospital at home).
+pub mod virtualwards {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.virtualwards.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

@@ -8,7 +8,7 @@ use std::fmt::Display;
 use careflow_auth::policy::{self, Action};
 use careflow_auth::{Actor, Authenticator};
 use careflow_domain::Decider;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use tonic::service::Interceptor;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -167,6 +167,13 @@ pub fn command_id(input: &str) -> Result<Uuid, String> {
 /// A calendar date, `YYYY-MM-DD`.
 pub fn date(input: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(input.trim(), "%Y-%m-%d").map_err(|_| "must be a date, YYYY-MM-DD".to_owned())
+}
+
+/// A moment, RFC 3339.
+pub fn timestamp(input: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(input.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| "must be a time in RFC 3339, e.g. 2026-12-01T17:00:00Z".to_owned())
 }
 
 /// An optional field: empty (or blank) is `None`, anything else must parse.

@@ -20,6 +20,7 @@ mod handler;
 pub mod patients;
 pub mod server;
 pub mod tasks;
+pub mod virtualwards;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::CommandContext;

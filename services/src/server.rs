@@ -11,6 +11,7 @@ use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
 use careflow_proto::flags::v1::flag_service_server::FlagServiceServer;
 use careflow_proto::patients::v1::patient_service_server::PatientServiceServer;
 use careflow_proto::tasks::v1::task_service_server::TaskServiceServer;
+use careflow_proto::virtualwards::v1::virtual_ward_service_server::VirtualWardServiceServer;
 use tonic::server::NamedService;
 use tonic::transport::server::Router;
 use tonic_health::ServingStatus;
@@ -23,6 +24,7 @@ use crate::grpc::Authenticate;
 use crate::handler::CommandHandler;
 use crate::patients::PatientGrpc;
 use crate::tasks::TaskGrpc;
+use crate::virtualwards::VirtualWardGrpc;
 
 /// Why the gRPC services could not be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +107,14 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         names,
         AssessmentServiceServer::with_interceptor(
             AssessmentGrpc::new(CommandHandler::new(store.clone())),
+            auth.clone()
+        )
+    );
+    register!(
+        router,
+        names,
+        VirtualWardServiceServer::with_interceptor(
+            VirtualWardGrpc::new(CommandHandler::new(store.clone())),
             auth.clone()
         )
     );

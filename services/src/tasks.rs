@@ -14,11 +14,10 @@ use careflow_domain::tasks::{
 };
 use careflow_domain::{BedId, NhsNumber, OdsCode, RuleId, StayId, TeamId, WardId};
 use careflow_proto::tasks::v1 as pb;
-use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::grpc::{CommandRequest, Fields, optional, rpc};
+use crate::grpc::{CommandRequest, Fields, optional, rpc, timestamp};
 use crate::handler::{CommandHandler, Outcome};
 use crate::{CommandContext, fields};
 
@@ -51,12 +50,6 @@ fn actor(context: &CommandContext) -> Result<TaskActor, String> {
 
 fn task_id(input: &str) -> Result<TaskId, String> {
     Uuid::parse_str(input.trim()).map(TaskId).map_err(|_| "must be a task id (UUID)".to_owned())
-}
-
-fn timestamp(input: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(input.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| "must be a time in RFC 3339, e.g. 2026-12-01T17:00:00Z".to_owned())
 }
 
 fn team_kind(input: i32) -> Result<TeamKind, String> {
@@ -94,6 +87,8 @@ pub fn task_kind(input: i32) -> Result<TaskKind, String> {
         Ok(K::DischargeHome) => Ok(TaskKind::DischargeHome),
         Ok(K::BedCleaning) => Ok(TaskKind::BedCleaning),
         Ok(K::CarePlanReview) => Ok(TaskKind::CarePlanReview),
+        Ok(K::News2Escalation) => Ok(TaskKind::News2Escalation),
+        Ok(K::MissedReading) => Ok(TaskKind::MissedReading),
         Ok(K::Unspecified) | Err(_) => Err("required: one of the TaskKind values".into()),
     }
 }
@@ -118,7 +113,8 @@ fn link(input: &pb::TaskLink) -> Result<TaskLink, String> {
         "ward" => WardId::parse(id).map(TaskLink::Ward).map_err(|e| e.to_string()),
         "assessment" => uuid(id).map(TaskLink::Assessment),
         "care_request" => uuid(id).map(TaskLink::CareRequest),
-        _ => Err("kind must be one of stay, bed, ward, assessment, care_request".into()),
+        "vw_admission" => uuid(id).map(TaskLink::VirtualWardAdmission),
+        _ => Err("kind must be one of stay, bed, ward, assessment, care_request, vw_admission".into()),
     }
 }
 

@@ -19,6 +19,8 @@ export const KINDS = {
   DISCHARGE_HOME: "Discharge home",
   BED_CLEANING: "Bed cleaning",
   CARE_PLAN_REVIEW: "Care plan review",
+  NEWS2_ESCALATION: "NEWS2 escalation",
+  MISSED_READING: "Missed reading",
 };
 
 const TASK_MUTATION = (name, type) => `mutation ($input: ${type}!) { ${name}(input: $input) { taskId visible } }`;

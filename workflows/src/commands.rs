@@ -18,6 +18,8 @@ use careflow_proto::flags::v1 as flags;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::tasks::v1 as tasks;
 use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
+use careflow_proto::virtualwards::v1 as virtualwards;
+use careflow_proto::virtualwards::v1::virtual_ward_service_client::VirtualWardServiceClient;
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -47,6 +49,8 @@ pub enum Command {
     MarkBedCleaned(beds::MarkBedCleanedRequest),
     /// `careflow.flags.v1.FlagService/ApplyFlagRule`.
     ApplyFlagRule(flags::ApplyFlagRuleRequest),
+    /// `careflow.virtualwards.v1.VirtualWardService/MarkReadingMissed`.
+    MarkReadingMissed(virtualwards::MarkReadingMissedRequest),
 }
 
 impl Command {
@@ -59,6 +63,7 @@ impl Command {
             Self::MarkTaskOverdue(_) => "MarkTaskOverdue",
             Self::MarkBedCleaned(_) => "MarkBedCleaned",
             Self::ApplyFlagRule(_) => "ApplyFlagRule",
+            Self::MarkReadingMissed(_) => "MarkReadingMissed",
         }
     }
 
@@ -71,6 +76,7 @@ impl Command {
             Self::MarkTaskOverdue(r) => &r.command_id,
             Self::MarkBedCleaned(r) => &r.command_id,
             Self::ApplyFlagRule(r) => &r.command_id,
+            Self::MarkReadingMissed(r) => &r.command_id,
         }
     }
 }
@@ -148,6 +154,7 @@ pub struct GrpcSender {
     tasks: TaskServiceClient<Channel>,
     beds: BedServiceClient<Channel>,
     flags: FlagServiceClient<Channel>,
+    virtual_wards: VirtualWardServiceClient<Channel>,
     auth: Authenticator,
     token: Mutex<Option<(String, DateTime<Utc>)>>,
     deadline: Duration,
@@ -159,7 +166,8 @@ impl GrpcSender {
         Self {
             tasks: TaskServiceClient::new(channel.clone()),
             beds: BedServiceClient::new(channel.clone()),
-            flags: FlagServiceClient::new(channel),
+            flags: FlagServiceClient::new(channel.clone()),
+            virtual_wards: VirtualWardServiceClient::new(channel),
             auth,
             token: Mutex::new(None),
             deadline: Duration::from_secs(5),
@@ -244,6 +252,13 @@ impl Sender for GrpcSender {
                     .into_inner();
                 let ack = response.ack.ok_or_else(no_ack)?;
                 Ok(Ack { position: ack.position, id: ack.flag_id })
+            }
+            Command::MarkReadingMissed(r) => {
+                let mut client = self.virtual_wards.clone();
+                let response =
+                    client.mark_reading_missed(self.request(r.clone())?).await.map_err(status)?.into_inner();
+                let ack = response.ack.ok_or_else(no_ack)?;
+                Ok(Ack { position: ack.position, id: ack.id })
             }
         }
     }

@@ -146,6 +146,7 @@ impl DischargeFlows {
                     TaskLink::Ward(id) => ("ward", id.to_string()),
                     TaskLink::Assessment(id) => ("assessment", id.to_string()),
                     TaskLink::CareRequest(id) => ("care_request", id.to_string()),
+                    TaskLink::VirtualWardAdmission(id) => ("vw_admission", id.to_string()),
                 };
                 tasks::TaskLink { kind: kind.into(), id }
             })
@@ -160,6 +161,8 @@ impl DischargeFlows {
                 TaskKind::DischargeHome => tasks::TaskKind::DischargeHome,
                 TaskKind::BedCleaning => tasks::TaskKind::BedCleaning,
                 TaskKind::CarePlanReview => tasks::TaskKind::CarePlanReview,
+                TaskKind::News2Escalation => tasks::TaskKind::News2Escalation,
+                TaskKind::MissedReading => tasks::TaskKind::MissedReading,
             } as i32,
             team_id: team.to_string(),
             priority: priority as i32,
@@ -479,7 +482,10 @@ impl Process for DischargeFlows {
             Command::CompleteTask(request) => {
                 self.untrack(&request.task_id);
             }
-            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) | Command::ApplyFlagRule(_) => {}
+            Command::MarkTaskOverdue(_)
+            | Command::MarkBedCleaned(_)
+            | Command::ApplyFlagRule(_)
+            | Command::MarkReadingMissed(_) => {}
         }
     }
 
@@ -496,7 +502,10 @@ impl Process for DischargeFlows {
             Command::CompleteTask(request) => {
                 self.untrack(&request.task_id);
             }
-            Command::MarkTaskOverdue(_) | Command::MarkBedCleaned(_) | Command::ApplyFlagRule(_) => {}
+            Command::MarkTaskOverdue(_)
+            | Command::MarkBedCleaned(_)
+            | Command::ApplyFlagRule(_)
+            | Command::MarkReadingMissed(_) => {}
         }
     }
 }

@@ -6,6 +6,8 @@
 //!   of life), routing its tasks by the rules stored as events.
 //! - [`runner`]: how a process manager follows the log: from its checkpoint, sending its
 //!   commands and moving the checkpoint only once they are acknowledged.
+//! - [`virtualwards`]: virtual-ward escalation (NEWS2 and missed readings), and the virtual
+//!   wards' deadlines on the clock.
 //! - [`commands`]: the commands they send, over the services' public gRPC API only.
 //!
 //! Depends on the domain (to read events), the event store port, the proto clients and auth
@@ -17,3 +19,4 @@ pub mod commands;
 pub mod discharge;
 pub mod flag_rules;
 pub mod runner;
+pub mod virtualwards;

@@ -134,6 +134,10 @@ pub enum TaskKind {
     BedCleaning,
     /// Review the care plan of a patient with an end of life care plan, on admission.
     CarePlanReview,
+    /// Respond to a virtual-ward patient's NEWS2 (its priority says how fast).
+    News2Escalation,
+    /// Contact a virtual-ward patient whose reading is overdue.
+    MissedReading,
 }
 
 impl TaskKind {
@@ -145,6 +149,8 @@ impl TaskKind {
             Self::DischargeHome => "DISCHARGE_HOME",
             Self::BedCleaning => "BED_CLEANING",
             Self::CarePlanReview => "CARE_PLAN_REVIEW",
+            Self::News2Escalation => "NEWS2_ESCALATION",
+            Self::MissedReading => "MISSED_READING",
         }
     }
 }
@@ -169,6 +175,8 @@ pub enum TaskLink {
     Assessment(Uuid),
     /// A care request (brokerage).
     CareRequest(Uuid),
+    /// A virtual-ward admission.
+    VirtualWardAdmission(Uuid),
 }
 
 /// Who or what raised a task.

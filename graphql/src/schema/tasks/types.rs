@@ -39,6 +39,10 @@ pub enum TaskKind {
     BedCleaning,
     /// Review the care plan of a patient with an end of life care plan.
     CarePlanReview,
+    /// Respond to a virtual-ward patient's NEWS2 (the priority says how fast).
+    News2Escalation,
+    /// Contact a virtual-ward patient whose reading is overdue.
+    MissedReading,
 }
 
 impl TaskKind {
@@ -49,6 +53,8 @@ impl TaskKind {
             TaskKind::DischargeHome => pb::TaskKind::DischargeHome,
             TaskKind::BedCleaning => pb::TaskKind::BedCleaning,
             TaskKind::CarePlanReview => pb::TaskKind::CarePlanReview,
+            TaskKind::News2Escalation => pb::TaskKind::News2Escalation,
+            TaskKind::MissedReading => pb::TaskKind::MissedReading,
         };
         kind as i32
     }
@@ -301,6 +307,7 @@ impl TaskDetail {
                     domain::TaskLink::Ward(id) => ("ward", id.to_string()),
                     domain::TaskLink::Assessment(id) => ("assessment", id.to_string()),
                     domain::TaskLink::CareRequest(id) => ("care_request", id.to_string()),
+                    domain::TaskLink::VirtualWardAdmission(id) => ("vw_admission", id.to_string()),
                 };
                 TaskLink { kind: kind.to_owned(), id }
             })
