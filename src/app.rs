@@ -36,6 +36,7 @@ use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
 use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
+use careflow_projections::virtual_wards::{self as virtual_ward_model, VirtualWardDoc, VirtualWardModel};
 use careflow_projections::{Projection, ProjectionHost};
 use careflow_workflows::assessments::AssessmentFlows;
 use careflow_workflows::clock::{Deadlines, Scheduler, SystemClock, TaskDeadlines};
@@ -202,6 +203,7 @@ async fn read_models(
             let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
             let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
             let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
+            let virtual_wards = Arc::new(MemoryDocuments::new(VirtualWardModel));
             if keeps {
                 // The patient summaries first: the host applies each batch in this order, so
                 // a bed the board shows occupied already has its patient's summary (which
@@ -210,12 +212,14 @@ async fn read_models(
                 kept.push(board.clone());
                 kept.push(tasks.clone());
                 kept.push(assessments.clone());
+                kept.push(virtual_wards.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
                 patients: patients as Arc<dyn DocumentReader<PatientDoc>>,
                 tasks: tasks as Arc<dyn DocumentReader<TaskDoc>>,
                 assessments: assessments as Arc<dyn DocumentReader<AssessmentDoc>>,
+                virtual_wards: virtual_wards as Arc<dyn DocumentReader<VirtualWardDoc>>,
             })
         }
         ReadModelKind::Redis => {
@@ -237,6 +241,10 @@ async fn read_models(
                     .await
                     .context("cannot open the Redis assessment models")?;
                 kept.push(Arc::new(assessments));
+                let virtual_wards = RedisDocuments::connect(&config, VirtualWardModel)
+                    .await
+                    .context("cannot open the Redis virtual ward models")?;
+                kept.push(Arc::new(virtual_wards));
             }
             if reads {
                 Some(Readers {
@@ -259,6 +267,11 @@ async fn read_models(
                         RedisDocumentReader::<AssessmentDoc>::connect(&config, assessment_model::NAME)
                             .await
                             .context("cannot read the Redis assessment models")?,
+                    ),
+                    virtual_wards: Arc::new(
+                        RedisDocumentReader::<VirtualWardDoc>::connect(&config, virtual_ward_model::NAME)
+                            .await
+                            .context("cannot read the Redis virtual ward models")?,
                     ),
                 })
             } else {

@@ -205,11 +205,13 @@ fn services_unavailable(status: &tonic::Status) -> ApiError {
     ApiError::Unavailable("a careflow service is unavailable; retry with the same commandId".into())
 }
 
-/// `snake_case` → `camelCase`, for proto field names. What follows a `.` is a key the client
-/// sent (a question id in `answers.<id>`), kept as sent.
+/// `snake_case` → `camelCase`, for proto field paths (`plan.every_minutes` →
+/// `plan.everyMinutes`). What follows `answers.` is a key the client sent (a question id),
+/// kept as sent.
 fn camel_case(field: &str) -> String {
     let (name, key) = match field.split_once('.') {
-        Some((name, key)) => (name, Some(key)),
+        Some((name, key)) if name == "answers" => (name, Some(key.to_owned())),
+        Some((name, rest)) => (name, Some(camel_case(rest))),
         None => (field, None),
     };
     let mut out = String::with_capacity(field.len());
@@ -226,7 +228,7 @@ fn camel_case(field: &str) -> String {
     }
     if let Some(key) = key {
         out.push('.');
-        out.push_str(key);
+        out.push_str(&key);
     }
     out
 }
@@ -284,6 +286,8 @@ mod tests {
         // A key the client sent is kept as sent.
         assert_eq!(camel_case("answers.own_goals"), "answers.own_goals");
         assert_eq!(camel_case("content_json.sections.0"), "contentJson.sections.0");
+        assert_eq!(camel_case("plan.every_minutes"), "plan.everyMinutes");
+        assert_eq!(camel_case("readings[2].taken_at"), "readings[2].takenAt");
     }
 
     #[test]

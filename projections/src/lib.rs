@@ -13,6 +13,7 @@ pub mod patient_summary;
 mod redis_follow;
 pub mod runner;
 pub mod task_board;
+pub mod virtual_wards;
 
 pub use host::ProjectionHost;
 pub use runner::{Projection, ProjectionError, ProjectionRunner};

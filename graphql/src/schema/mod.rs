@@ -8,8 +8,9 @@ mod mutation;
 mod patients;
 mod query;
 pub(crate) mod subscription;
-mod tasks;
+pub(crate) mod tasks;
 mod types;
+pub(crate) mod virtualwards;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +23,13 @@ use careflow_projections::bed_board::BedBoardReader;
 use careflow_projections::documents::DocumentReader;
 use careflow_projections::patient_summary::PatientDoc;
 use careflow_projections::task_board::TaskDoc;
+use careflow_projections::virtual_wards::VirtualWardDoc;
 use careflow_proto::assessments::v1::assessment_service_client::AssessmentServiceClient;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
 use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
+use careflow_proto::virtualwards::v1::virtual_ward_service_client::VirtualWardServiceClient;
 use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
@@ -37,14 +40,15 @@ use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
 use query::BedsQuery;
 use subscription::BedsSubscription;
 use tasks::{TasksMutation, TasksQuery, TasksSubscription};
+use virtualwards::{VirtualWardsMutation, VirtualWardsQuery, VirtualWardsSubscription};
 
 /// Every context's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery);
+pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery, VirtualWardsQuery);
 
 /// Every context's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation, AssessmentsMutation);
+pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation, AssessmentsMutation, VirtualWardsMutation);
 
 /// Every context's subscriptions.
 #[derive(MergedSubscription, Default)]
@@ -53,6 +57,7 @@ pub struct SubscriptionRoot(
     PatientsSubscription,
     TasksSubscription,
     AssessmentsSubscription,
+    VirtualWardsSubscription,
 );
 
 /// The read models the gateway reads, one per context's model.
@@ -66,6 +71,8 @@ pub struct Readers {
     pub tasks: Arc<dyn DocumentReader<TaskDoc>>,
     /// Assessments, their lists and the templates.
     pub assessments: Arc<dyn DocumentReader<AssessmentDoc>>,
+    /// Virtual wards, their censuses and observation charts.
+    pub virtual_wards: Arc<dyn DocumentReader<VirtualWardDoc>>,
 }
 
 /// The gRPC clients of every context, over one channel.
@@ -81,6 +88,8 @@ pub struct Clients {
     pub tasks: TaskServiceClient<Channel>,
     /// `careflow.assessments.v1`.
     pub assessments: AssessmentServiceClient<Channel>,
+    /// `careflow.virtualwards.v1`.
+    pub virtual_wards: VirtualWardServiceClient<Channel>,
 }
 
 impl Clients {
@@ -91,7 +100,8 @@ impl Clients {
             patients: PatientServiceClient::new(channel.clone()),
             flags: FlagServiceClient::new(channel.clone()),
             tasks: TaskServiceClient::new(channel.clone()),
-            assessments: AssessmentServiceClient::new(channel),
+            assessments: AssessmentServiceClient::new(channel.clone()),
+            virtual_wards: VirtualWardServiceClient::new(channel),
         }
     }
 }
@@ -150,11 +160,13 @@ pub fn build(
         .data(readers.patients)
         .data(readers.tasks)
         .data(readers.assessments)
+        .data(readers.virtual_wards)
         .data(clients.beds)
         .data(clients.patients)
         .data(clients.flags)
         .data(clients.tasks)
         .data(clients.assessments)
+        .data(clients.virtual_wards)
         .data(Arc::new(Presence::default()))
         .data(ReadYourWrites(read_your_writes))
         .data(GrpcDeadline(settings.grpc_deadline))

@@ -2,8 +2,9 @@
 
 use async_graphql::{Context, ID, Object};
 
-use super::types::{Bed, Capacity, Site, Ward, reader};
+use super::types::{Bed, Capacity, Site, SystemCapacity, Ward, reader};
 use super::viewer;
+use super::virtualwards::virtual_capacity;
 use crate::error::{ApiError, GqlError};
 
 /// The beds context's queries.
@@ -57,6 +58,17 @@ impl BedsQuery {
         Ok(capacity
             .map(Into::into)
             .ok_or_else(|| ApiError::NotFound(format!("ward {} does not exist", *ward_id)))?)
+    }
+
+    /// Beds and virtual beds across every site: one capacity view of the system.
+    async fn system_capacity(&self, ctx: &Context<'_>) -> Result<SystemCapacity, GqlError> {
+        viewer(ctx)?;
+        let reader = reader(ctx)?;
+        let mut beds = Capacity::default();
+        for site in reader.sites().await? {
+            beds = beds + reader.site_capacity(&site.site_id).await?.unwrap_or_default().into();
+        }
+        Ok(SystemCapacity { beds, virtual_beds: virtual_capacity(ctx, None).await? })
     }
 
     /// A site's capacity.

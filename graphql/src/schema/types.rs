@@ -13,6 +13,8 @@ use careflow_projections::patient_summary::{PatientSummary, patient_key};
 
 use super::authenticated;
 use super::patients::{FlagKind, may_see, patients, summary_of};
+use super::virtualwards::types::VirtualCapacity;
+use super::virtualwards::virtual_capacity;
 use crate::error::{ApiError, GqlError};
 
 /// Where a bed is in its life cycle.
@@ -64,7 +66,7 @@ pub enum DischargeDestination {
 }
 
 /// Bed counts for a ward or a site.
-#[derive(Debug, Clone, Copy, SimpleObject)]
+#[derive(Debug, Clone, Copy, Default, SimpleObject)]
 pub struct Capacity {
     /// All beds.
     pub total: u32,
@@ -252,6 +254,34 @@ impl Site {
     /// The site's capacity.
     async fn capacity(&self, ctx: &Context<'_>) -> Result<Capacity, GqlError> {
         Ok(reader(ctx)?.site_capacity(&self.0.site_id).await?.unwrap_or_default().into())
+    }
+    /// The site's virtual beds (its virtual wards'), counted apart from its beds.
+    async fn virtual_beds(&self, ctx: &Context<'_>) -> Result<VirtualCapacity, GqlError> {
+        Ok(virtual_capacity(ctx, Some(&self.0.site_id)).await?)
+    }
+}
+
+/// Beds and virtual beds across every site.
+#[derive(Debug, Clone, Copy, SimpleObject)]
+pub struct SystemCapacity {
+    /// Every site's beds.
+    pub beds: Capacity,
+    /// Every virtual ward's beds, apart.
+    pub virtual_beds: VirtualCapacity,
+}
+
+impl std::ops::Add for Capacity {
+    type Output = Capacity;
+    fn add(self, o: Capacity) -> Capacity {
+        Capacity {
+            total: self.total + o.total,
+            occupied: self.occupied + o.occupied,
+            available: self.available + o.available,
+            awaiting_cleaning: self.awaiting_cleaning + o.awaiting_cleaning,
+            blocked: self.blocked + o.blocked,
+            reserved: self.reserved + o.reserved,
+            medically_optimised_in_bed: self.medically_optimised_in_bed + o.medically_optimised_in_bed,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use careflow_projections::bed_board::{
 use careflow_projections::documents::MemoryDocuments;
 use careflow_projections::patient_summary::PatientSummaries;
 use careflow_projections::task_board::TaskBoard;
+use careflow_projections::virtual_wards::VirtualWardModel;
 use careflow_proto::beds::v1 as pb;
 use careflow_proto::beds::v1::bed_service_server::{BedService, BedServiceServer};
 use serde_json::{Value, json};
@@ -345,7 +346,8 @@ impl TestGateway {
         let patients = Arc::new(MemoryDocuments::new(PatientSummaries));
         let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
         let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
-        let readers = Readers { beds: board, patients, tasks, assessments };
+        let virtual_wards = Arc::new(MemoryDocuments::new(VirtualWardModel));
+        let readers = Readers { beds: board, patients, tasks, assessments, virtual_wards };
         let gateway = Gateway::build(config, readers).await.expect("build the gateway");
         let addr = gateway.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -37,7 +37,8 @@ pub use mutation::TasksMutation;
 pub use query::TasksQuery;
 pub use subscription::TasksSubscription;
 pub use types::Task;
-use types::{MyTasks, Priority, TaskDetail, TaskKind, Team, TeamKind, WardTurnaround};
+use types::{MyTasks, TaskDetail, Team, TeamKind, WardTurnaround};
+pub(crate) use types::{Priority, TaskKind};
 
 /// The task models, as the gateway reads them.
 pub type TaskReader = Arc<dyn DocumentReader<TaskDoc>>;
