@@ -11,6 +11,7 @@ mod helpers;
 mod patients;
 mod tasks;
 mod trusted_assessment;
+mod virtual_wards;
 mod workflows;
 
 use helpers::flow::{self, BOARD, configure};

@@ -55,10 +55,11 @@ pub enum VirtualWardStreamState {
 pub enum VirtualWardStreamEvent {
     /// A virtual wards event.
     VirtualWard(VirtualWardEvent),
+    /// A patients (MPI) event. Before beds: a beds event can hold a patients event too (an
+    /// admission registering a patient), and the patient's stream must read it as the MPI's.
+    Patient(PatientEvent),
     /// A beds event (a site, a stay).
     Beds(BedEvent),
-    /// A patients (MPI) event.
-    Patient(PatientEvent),
 }
 
 /// The virtual wards context as a [`Decider`].

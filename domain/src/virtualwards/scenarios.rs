@@ -463,3 +463,18 @@ fn events_read_back_as_written() {
         assert_eq!(back, VirtualWardStreamEvent::VirtualWard(event));
     }
 }
+
+#[test]
+fn a_patients_registration_reads_as_the_mpis_whoever_wrote_it() {
+    let VirtualWardStreamEvent::Patient(registered) = registered(1) else { unreachable!() };
+    let json = serde_json::to_string(&registered).expect("serializes");
+    let read: VirtualWardStreamEvent = serde_json::from_str(&json).expect("reads");
+    assert!(matches!(read, VirtualWardStreamEvent::Patient(_)), "{read:?}");
+    assert_eq!(VirtualWards::stream_of(&read), VirtualWardStream::Patient(nhs(1)));
+    let json = serde_json::to_string(&site()).expect("serializes");
+    let read: VirtualWardStreamEvent = serde_json::from_str(&json).expect("reads");
+    assert_eq!(
+        VirtualWards::stream_of(&read),
+        VirtualWardStream::Beds(crate::beds::BedStream::Site(site_id()))
+    );
+}

@@ -9,3 +9,4 @@ mod clock;
 mod discharge;
 mod flag_rules;
 mod support;
+mod virtual_wards;

@@ -40,6 +40,7 @@ pub enum TaskKind {
     /// Review the care plan of a patient with an end of life care plan.
     CarePlanReview,
     /// Respond to a virtual-ward patient's NEWS2 (the priority says how fast).
+    #[graphql(name = "NEWS2_ESCALATION")]
     News2Escalation,
     /// Contact a virtual-ward patient whose reading is overdue.
     MissedReading,
