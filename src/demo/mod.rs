@@ -11,6 +11,7 @@
 mod assessments;
 mod personas;
 mod teams;
+mod virtualwards;
 
 pub use personas::personas;
 
@@ -200,7 +201,8 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     }
     let admitted = patient;
     patients_and_flags(store.clone(), admitted).await?;
-    assessments::assess(store).await?;
+    assessments::assess(store.clone()).await?;
+    virtualwards::load(store, admitted + 1).await?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         patients = admitted + AT_HOME,

@@ -9,7 +9,7 @@ use careflow_gateway::Persona;
 type Person = (&'static str, &'static str, &'static str, Role, &'static str, &'static [&'static str]);
 
 /// Who one may sign in as.
-const PEOPLE: [Person; 9] = [
+const PEOPLE: [Person; 10] = [
     (
         "1.rxa01-amu-team",
         "Grace Okafor",
@@ -73,6 +73,14 @@ const PEOPLE: [Person; 9] = [
         Role::WardNurse,
         "RYC",
         &["RYC01-LARK-TEAM"],
+    ),
+    (
+        "1.rxa-vw-team",
+        "Femi Adeyinka",
+        "Virtual ward clinician, Northgate hospital at home",
+        Role::VirtualWardClinician,
+        "RXA",
+        &["RXA-VW-TEAM"],
     ),
     (
         "1.ryc-dn",

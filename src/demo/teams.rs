@@ -60,6 +60,13 @@ fn teams() -> Vec<DemoTeam> {
         });
     }
     teams.push(DemoTeam {
+        organisation: "RXA".into(),
+        id: super::virtualwards::TEAM.into(),
+        name: "Northgate hospital at home".into(),
+        kind: TeamKind::VirtualWard,
+        wards: vec!["RXA01-VW-RESP".into(), "RXA01-VW-FRAILTY".into()],
+    });
+    teams.push(DemoTeam {
         organisation: "RYC".into(),
         id: "RYC-DN".into(),
         name: "Eastbrook district nursing".into(),

@@ -224,6 +224,36 @@ async fn the_demo_loads_once() {
         assert!(std::time::Instant::now() < deadline, "no frailty flag by the rule: {data}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    the_demo_has_virtual_wards(&app).await;
+}
+
+/// The demo's virtual wards: patients at home with a history of readings, some deteriorating
+/// (flagged, with an escalation task each), one gone quiet (missed readings, a contact task).
+async fn the_demo_has_virtual_wards(app: &Careflow) {
+    let clinician = helpers::token_for("1.rxa-vw-team", "virtual_ward_clinician", "RXA", &["RXA-VW-TEAM"]);
+    let census = r#"query($ward: ID!) { virtualWardCensus(wardId: $ward) { ward { beds occupied }
+        patients { flagged missedReadings trend latest { risk } openTasks { kind } } } }"#;
+    let escalated = |d: &Value| {
+        let patients = d["virtualWardCensus"]["patients"].as_array().unwrap();
+        patients
+            .iter()
+            .filter(|p| p["flagged"] == true && !p["openTasks"].as_array().unwrap().is_empty())
+            .count()
+    };
+    let resp =
+        flow::eventually(app, &clinician, census, json!({"ward": "RXA01-VW-RESP"}), |d| escalated(d) >= 2)
+            .await;
+    let patients = resp["virtualWardCensus"]["patients"].as_array().unwrap();
+    assert_eq!(resp["virtualWardCensus"]["ward"], json!({"beds": 20, "occupied": 7}));
+    assert_eq!(patients[0]["latest"]["risk"], "HIGH", "the highest risk first");
+    assert!(patients.iter().all(|p| p["trend"].as_array().unwrap().len() >= 3), "{resp}");
+    let quiet = |d: &Value| {
+        d["virtualWardCensus"]["patients"].as_array().unwrap().iter().any(|p| {
+            p["missedReadings"].as_u64().unwrap_or(0) > 0
+                && p["openTasks"].as_array().unwrap().iter().any(|t| t["kind"] == "MISSED_READING")
+        })
+    };
+    flow::eventually(app, &clinician, census, json!({"ward": "RXA01-VW-FRAILTY"}), quiet).await;
 }
 
 #[tokio::test]

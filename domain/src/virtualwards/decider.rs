@@ -381,7 +381,7 @@ pub fn decide(
             let a = open_admission(loaded, *admission_id)?;
             let known = admission_state(loaded, *admission_id).map(|s| &s.readings);
             let mut seen: HashSet<_> = HashSet::new();
-            let (mut since, mut next_due) = (a.since, a.next_due);
+            let (mut since, mut latest_taken, mut next_due) = (a.since, a.latest_taken, a.next_due);
             let mut events = Vec::new();
             for (index, reading) in readings.iter().enumerate() {
                 if reading.taken_at > at + CLOCK_SKEW {
@@ -401,9 +401,10 @@ pub fn decide(
                 {
                     continue;
                 }
-                let latest = reading.taken_at >= since;
+                let latest = latest_taken.is_none_or(|l| reading.taken_at >= l);
                 if latest {
-                    since = reading.taken_at;
+                    latest_taken = Some(reading.taken_at);
+                    since = since.max(reading.taken_at);
                     next_due = a.plan.missed_at(since, 0);
                 }
                 events.push(VirtualWardEvent::ObservationsRecorded {

@@ -330,6 +330,17 @@ fn a_reading_from_the_future_or_long_before_the_admission_is_refused_naming_it()
     assert!(matches!(error, VirtualWardError::ReadingBeforeAdmission { index: 1, .. }));
     // Within the clock skew, and a baseline taken the evening before: recorded.
     assert_eq!(world.then(&record(at() + Duration::minutes(4)), at()).len(), 2);
+    // A baseline alone is the latest reading, but readings are due from the admission.
+    let mut world = World::ward(5, 1);
+    world.then(&admit(1), at());
+    let baseline = VirtualWardCommand::Record {
+        admission_id: admission_id(1),
+        readings: vec![reading(3, at() - Duration::hours(3), poorly())],
+    };
+    let events = world.then(&baseline, at());
+    assert!(
+        matches!(&events[..], [VirtualWardEvent::ObservationsRecorded { latest: true, next_due, .. }] if *next_due == at() + Duration::hours(9))
+    );
 }
 
 #[test]

@@ -88,8 +88,10 @@ pub struct OpenAdmission {
     pub plan: MonitoringPlan,
     /// When admitted.
     pub admitted_at: DateTime<Utc>,
-    /// When the latest reading was taken (the admission, before any).
+    /// When readings are due from: the latest reading, or the admission if later.
     pub since: DateTime<Utc>,
+    /// When the latest reading was taken (a baseline may predate the admission).
+    pub latest_taken: Option<DateTime<Utc>>,
     /// Readings missed in a row since then.
     pub missed: u32,
     /// When the next reading is missed.
@@ -131,6 +133,7 @@ impl AdmissionState {
                     plan: plan.clone(),
                     admitted_at: *at,
                     since: *at,
+                    latest_taken: None,
                     missed: 0,
                     next_due: *next_due,
                     discharged: None,
@@ -148,6 +151,7 @@ impl AdmissionState {
                     && *latest
                 {
                     a.since = a.since.max(*taken_at);
+                    a.latest_taken = Some(*taken_at);
                     a.missed = 0;
                     a.next_due = *next_due;
                 }
