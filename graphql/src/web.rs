@@ -55,6 +55,7 @@ const FILES: &[Embedded] = embed![
     "app/ui.js" => JS,
     "app/beds.js" => JS,
     "app/capacity.js" => JS,
+    "app/virtualward.js" => JS,
     "app/inbox.js" => JS,
     "app/patient.js" => JS,
     "app/assessment.js" => JS,

@@ -23,6 +23,7 @@ mod backend;
 mod coedit;
 mod decide;
 mod push;
+mod readings;
 mod running;
 mod store;
 mod summary;
@@ -57,13 +58,15 @@ pub enum Part {
     Timers,
     /// Section save → other editors' push latency on one assessment.
     Coedit,
+    /// Virtual-ward readings/s through the public API, and reading → census push latency.
+    Readings,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers, Part::Coedit])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers, Part::Coedit, Part::Readings])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -128,6 +131,21 @@ pub struct BenchArgs {
     /// Section saves in `coedit`.
     #[arg(long, default_value_t = 1_000)]
     pub coedit_saves: usize,
+    /// Patients on the virtual ward of `readings`.
+    #[arg(long, default_value_t = 200)]
+    pub vw_patients: usize,
+    /// Device gateways (connections) sending readings in `readings`.
+    #[arg(long, default_value_t = 8)]
+    pub vw_gateways: usize,
+    /// Readings per `recordObservations` in `readings`.
+    #[arg(long, default_value_t = 100)]
+    pub vw_batch: usize,
+    /// Readings sent in the throughput phase of `readings`.
+    #[arg(long, default_value_t = 50_000)]
+    pub vw_readings: usize,
+    /// Single readings per second in the latency phase of `readings`.
+    #[arg(long, default_value_t = 50)]
+    pub vw_rate: u32,
 }
 
 /// Runs the selected parts.
@@ -232,6 +250,29 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     args.coedit_rate,
                     &histogram,
                 );
+            }
+            Part::Readings => {
+                let r = readings::run(
+                    stores,
+                    args.vw_patients,
+                    args.vw_gateways,
+                    args.vw_batch,
+                    args.vw_readings,
+                    args.vw_rate,
+                    args.samples.min(2_000),
+                )
+                .await?;
+                println!(
+                    "readings {backend} patients={} gateways={} batch={} readings={} in {:.2} s: {:>8.0} readings/s (scored, escalated, census live: {} pushes)",
+                    args.vw_patients,
+                    args.vw_gateways,
+                    args.vw_batch,
+                    r.readings,
+                    r.elapsed.as_secs_f64(),
+                    r.readings as f64 / r.elapsed.as_secs_f64(),
+                    r.pushes
+                );
+                print_latency(&format!("readings {backend} reading→census push"), args.vw_rate, &r.latency);
             }
             Part::Summary => {
                 let seconds = Duration::from_secs(args.summary_seconds);

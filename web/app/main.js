@@ -1,6 +1,6 @@
 // The app's shell: sign-in, the header with the screens, and a router on the location's hash
 // (#/beds/<site>/<ward>, #/capacity/<site>, #/inbox/<team>, #/patient/<nhs>, #/assessments,
-// #/assessment/<id>/<section>), so every screen
+// #/assessment/<id>/<section>, #/virtual/<ward>/<admission>), so every screen
 // has an address a tablet can bookmark and the back button works.
 
 import { render } from "preact";
@@ -11,6 +11,7 @@ import { BedBoard } from "./beds.js";
 import { SiteCapacity } from "./capacity.js";
 import { Inbox } from "./inbox.js";
 import { PatientScreen } from "./patient.js";
+import { VirtualWards } from "./virtualward.js";
 import { ROLE_NAMES, session, signIn, signOut, signedOutBecause, useStore } from "./session.js";
 import { ConnectionBanner, Field, html, route } from "./ui.js";
 
@@ -49,6 +50,7 @@ function signOutAsked() {
 function home(role) {
   if (["ward_nurse", "ward_clerk", "admin"].includes(role)) return "#/beds";
   if (role === "bed_manager") return "#/capacity";
+  if (role === "virtual_ward_clinician") return "#/virtual";
   return "#/inbox";
 }
 
@@ -58,6 +60,7 @@ const SCREENS = [
   ["inbox", "Team inbox"],
   ["patient", "Patients"],
   ["assessments", "Assessments"],
+  ["virtual", "Virtual wards"],
 ];
 
 /** Screens reached from others, not from the header. */
@@ -97,6 +100,7 @@ function App() {
       ${screen === "inbox" && html`<${Inbox} teamId=${args[0] || ""} navigate=${navigate} />`}
       ${screen === "patient" && html`<${PatientScreen} nhsNumber=${args[0] || ""} navigate=${navigate} />`}
       ${screen === "assessments" && html`<${AssessmentList} navigate=${navigate} />`}
+      ${screen === "virtual" && html`<${VirtualWards} wardId=${args[0] || ""} admissionId=${args[1] || ""} navigate=${navigate} />`}
       ${screen === "assessment" && html`<${AssessmentScreen} key=${args[0]} assessmentId=${args[0] || ""} sectionId=${args[1] || ""} navigate=${navigate} />`}
     </main>
   </div>`;
