@@ -36,7 +36,12 @@ pub struct ReadingsReport {
 const WARD: &str = "BENCH-VW";
 
 fn nhs(k: u32) -> anyhow::Result<String> {
-    (0..).map(|j| NhsNumber::from_first_nine(999_100_000 + k * 20 + j)).flatten().next().map(|n| n.to_string()).context("an NHS number")
+    (0..)
+        .map(|j| NhsNumber::from_first_nine(999_100_000 + k * 20 + j))
+        .flatten()
+        .next()
+        .map(|n| n.to_string())
+        .context("an NHS number")
 }
 
 /// One reading as a GraphQL input literal.
@@ -51,13 +56,21 @@ fn reading(admission: &str, n: usize, taken_at: DateTime<Utc>) -> String {
 }
 
 fn record(readings: &[String]) -> String {
-    format!("mutation {{ recordObservations(input: {{readings: [{}]}}) {{ readings {{ status }} }} }}", readings.join(","))
+    format!(
+        "mutation {{ recordObservations(input: {{readings: [{}]}}) {{ readings {{ status }} }} }}",
+        readings.join(",")
+    )
 }
 
 /// Sets up the ward and its patients; returns their admission ids.
 async fn setup(running: &Running, patients: usize) -> anyhow::Result<Vec<String>> {
     let mut admin = ws::connect(running.http, &running.token(Role::Admin)?).await?;
-    ws::execute(&mut admin, "site", r#"mutation { registerSite(input: {siteId: "BENCH01", name: "Bench General"}) { position } }"#).await?;
+    ws::execute(
+        &mut admin,
+        "site",
+        r#"mutation { registerSite(input: {siteId: "BENCH01", name: "Bench General"}) { position } }"#,
+    )
+    .await?;
     let configure = format!(
         r#"mutation {{ configureVirtualWard(input: {{wardId: "{WARD}", siteId: "BENCH01", name: "Bench virtual ward", pathway: RESPIRATORY, beds: {patients}}}) {{ visible }} }}"#
     );
@@ -79,7 +92,10 @@ async fn setup(running: &Running, patients: usize) -> anyhow::Result<Vec<String>
                 AIR_OR_OXYGEN, SYSTOLIC_BLOOD_PRESSURE, PULSE, CONSCIOUSNESS, TEMPERATURE], everyMinutes: 240}}}}) {{ admissionId }} }}"#
         );
         let admitted = ws::execute(&mut clinician, &format!("a{k}"), &admit).await?;
-        let id = admitted.pointer("/admitToVirtualWard/admissionId").and_then(Value::as_str).context("no admission id")?;
+        let id = admitted
+            .pointer("/admitToVirtualWard/admissionId")
+            .and_then(Value::as_str)
+            .context("no admission id")?;
         admissions.push(id.to_owned());
     }
     Ok(admissions)
@@ -159,15 +175,28 @@ pub async fn run(
         tokio::spawn(async move {
             let mut histogram = micros_histogram()?;
             while (histogram.len() as usize) < samples {
-                let Ok(message) = tokio::time::timeout(Duration::from_secs(5), ws::next_json(&mut screen)).await else { break };
+                let Ok(message) =
+                    tokio::time::timeout(Duration::from_secs(5), ws::next_json(&mut screen)).await
+                else {
+                    break;
+                };
                 let message = message?;
                 let arrived = Instant::now();
-                let rows = message.pointer("/payload/data/virtualWardCensus/changed").and_then(Value::as_array).cloned().unwrap_or_default();
+                let rows = message
+                    .pointer("/payload/data/virtualWardCensus/changed")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 for row in rows {
-                    let (Some(id), Some(at)) = (row["admissionId"].as_str(), row.pointer("/latest/takenAt").and_then(Value::as_str)) else { continue };
+                    let (Some(id), Some(at)) =
+                        (row["admissionId"].as_str(), row.pointer("/latest/takenAt").and_then(Value::as_str))
+                    else {
+                        continue;
+                    };
                     let Ok(at) = DateTime::parse_from_rfc3339(at) else { continue };
                     let key = (id.to_owned(), at.timestamp_micros());
-                    if let Some(started) = sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.remove(&key) {
+                    if let Some(started) = sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.remove(&key)
+                    {
                         histogram.record(arrived.duration_since(started).as_micros().max(1) as u64)?;
                     }
                 }
@@ -183,11 +212,15 @@ pub async fn run(
         ticker.tick().await;
         let admission = &admissions[i % admissions.len()];
         let now = Utc::now();
-        sent.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert((admission.clone(), now.timestamp_micros()), Instant::now());
+        sent.lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .insert((admission.clone(), now.timestamp_micros()), Instant::now());
         let message = json!({"id": format!("l{i}"), "type": "subscribe", "payload": {"query": record(&[reading(admission, i + 1, now)])}});
         sink.send(Message::text(message.to_string())).await?;
     }
-    let latency = tokio::time::timeout(Duration::from_secs(120), collector).await.context("pushes did not all arrive")???;
+    let latency = tokio::time::timeout(Duration::from_secs(120), collector)
+        .await
+        .context("pushes did not all arrive")???;
     sink.close().await?;
     running.stop().await?;
     let failed = failures.await.unwrap_or(0);

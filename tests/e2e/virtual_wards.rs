@@ -189,6 +189,20 @@ async fn readings_from_home_are_scored_escalated_and_shown_live() {
         .await;
     assert_eq!(inbox["teamInbox"].as_array().unwrap().len(), 2, "{inbox}");
 
+    // The same batch sent twice at once (a device retrying on a slow answer): recorded once.
+    let twice = json!({"readings": [reading(&other, 20, well())]});
+    let (a, b) = tokio::join!(app.data(&device, RECORD, twice.clone()), app.data(&device, RECORD, twice));
+    let mut statuses: Vec<String> = [a, b]
+        .iter()
+        .map(|r| r["recordObservations"]["readings"][0]["status"].as_str().unwrap().to_owned())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, ["DUPLICATE", "RECORDED"]);
+    // Too many readings at once: refused, naming the list.
+    let many: Vec<Value> = (0..501).map(|n| reading(&other, 1000 + n, well())).collect();
+    let refused = app.graphql(Some(&device), RECORD, json!({"readings": many})).await;
+    assert!(matches!(code(&refused), Some("BAD_USER_INPUT" | "PAYLOAD_TOO_LARGE")), "{refused}");
+
     // An impossible value refuses the batch, naming it; nothing is stored.
     let bad = json!({"readings": [reading(&admission, 5, well()), reading(&admission, 6, json!({"spo2": 120, "pulse": 0}))]});
     let refused = app.graphql(Some(&device), RECORD, bad).await;

@@ -22,13 +22,13 @@ pub enum AssessmentError {
         version: Option<u32>,
     },
     /// The patient is not in the MPI.
-    #[error("patient {nhs_number} is not registered")]
+    #[error("the patient is not registered")]
     PatientNotRegistered {
         /// The patient.
         nhs_number: NhsNumber,
     },
     /// The patient has died.
-    #[error("patient {nhs_number} has died: no assessment is started")]
+    #[error("the patient's death is recorded: no assessment is started")]
     PatientDied {
         /// The patient.
         nhs_number: NhsNumber,

@@ -9,3 +9,4 @@ mod host;
 mod redis_bed_board;
 mod runner;
 mod tasks;
+mod virtual_wards;

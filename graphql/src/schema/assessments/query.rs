@@ -56,6 +56,16 @@ impl AssessmentsQuery {
         nhs_number: String,
     ) -> Result<Vec<AssessmentSummary>, GqlError> {
         let caller = viewer(ctx)?;
+        // Looking a patient up by NHS number is a read of their record: a care provider, who
+        // sees only what is submitted to it, may not link a number to an assessment.
+        if !policy::role_allows(caller.actor.role, Action::ViewPatients) {
+            return Err(ApiError::Forbidden(format!(
+                "role {} may not {}",
+                caller.actor.role,
+                Action::ViewPatients
+            ))
+            .into());
+        }
         let nhs = careflow_domain::NhsNumber::parse(&nhs_number)
             .map_err(|e| bad_input("nhsNumber", e.to_string()))?
             .to_string();
