@@ -1,6 +1,6 @@
 //! Virtual-ward readings through the public API, with scoring, escalation and the census live:
 //! `patients` patients on one virtual ward; device gateways (`gateways` graphql-ws
-//! connections) send `recordObservations` batches of `batch` readings (each patient in turn,
+//! connections, with a clinician's token: graphql-ws is for screens) send `recordObservations` batches of `batch` readings (each patient in turn,
 //! one in ten deteriorating, so the workflows raise tasks) as fast as they are answered, while
 //! a clinician's screen follows the ward's census; then, at a steady rate, single readings whose
 //! census push is timed (send → the row with that reading's time arrives on the census).
@@ -37,9 +37,7 @@ const WARD: &str = "BENCH-VW";
 
 fn nhs(k: u32) -> anyhow::Result<String> {
     (0..)
-        .map(|j| NhsNumber::from_first_nine(999_100_000 + k * 20 + j))
-        .flatten()
-        .next()
+        .find_map(|j| NhsNumber::from_first_nine(999_100_000 + k * 20 + j))
         .map(|n| n.to_string())
         .context("an NHS number")
 }
@@ -131,7 +129,9 @@ pub async fn run(
     let started = Instant::now();
     let mut senders = Vec::new();
     for g in 0..gateways {
-        let token = running.token_for(Role::DeviceGateway, &format!("bench.gateway{g}"))?;
+        // graphql-ws is for screens: a device gateway's token posts over HTTP instead. The
+        // mutation, its checks and its path through careflow are the same either way.
+        let token = running.token_for(Role::VirtualWardClinician, &format!("bench.gateway{g}"))?;
         let mut socket = ws::connect(running.http, &token).await?;
         let admissions = admissions.clone();
         senders.push(tokio::spawn(async move {
@@ -204,7 +204,8 @@ pub async fn run(
             anyhow::Ok(histogram)
         })
     };
-    let device = ws::connect(running.http, &running.token(Role::DeviceGateway)?).await?;
+    let device =
+        ws::connect(running.http, &running.token_for(Role::VirtualWardClinician, "bench.device")?).await?;
     let (mut sink, replies) = device.split();
     let failures = tokio::spawn(ws::count_errors(replies));
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));

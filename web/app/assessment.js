@@ -5,7 +5,7 @@
 // submit; and, for the organisations it is submitted to, accept or return with reasons.
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import { graphql, subscribe, uuid } from "./api.js";
+import { graphql, Offline, subscribe, uuid } from "./api.js";
 import { session, ROLE_NAMES, useStore } from "./session.js";
 import { Field, formatNhs, html, messageOf, when } from "./ui.js";
 
@@ -33,12 +33,25 @@ export const ASSESSORS = ["ward_nurse", "social_worker", "therapist", "community
 /** How often the form says again where its user is (presence lapses 30 s after). */
 const PRESENCE_EVERY_MS = 10000;
 
+/** The command id of a start not yet answered for certain, by patient and task: a retry after a
+ * lost answer names the same assessment instead of starting a second. */
+const starting = new Map();
+
 /** Starts a trusted assessment of `nhsNumber` (for `taskId`) from the latest reablement template; resolves with its id. */
 export async function startAssessment(nhsNumber, taskId = null, templateId = "reablement-trusted-assessor") {
-  const data = await graphql(`mutation ($input: StartAssessmentInput!) { startAssessment(input: $input) { assessmentId } }`, {
-    input: { commandId: uuid(), nhsNumber, templateId, taskId },
-  });
-  return data.startAssessment.assessmentId;
+  const key = `${nhsNumber}/${taskId || ""}/${templateId}`;
+  if (!starting.has(key)) starting.set(key, uuid());
+  try {
+    const data = await graphql(`mutation ($input: StartAssessmentInput!) { startAssessment(input: $input) { assessmentId } }`, {
+      input: { commandId: starting.get(key), nhsNumber, templateId, taskId },
+    });
+    starting.delete(key);
+    return data.startAssessment.assessmentId;
+  } catch (error) {
+    // Refused for certain: the next try is a new start. Unanswered (offline): the same one.
+    if (!(error instanceof Offline)) starting.delete(key);
+    throw error;
+  }
 }
 
 /** The assessments answering a task (from the patient's list). */
@@ -255,14 +268,16 @@ function SectionForm({ assessment, section, questions, editable, here }) {
     setErrors({});
     commandId.current ||= uuid();
     try {
-      await graphql(`mutation ($input: SaveAssessmentSectionInput!) { saveAssessmentSection(input: $input) { visible } }`, {
+      const data = await graphql(`mutation ($input: SaveAssessmentSectionInput!) { saveAssessmentSection(input: $input) { visible assessment { sections { id version } } } }`, {
         input: { commandId: commandId.current, assessmentId: assessment.id, sectionId: section.id, baseVersion: onTopOf, answers: answersOf(questions, keep) },
       });
       commandId.current = null;
       setConflict(null);
       setNotice(null);
       setDirty(false);
-      setBase(onTopOf + 1);
+      // The version as stored: a save that changed nothing made none (answers as they were).
+      const saved = data.saveAssessmentSection.assessment?.sections?.find((s) => s.id === section.id)?.version;
+      setBase(saved ?? onTopOf + 1);
     } catch (error) {
       if (error.code === "CONFLICT" && error.extensions?.section) {
         commandId.current = null;

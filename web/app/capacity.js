@@ -25,7 +25,42 @@ export function SiteCapacity({ siteId, navigate }) {
         ${sites.map((s) => html`<option value=${s.id}>${s.name}</option>`)}</select>`}<//></div>
     </div>
     ${site && html`<${Wards} key=${site.id} site=${site} />`}
+    ${site && html`<${VirtualBeds} key=${`v${site.id}`} site=${site} />`}
   </section>`;
+}
+
+/** The site's virtual wards' beds, apart from its real ones, live from each ward's census. */
+function VirtualBeds({ site }) {
+  const [wards, setWards] = useState(null);
+  useEffect(() => {
+    let live = true;
+    let stops = [];
+    graphql("{ virtualWards { id siteId name beds occupied free } }")
+      .then((data) => {
+        if (!live) return;
+        const mine = data.virtualWards.filter((w) => w.siteId === site.id);
+        setWards(new Map(mine.map((w) => [w.id, w])));
+        // Each census says its beds taken as patients come and go (where the caller may see it).
+        stops = mine.map((w) => subscribe(`subscription ($w: ID!) { virtualWardCensus(wardId: $w) { ward { id name beds occupied free } } }`,
+          { w: w.id }, (d) => live && setWards((now) => new Map(now).set(w.id, { ...d.virtualWardCensus.ward, siteId: site.id }))));
+      })
+      .catch(() => live && setWards(new Map()));
+    return () => {
+      live = false;
+      stops.forEach((stop) => stop());
+    };
+  }, [site.id]);
+  if (!wards?.size) return null;
+  const all = [...wards.values()];
+  const sum = (key) => all.reduce((n, w) => n + w[key], 0);
+  return html`<h2>${site.name}: virtual wards (hospital at home)</h2>
+    <p class="vw-beds" data-testid="virtual-beds">${sum("occupied")} of ${sum("beds")} virtual beds taken · ${sum("free")} free, counted apart from the beds above</p>
+    <table class="wards">
+      <caption class="sr-only">Virtual beds of ${site.name}</caption>
+      <thead><tr><th scope="col">Virtual ward</th><th scope="col">Virtual beds</th><th scope="col">Occupied</th><th scope="col">Free</th></tr></thead>
+      <tbody>${all.map((w) => html`<tr data-virtual-ward=${w.id}><th scope="row"><a href=${`#/virtual/${w.id}`}>${w.name}</a></th>
+        <td>${w.beds}</td><td>${w.occupied}</td><td class="available">${w.free}</td></tr>`)}</tbody>
+    </table>`;
 }
 
 function Wards({ site }) {

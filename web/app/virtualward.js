@@ -2,8 +2,8 @@
 // and a patient's NEWS2 chart (#/virtual/<ward>/<admission>): each parameter and the score over
 // time, drawn on the RCP chart's colour bands, with a form to record a set taken on a call.
 
-import { useEffect, useState } from "preact/hooks";
-import { graphql, subscribe, uuid } from "./api.js";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { Offline, graphql, subscribe, uuid } from "./api.js";
 import { session, useStore } from "./session.js";
 import { Field, html, messageOf, route, since, useTick, when } from "./ui.js";
 
@@ -223,10 +223,17 @@ function RecordForm({ admissionId, onRecorded }) {
   const [values, setValues] = useState(empty);
   const [problem, setProblem] = useState(null);
   const [saving, setSaving] = useState(false);
-  const set = (key, value) => setValues((v) => ({ ...v, [key]: value }));
+  // The reading's id and time, kept until careflow answers for certain: a retry after a lost
+  // answer is the same reading (a duplicate), not a second one.
+  const unsent = useRef(null);
+  const set = (key, value) => {
+    unsent.current = null;
+    setValues((v) => ({ ...v, [key]: value }));
+  };
   const submit = async (e) => {
     e.preventDefault();
-    const reading = { admissionId, readingId: uuid(), takenAt: new Date().toISOString(), source: "CLINICIAN", onOxygen: values.onOxygen, consciousness: values.consciousness };
+    unsent.current ||= { readingId: uuid(), takenAt: new Date().toISOString() };
+    const reading = { admissionId, ...unsent.current, source: "CLINICIAN", onOxygen: values.onOxygen, consciousness: values.consciousness };
     for (const [key] of NUMBERS) {
       const text = String(values[key]).trim();
       if (text) reading[key] = key === "temperature" ? Number(text) : Math.round(Number(text));
@@ -237,9 +244,11 @@ function RecordForm({ admissionId, onRecorded }) {
       const data = await graphql(`mutation ($r: [ReadingInput!]!) { recordObservations(input: {readings: $r}) { readings { status message } } }`, { r: [reading] });
       const outcome = data.recordObservations.readings[0];
       if (outcome.status === "REFUSED") throw new Error(outcome.message);
+      unsent.current = null;
       setValues(empty);
       onRecorded();
     } catch (error) {
+      if (!(error instanceof Offline)) unsent.current = null;
       const fields = Object.entries(error.fields || {}).map(([, d]) => d);
       setProblem(fields.length ? fields.join("; ") : messageOf(error));
     } finally {

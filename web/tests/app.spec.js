@@ -169,6 +169,9 @@ test("site capacity, live, and the patient summary, found by name and date of bi
   await expect(page).toHaveURL(/#\/capacity\/RXA01$/);
   const amu = page.locator("tr[data-ward=RXA01-AMU]");
   await expect(amu.locator("td").first()).toHaveText("40");
+  // The virtual wards' beds, counted apart.
+  await expect(page.getByTestId("virtual-beds")).toContainText("12 of 35 virtual beds taken · 23 free");
+  await expect(page.locator("tr[data-virtual-ward=RXA01-VW-RESP] td").first()).toHaveText("20");
   await accessible(page, "site capacity");
   await shot(page, "capacity");
 

@@ -2,6 +2,8 @@
 //! NEWS2, the trend, missed readings, open tasks), each admission's chart in time order; rows
 //! leave the census at discharge; rebuilt from zero alike.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::sync::Arc;
 
 use careflow_domain::beds::{Label, PatientName};
