@@ -122,6 +122,17 @@ impl<D: Clone> Docs<D> {
     }
 }
 
+/// The event's payload, decoded once for every read model of the host that reads it; a payload
+/// that does not decode is [`ProjectionError::Decode`] at its position.
+pub(crate) fn decode<T>(event: &RecordedEvent) -> Result<Arc<T>, ProjectionError>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    event
+        .decode_shared()
+        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
+}
+
 /// Applies `events` above `checkpoint` to `docs` with `fold`.
 pub(crate) fn fold_batch<F: Fold>(
     fold: &F,

@@ -16,7 +16,7 @@
 //! `careflow.end-of-life-admission`, version 1). Every command id derives from the event that
 //! caused it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use careflow_domain::beds::{BedEvent, Pathway};
 use careflow_domain::flags::{FlagEvent, FlagId, FlagKind};
@@ -32,6 +32,7 @@ use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 
 use crate::commands::{Ack, Command, command_id};
 use crate::runner::Process;
+use crate::teams::Teams;
 
 /// The built-in rules' version.
 const BUILT_IN_VERSION: u32 = 1;
@@ -50,20 +51,13 @@ struct Stay {
     organisation: Option<OdsCode>,
 }
 
-#[derive(Debug, Clone)]
-struct Team {
-    kind: TeamKind,
-    organisation: OdsCode,
-    wards: BTreeSet<WardId>,
-}
-
 /// The discharge flows' state, folded from the log.
 #[derive(Debug, Default)]
 pub struct DischargeFlows {
     stays: HashMap<StayId, Stay>,
     districts: HashMap<NhsNumber, String>,
     end_of_life: HashMap<NhsNumber, FlagId>,
-    teams: BTreeMap<TeamId, Team>,
+    teams: Teams,
     rules: BTreeMap<RuleId, (u32, RoutingRule)>,
     /// Open workflow tasks: by what they are about and their kind.
     open: HashMap<(Subject, TaskKind), String>,
@@ -92,19 +86,9 @@ impl DischargeFlows {
         Self::default()
     }
 
-    /// The team of `kind` that works for `ward`, of the organisation whose ward it is (a team
-    /// of another organisation naming the ward gets nothing): one naming the ward, else one of
-    /// the organisation naming no wards.
+    /// The team of `kind` that works for `ward` (see [`Teams::for_ward`]).
     fn ward_team(&self, ward: &WardId, kind: TeamKind, organisation: Option<&OdsCode>) -> Option<&TeamId> {
-        let of_kind = || {
-            self.teams
-                .iter()
-                .filter(move |(_, t)| t.kind == kind && organisation.is_none_or(|o| *o == t.organisation))
-        };
-        of_kind()
-            .find(|(_, t)| t.wards.contains(ward))
-            .or_else(|| of_kind().find(|(_, t)| t.wards.is_empty() && Some(&t.organisation) == organisation))
-            .map(|(id, _)| id)
+        self.teams.for_ward(ward, kind, organisation)
     }
 
     fn track(&mut self, subject: Subject, kind: TaskKind, task_id: String) {
@@ -377,8 +361,7 @@ impl DischargeFlows {
         let Ok(decoded) = event.decode::<TaskEvent>() else { return Vec::new() };
         match decoded {
             TaskEvent::TeamConfigured { team_id, config, .. } => {
-                let team = Team { kind: config.kind, organisation: config.organisation, wards: config.wards };
-                self.teams.insert(team_id, team);
+                self.teams.configure(team_id, config);
             }
             TaskEvent::RoutingRuleSet { rule_id, version, rule, .. } => {
                 self.rules.insert(rule_id, (version, rule));

@@ -19,4 +19,5 @@ pub mod commands;
 pub mod discharge;
 pub mod flag_rules;
 pub mod runner;
+mod teams;
 pub mod virtualwards;

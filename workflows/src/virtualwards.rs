@@ -17,7 +17,7 @@
 //! (`careflow.news2-escalation`, `careflow.missed-reading`, version 1) and links the admission;
 //! every command id derives from the event that caused it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use careflow_domain::tasks::{Priority, RaisedBy, TaskEvent, TaskKind, TaskLink, TeamKind};
 use careflow_domain::virtualwards::{AdmissionId, News2, Risk, VirtualWardEvent};
@@ -30,6 +30,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::clock::{Deadline, DeadlineChange, Deadlines};
 use crate::commands::{Ack, Command, command_id};
 use crate::runner::Process;
+use crate::teams::Teams;
 
 /// The built-in rules' version.
 const BUILT_IN_VERSION: u32 = 1;
@@ -105,18 +106,11 @@ struct Admission {
     nhs_number: String,
 }
 
-#[derive(Debug, Clone)]
-struct Team {
-    kind: TeamKind,
-    organisation: OdsCode,
-    wards: BTreeSet<WardId>,
-}
-
 /// The virtual-ward escalation process manager's state, folded from the log.
 #[derive(Debug, Default)]
 pub struct VirtualWardFlows {
     admissions: HashMap<AdmissionId, Admission>,
-    teams: BTreeMap<TeamId, Team>,
+    teams: Teams,
     /// Open tasks by admission: what each is for, and its id.
     open: HashMap<AdmissionId, Vec<(Purpose, String)>>,
     /// The same, by task id.
@@ -169,15 +163,7 @@ impl VirtualWardFlows {
 
     /// The team that works for `ward` (see the module docs).
     fn team(&self, ward: &WardId, organisation: &OdsCode) -> Option<&TeamId> {
-        let of_kind = || {
-            self.teams
-                .iter()
-                .filter(|(_, t)| t.kind == TeamKind::VirtualWard && t.organisation == *organisation)
-        };
-        of_kind()
-            .find(|(_, t)| t.wards.contains(ward))
-            .or_else(|| of_kind().find(|(_, t)| t.wards.is_empty()))
-            .map(|(id, _)| id)
+        self.teams.for_ward(ward, TeamKind::VirtualWard, Some(organisation))
     }
 
     fn open_for(&self, admission: AdmissionId, purpose: Purpose) -> Option<&(Purpose, String)> {
@@ -339,8 +325,7 @@ impl VirtualWardFlows {
         let Ok(decoded) = event.decode::<TaskEvent>() else { return };
         match decoded {
             TaskEvent::TeamConfigured { team_id, config, .. } => {
-                let team = Team { kind: config.kind, organisation: config.organisation, wards: config.wards };
-                self.teams.insert(team_id, team);
+                self.teams.configure(team_id, config);
             }
             TaskEvent::TaskCreated {
                 task_id,

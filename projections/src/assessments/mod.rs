@@ -19,7 +19,6 @@
 //! under that team, and moves with the task. Lists are the most recently changed first.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use careflow_domain::assessments::{AssessmentEvent, AssessmentStatus, Contributor};
 use careflow_domain::tasks::{TaskEvent, TaskKind};
@@ -27,7 +26,7 @@ use careflow_eventstore::{Filter, RecordedEvent};
 use chrono::{DateTime, Utc};
 
 use crate::ProjectionError;
-use crate::documents::{Docs, Fold};
+use crate::documents::{Docs, Fold, decode};
 
 mod model;
 
@@ -95,15 +94,6 @@ fn task_key(task_id: &str) -> String {
 /// The assessment fold.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AssessmentModel;
-
-fn decode<T>(event: &RecordedEvent) -> Result<Arc<T>, ProjectionError>
-where
-    T: serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    event
-        .decode_shared()
-        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
-}
 
 /// Puts `row` first in the list under `key` (or, `None`, takes assessment `id` out of it; an
 /// emptied list is removed).

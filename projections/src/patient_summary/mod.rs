@@ -23,7 +23,7 @@ use careflow_eventstore::{Filter, RecordedEvent};
 use chrono::NaiveDate;
 
 use crate::ProjectionError;
-use crate::documents::{Docs, Fold};
+use crate::documents::{Docs, Fold, decode};
 
 mod model;
 
@@ -64,16 +64,6 @@ fn task_key(task_id: &str) -> String {
 /// The patient summary fold.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PatientSummaries;
-
-/// The event's payload, decoded once for every read model of the host that reads it.
-fn decode<T>(event: &RecordedEvent) -> Result<std::sync::Arc<T>, ProjectionError>
-where
-    T: serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    event
-        .decode_shared()
-        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
-}
 
 /// The patient's summary, taken out to change (a new one if there is none); give it back
 /// with [`put`].

@@ -22,7 +22,7 @@ use careflow_domain::tasks::{RaisedBy, TaskEvent};
 use careflow_eventstore::{Filter, RecordedEvent};
 
 use crate::ProjectionError;
-use crate::documents::{Docs, Fold};
+use crate::documents::{Docs, Fold, decode};
 
 mod model;
 
@@ -83,12 +83,6 @@ fn bed_key(bed_id: &str) -> String {
 /// The task fold.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TaskBoard;
-
-fn decode(event: &RecordedEvent) -> Result<std::sync::Arc<TaskEvent>, ProjectionError> {
-    event
-        .decode_shared()
-        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
-}
 
 fn team(docs: &Docs<TaskDoc>, team_id: &str) -> Option<TeamView> {
     match docs.get(&team_key(team_id)) {
@@ -178,9 +172,7 @@ impl TaskBoard {
     /// A bed's ward (from its configuration), when it is left after a discharge and when it is
     /// cleaned: the ward's turnaround.
     fn bed(docs: &mut Docs<TaskDoc>, event: &RecordedEvent) -> Result<(), ProjectionError> {
-        let decoded: std::sync::Arc<BedEvent> = event
-            .decode_shared()
-            .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })?;
+        let decoded: std::sync::Arc<BedEvent> = decode(event)?;
         match &*decoded {
             BedEvent::BedAdded { bed_id, ward_id, .. } => {
                 docs.put(
@@ -436,7 +428,7 @@ impl Fold for TaskBoard {
         if event.stream.category() == "bed" {
             return Self::bed(docs, event);
         }
-        let decoded = decode(event)?;
+        let decoded = decode::<TaskEvent>(event)?;
         match &*decoded {
             TaskEvent::TeamConfigured { .. } => Self::configure(docs, &decoded),
             TaskEvent::RoutingRuleSet { rule_id, version, rule, at } => docs.put(

@@ -15,14 +15,12 @@
 //! admission (created, completed, cancelled). A push of one reading changes one row, not the
 //! whole census.
 
-use std::sync::Arc;
-
 use careflow_domain::tasks::{TaskEvent, TaskLink};
 use careflow_domain::virtualwards::VirtualWardEvent;
 use careflow_eventstore::{Filter, RecordedEvent};
 
 use crate::ProjectionError;
-use crate::documents::{Docs, Fold};
+use crate::documents::{Docs, Fold, decode};
 
 mod model;
 
@@ -58,15 +56,6 @@ fn task_key(task_id: &str) -> String {
 /// The virtual-ward fold.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct VirtualWardModel;
-
-fn decode<T>(event: &RecordedEvent) -> Result<Arc<T>, ProjectionError>
-where
-    T: serde::de::DeserializeOwned + Send + Sync + 'static,
-{
-    event
-        .decode_shared()
-        .map_err(|e| ProjectionError::Decode { position: event.position, message: e.to_string() })
-}
 
 /// Changes ward `ward_id` in the list and in its census.
 fn change_ward(docs: &mut Docs<VirtualWardDoc>, ward_id: &str, change: impl Fn(&mut WardRow)) {

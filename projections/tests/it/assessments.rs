@@ -15,7 +15,6 @@ use careflow_domain::beds::{Label, Note};
 use careflow_domain::tasks::{Priority, RaisedBy, TaskEvent, TaskId, TaskKind, UserId};
 use careflow_domain::{OdsCode, QuestionId, SectionId, TeamId, TemplateId};
 use careflow_eventstore::memory::MemoryStore;
-use careflow_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
 use careflow_projections::ProjectionRunner;
 use careflow_projections::assessments::{
     AssessmentDoc, AssessmentModel, AssessmentRow, AssessmentView, TEMPLATES_KEY, assessment_key,
@@ -24,20 +23,9 @@ use careflow_projections::assessments::{
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use uuid::Uuid;
 
-use crate::helpers::{at, nhs};
+use crate::helpers::{at, nhs, record};
 
 const TEMPLATE: &str = "reablement-trusted-assessor";
-
-async fn record(store: &MemoryStore, stream: String, event_type: &str, event: &impl serde::Serialize) {
-    let metadata = Metadata::new(Uuid::nil(), at(0));
-    let new = NewEvent::json(Uuid::new_v4(), event_type, 1, event, metadata).unwrap();
-    let append = StreamAppend {
-        stream: StreamName::new(stream).unwrap(),
-        expected: ExpectedVersion::Any,
-        events: vec![new],
-    };
-    store.append(vec![append]).await.unwrap();
-}
 
 async fn assessment_event(store: &MemoryStore, event: AssessmentEvent) {
     let stream = match &event {

@@ -15,7 +15,6 @@ use careflow_domain::virtualwards::{
 };
 use careflow_domain::{OdsCode, RuleId, SiteId, TeamId, WardId};
 use careflow_eventstore::memory::MemoryStore;
-use careflow_eventstore::{EventStore, ExpectedVersion, Metadata, NewEvent, StreamAppend, StreamName};
 use careflow_projections::ProjectionRunner;
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::virtual_wards::{
@@ -23,7 +22,7 @@ use careflow_projections::virtual_wards::{
 };
 use uuid::Uuid;
 
-use crate::helpers::nhs;
+use crate::helpers::{nhs, record};
 
 /// 08:00 on 2 November 2026, plus `minutes`.
 fn at(minutes: u32) -> chrono::DateTime<chrono::Utc> {
@@ -34,17 +33,6 @@ const WARD: &str = "RXA01-VW-RESP";
 
 fn admission(n: u128) -> AdmissionId {
     AdmissionId(Uuid::from_u128(n))
-}
-
-async fn record(store: &MemoryStore, stream: String, event_type: &str, event: &impl serde::Serialize) {
-    let metadata = Metadata::new(Uuid::nil(), at(0));
-    let new = NewEvent::json(Uuid::new_v4(), event_type, 1, event, metadata).unwrap();
-    let append = StreamAppend {
-        stream: StreamName::new(stream).unwrap(),
-        expected: ExpectedVersion::Any,
-        events: vec![new],
-    };
-    store.append(vec![append]).await.unwrap();
 }
 
 async fn event(store: &MemoryStore, event: VirtualWardEvent) {

@@ -23,6 +23,18 @@ pub fn nhs() -> NhsNumber {
     NhsNumber::parse("9990000018").expect("valid test number")
 }
 
+/// Appends one event of any context, of `event_type`, to `stream`.
+pub async fn record(store: &MemoryStore, stream: String, event_type: &str, event: &impl serde::Serialize) {
+    let metadata = Metadata::new(Uuid::nil(), at(0));
+    let new = NewEvent::json(Uuid::new_v4(), event_type, 1, event, metadata).expect("encode");
+    let append = StreamAppend {
+        stream: StreamName::new(stream).expect("stream name"),
+        expected: ExpectedVersion::Any,
+        events: vec![new],
+    };
+    store.append(vec![append]).await.expect("append");
+}
+
 pub async fn append(store: &MemoryStore, events: Vec<BedEvent>) {
     let mut request: Vec<StreamAppend> = Vec::new();
     for event in events {
