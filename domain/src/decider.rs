@@ -47,6 +47,12 @@ pub trait Refusal: std::error::Error + Send + Sync + 'static {
     fn violations(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+
+    /// A stable name for a refusal a client acts on rather than shows (a section saved by
+    /// someone else since: `SECTION_CONFLICT`), sent with it as the error's reason.
+    fn reason(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Which organisation owns something a command touches, for the access policy (which the

@@ -1,5 +1,7 @@
 //! The services' error, and its one mapping to a gRPC status.
 
+use std::collections::HashMap;
+
 use careflow_auth::AuthError;
 use careflow_domain::{Refusal, RefusalKind};
 use careflow_eventstore::StoreError;
@@ -34,6 +36,8 @@ pub enum ServiceError {
         kind: RefusalKind,
         /// The domain's explanation.
         message: String,
+        /// A stable name of the refusal, for clients that act on it (sent as `ErrorInfo`).
+        reason: Option<&'static str>,
     },
     /// Concurrent writers kept changing the streams after every retry.
     #[error("a {category} stream kept changing concurrently; gave up after {attempts} attempts")]
@@ -76,7 +80,7 @@ impl ServiceError {
                     .collect(),
             );
         }
-        Self::Refused { kind: refusal.kind(), message: refusal.to_string() }
+        Self::Refused { kind: refusal.kind(), message: refusal.to_string(), reason: refusal.reason() }
     }
 
     /// A single invalid field.
@@ -115,14 +119,20 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Unauthenticated(e) => Status::unauthenticated(e.to_string()),
             ServiceError::PermissionDenied(message) => Status::permission_denied(message),
-            ServiceError::Refused { kind, message } => {
+            ServiceError::Refused { kind, message, reason } => {
                 let code = match kind {
                     RefusalKind::NotFound => Code::NotFound,
                     RefusalKind::AlreadyExists => Code::AlreadyExists,
                     RefusalKind::Precondition => Code::FailedPrecondition,
                     RefusalKind::Forbidden => Code::PermissionDenied,
                 };
-                Status::new(code, message)
+                match reason {
+                    Some(reason) => {
+                        let details = ErrorDetails::with_error_info(reason, "careflow", HashMap::new());
+                        Status::with_error_details(code, message, details)
+                    }
+                    None => Status::new(code, message),
+                }
             }
             e @ ServiceError::Contention { .. } => Status::aborted(e.to_string()),
             e @ ServiceError::CommandIdReused => Status::already_exists(e.to_string()),
@@ -155,4 +165,28 @@ fn internal(error: &(dyn std::error::Error + 'static)) -> Status {
     }
     tracing::error!(error = %chain, "internal error");
     Status::internal("internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_a_client_acts_on_carries_its_reason_and_others_carry_none() {
+        let conflict = ServiceError::Refused {
+            kind: RefusalKind::Precondition,
+            message: "section frailty was changed".into(),
+            reason: Some("SECTION_CONFLICT"),
+        };
+        let status = Status::from(conflict);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(status.message(), "section frailty was changed");
+        assert_eq!(status.get_details_error_info().map(|i| i.reason), Some("SECTION_CONFLICT".to_owned()));
+        let other = ServiceError::Refused {
+            kind: RefusalKind::Precondition,
+            message: "submitted".into(),
+            reason: None,
+        };
+        assert!(Status::from(other).get_details_error_info().is_none());
+    }
 }

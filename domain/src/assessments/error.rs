@@ -172,4 +172,14 @@ impl Refusal for AssessmentError {
             _ => Vec::new(),
         }
     }
+
+    fn reason(&self) -> Option<&'static str> {
+        match self {
+            Self::SectionConflict { .. } => Some(SECTION_CONFLICT),
+            _ => None,
+        }
+    }
 }
+
+/// The reason a refused save carries when the section was saved since its base version.
+pub const SECTION_CONFLICT: &str = "SECTION_CONFLICT";

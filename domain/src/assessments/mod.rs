@@ -36,7 +36,7 @@ use uuid::Uuid;
 
 pub use decide::decide;
 pub use decider::{AssessmentStream, AssessmentStreamState, Assessments};
-pub use error::AssessmentError;
+pub use error::{AssessmentError, SECTION_CONFLICT};
 pub use state::{Assessment, AssessmentState, AssessmentStatus, Section, SignOff, TemplateState};
 pub use template::{
     Answer, ChoiceOption, Question, QuestionKind, RoleName, ScoreLevel, SectionTemplate, TemplateContent,

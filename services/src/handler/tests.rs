@@ -355,7 +355,7 @@ async fn flags_are_decided_on_the_patients_record_in_the_store() {
     let raised = flags.handle(&fresh(), Action::UpdateBeds, frail()).await.unwrap();
     assert_eq!(raised.effect, Effect::Appended);
     let again = flags.handle(&fresh(), Action::UpdateBeds, frail()).await.unwrap_err();
-    let ServiceError::Refused { kind: RefusalKind::Precondition, message } = again else {
+    let ServiceError::Refused { kind: RefusalKind::Precondition, message, .. } = again else {
         panic!("{again:?}")
     };
     assert_eq!(

@@ -9,6 +9,7 @@ use super::presence::{Here, MAX_PER_ASSESSMENT};
 use super::types::{Answer, Contributor, SectionPresence};
 use super::*;
 use crate::schema::command::{ReadYourWrites, deadline_passed, prepare};
+use tonic_types::StatusExt;
 
 /// Publish a template (admin): its first version, or its next.
 #[derive(InputObject)]
@@ -401,9 +402,12 @@ impl AssessmentsMutation {
         let response = match tokio::time::timeout(deadline, client.save_assessment_section(request)).await {
             Ok(Ok(response)) => response.into_inner(),
             Ok(Err(status)) => {
-                let error = ApiError::from(status);
-                let conflict = matches!(error, ApiError::Conflict(_));
-                let error = GqlError::from(error);
+                // Only a save someone else's save overtook waits for the section as they left
+                // it; any other refusal answers at once.
+                let conflict = status
+                    .get_details_error_info()
+                    .is_some_and(|info| info.reason == domain::SECTION_CONFLICT);
+                let error = GqlError::from(ApiError::from(status));
                 if conflict
                     && let Some(section) = saved_since(ctx, &assessment_id, &section_id, base_version).await
                 {
