@@ -149,8 +149,12 @@ async fn visible_rows(
     let mut shown = Vec::new();
     for (row, doc) in rows.into_iter().zip(reader.get_many(&keys).await?) {
         let Some(AssessmentDoc::Assessment(view)) = doc else { continue };
-        if may_see(ctx, caller, &view).await.is_ok() {
-            shown.push(AssessmentSummary::of(row, caller));
+        match may_see(ctx, caller, &view).await {
+            Ok(()) => shown.push(AssessmentSummary::of(row, caller)),
+            // Not the caller's to see: left out of the list.
+            Err(ApiError::Forbidden(_)) => {}
+            // The read models could not be read: say so, rather than show a shorter list.
+            Err(error) => return Err(error),
         }
     }
     Ok(shown)
