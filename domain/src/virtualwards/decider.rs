@@ -374,14 +374,14 @@ pub fn decide(
                 plan: plan.clone(),
                 by: by.clone(),
                 at,
-                next_due: plan.missed_at(a.since, a.missed),
+                next_due: plan.missed_at(a.since(), a.missed),
             }])
         }
         VirtualWardCommand::Record { admission_id, readings } => {
             let a = open_admission(loaded, *admission_id)?;
             let known = admission_state(loaded, *admission_id).map(|s| &s.readings);
             let mut seen: HashSet<_> = HashSet::new();
-            let (mut since, mut latest_taken, mut next_due) = (a.since, a.latest_taken, a.next_due);
+            let (mut since, mut latest_taken, mut next_due) = (a.since(), a.latest_taken, a.next_due);
             let mut events = Vec::new();
             for (index, reading) in readings.iter().enumerate() {
                 if reading.taken_at > at + CLOCK_SKEW {
@@ -437,7 +437,7 @@ pub fn decide(
                 admission_id: *admission_id,
                 due: *due,
                 missed,
-                next_due: a.plan.missed_at(a.since, missed),
+                next_due: a.plan.missed_at(a.since(), missed),
             }])
         }
         VirtualWardCommand::Discharge { admission_id, outcome, note, by } => {

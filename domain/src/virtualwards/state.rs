@@ -88,8 +88,6 @@ pub struct OpenAdmission {
     pub plan: MonitoringPlan,
     /// When admitted.
     pub admitted_at: DateTime<Utc>,
-    /// When readings are due from: the latest reading, or the admission if later.
-    pub since: DateTime<Utc>,
     /// When the latest reading was taken (a baseline may predate the admission).
     pub latest_taken: Option<DateTime<Utc>>,
     /// Readings missed in a row since then.
@@ -98,6 +96,14 @@ pub struct OpenAdmission {
     pub next_due: DateTime<Utc>,
     /// How it ended, once discharged.
     pub discharged: Option<VirtualWardOutcome>,
+}
+
+impl OpenAdmission {
+    /// When readings are due from: the latest reading, or the admission if later (a baseline
+    /// taken before it does not make the first reading overdue).
+    pub fn since(&self) -> DateTime<Utc> {
+        self.latest_taken.map_or(self.admitted_at, |taken| taken.max(self.admitted_at))
+    }
 }
 
 /// A `vw-admission-` stream.
@@ -132,7 +138,6 @@ impl AdmissionState {
                     route: route.clone(),
                     plan: plan.clone(),
                     admitted_at: *at,
-                    since: *at,
                     latest_taken: None,
                     missed: 0,
                     next_due: *next_due,
@@ -150,7 +155,6 @@ impl AdmissionState {
                 if let Some(a) = self.admission.as_mut()
                     && *latest
                 {
-                    a.since = a.since.max(*taken_at);
                     a.latest_taken = Some(*taken_at);
                     a.missed = 0;
                     a.next_due = *next_due;

@@ -254,10 +254,24 @@ async fn the_clock_marks_a_reading_missed_when_the_plan_says_and_moves_with_each
     let Command::MarkReadingMissed(first) = &received[0].command else { panic!("{:?}", received[0]) };
     assert_eq!(first.due, at(125).to_rfc3339());
     assert!(received[0].at >= at(125) && received[0].at < at(125) + chrono::Duration::seconds(2));
-    // Discharged before the next: nothing more fires.
-    discharged(&store, 130).await;
+    // Marked missed (as the services answer): the next falls due an interval later, and fires.
+    let missed_again = |due, next| VirtualWardEvent::ReadingMissed {
+        admission_id: ADMISSION,
+        due,
+        missed: 1,
+        next_due: next,
+    };
+    event(&store, missed_again(at(125), at(185))).await;
+    until_received(&recorder, 2).await;
+    let Command::MarkReadingMissed(second) = &recorder.commands()[1] else {
+        panic!("{:?}", recorder.commands())
+    };
+    assert_eq!(second.due, at(185).to_rfc3339());
+    // Marked missed again, then discharged before the next is due: it never fires.
+    event(&store, missed_again(at(185), at(245))).await;
+    discharged(&store, 190).await;
     tokio::time::sleep(Duration::from_secs(6 * 3600)).await;
-    assert_eq!(recorder.commands().len(), 1, "{:?}", recorder.commands());
+    assert_eq!(recorder.commands().len(), 2, "{:?}", recorder.commands());
     assert!(clock.now() > at(400));
     stop.send_replace(true);
     handle.await.unwrap();

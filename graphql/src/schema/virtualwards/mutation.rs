@@ -19,7 +19,7 @@ use super::types::{
     VirtualWardOutcome,
 };
 use super::*;
-use crate::schema::command::{command_id, deadline_passed, prepare, send, visible};
+use crate::schema::command::{actor_for, command_id, deadline_passed, prepare, send, visible};
 
 /// The most readings one `recordObservations` takes.
 pub const MAX_READINGS: usize = 500;
@@ -522,7 +522,7 @@ impl VirtualWardsMutation {
         ctx: &Context<'_>,
         input: RecordObservationsInput,
     ) -> Result<RecordObservationsPayload, GqlError> {
-        super::super::command::actor_for(ctx, Action::RecordObservations)?;
+        actor_for(ctx, Action::RecordObservations)?;
         if input.readings.is_empty() {
             return Err(bad_input("readings", "must hold at least one reading").into());
         }

@@ -51,9 +51,9 @@ fn follow(
     live: Live,
 ) -> impl Stream<Item = Result<VirtualWardCensusUpdate, GqlError>> {
     let expires = expiry(&caller);
-    let census = census_key(&ward_id);
+    let census_doc = census_key(&ward_id);
     stream::unfold(Some(live), move |live| {
-        let (reader, ward_id, census) = (reader.clone(), ward_id.clone(), census.clone());
+        let (reader, ward_id, census_doc) = (reader.clone(), ward_id.clone(), census_doc.clone());
         async move {
             let mut live = live?;
             loop {
@@ -66,7 +66,7 @@ fn follow(
                     change = live.changes.recv() => change,
                 };
                 let update = match change {
-                    Ok(DocChange::Changed { key, doc, .. }) if key == census => match doc.as_deref() {
+                    Ok(DocChange::Changed { key, doc, .. }) if key == census_doc => match doc.as_deref() {
                         Some(VirtualWardDoc::Census { ward, admissions }) => {
                             let now: BTreeSet<String> = admissions.iter().cloned().collect();
                             let removed: Vec<ID> =
@@ -98,33 +98,27 @@ fn follow(
                         _ => continue,
                     },
                     Ok(DocChange::Changed { doc: None, .. }) => continue,
-                    Ok(DocChange::Resync) | Err(RecvError::Lagged(_)) => match census_of(&reader, &ward_id)
-                        .await
-                    {
-                        Ok(Some((ward, rows))) => {
-                            live.admissions = rows.iter().map(|r| r.admission_id.clone()).collect();
-                            live.ward = ward.clone();
-                            full(ward, rows)
+                    Ok(DocChange::Resync) | Err(RecvError::Lagged(_)) => {
+                        match census(&reader, &ward_id).await {
+                            Ok(Some((ward, rows))) => {
+                                live.admissions = rows.iter().map(|r| r.admission_id.clone()).collect();
+                                live.ward = ward.clone();
+                                full(ward, rows)
+                            }
+                            Ok(None) => {
+                                let gone =
+                                    ApiError::NotFound(format!("virtual ward {ward_id} does not exist"));
+                                return Some((Err(gone.into()), None));
+                            }
+                            Err(error) => return Some((Err(error.into()), Some(live))),
                         }
-                        Ok(None) => {
-                            let gone = ApiError::NotFound(format!("virtual ward {ward_id} does not exist"));
-                            return Some((Err(gone.into()), None));
-                        }
-                        Err(error) => return Some((Err(error.into()), Some(live))),
-                    },
+                    }
                     Err(RecvError::Closed) => return None,
                 };
                 return Some((Ok(update), Some(live)));
             }
         }
     })
-}
-
-async fn census_of(
-    reader: &VirtualWardReader,
-    ward_id: &str,
-) -> Result<Option<(WardRow, Vec<CensusRow>)>, ApiError> {
-    census(reader, ward_id).await
 }
 
 /// The virtual-ward subscriptions.
