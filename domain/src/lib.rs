@@ -6,6 +6,7 @@
 
 pub mod assessments;
 pub mod beds;
+pub mod brokerage;
 pub mod decider;
 pub mod flags;
 pub mod ids;

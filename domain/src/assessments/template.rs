@@ -78,6 +78,10 @@ pub struct SectionTemplate {
     pub editors: BTreeSet<RoleName>,
     /// The roles that may sign it off.
     pub signers: BTreeSet<RoleName>,
+    /// Whether care providers see it before an award, free text included (a "summary for the
+    /// provider"); of every other section they see only the structured answers.
+    #[serde(default)]
+    pub shared_with_providers: bool,
     /// Its questions, in order.
     pub questions: Vec<Question>,
 }
