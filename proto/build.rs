@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "careflow/tasks/v1/tasks.proto",
         "careflow/assessments/v1/assessments.proto",
         "careflow/virtualwards/v1/virtualwards.proto",
+        "careflow/brokerage/v1/brokerage.proto",
     ];
     println!("cargo:rerun-if-changed=careflow");
     let fds = protox::compile(files, ["."])?;

@@ -58,11 +58,21 @@ pub enum Action {
     RecordObservations,
     /// See a virtual ward's census and its patients' observation charts.
     ViewVirtualWards,
+    /// As a care provider: register, keep vacancies and rates, offer, withdraw offers, hand a
+    /// placement back.
+    OfferCare,
+    /// As a council's broker: post, withdraw, re-post and cancel care requests, accept offers.
+    BrokerCare,
+    /// As a commissioner: set the council's ranking rule, record CQC ratings, suspend and
+    /// reinstate providers.
+    CommissionCare,
+    /// See the care market: requests and offers (what of the person, the policy decides).
+    ViewMarket,
 }
 
 impl Action {
     /// Every action.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 24] = [
         Action::ConfigureBeds,
         Action::UpdateBeds,
         Action::ViewBeds,
@@ -83,6 +93,10 @@ impl Action {
         Action::SetOxygenTarget,
         Action::RecordObservations,
         Action::ViewVirtualWards,
+        Action::OfferCare,
+        Action::BrokerCare,
+        Action::CommissionCare,
+        Action::ViewMarket,
     ];
 
     /// What the action is, for messages ("change bed state").
@@ -108,6 +122,10 @@ impl Action {
             Action::SetOxygenTarget => "set an oxygen saturation target (SpO2 scale 2)",
             Action::RecordObservations => "record observations",
             Action::ViewVirtualWards => "see virtual wards",
+            Action::OfferCare => "offer care",
+            Action::BrokerCare => "broker care",
+            Action::CommissionCare => "commission care",
+            Action::ViewMarket => "see the care market",
         }
     }
 }
@@ -166,6 +184,12 @@ pub enum Denied {
         "only the assessing organisation and those it was submitted to may see this assessment, and {actor_org} is neither"
     )]
     NotAReceiver {
+        /// The actor's organisation.
+        actor_org: String,
+    },
+    /// A care provider sees only the requests it may offer on, has offered on, or was awarded.
+    #[error("{actor_org} is not eligible for this care request and has made no offer on it")]
+    NotEligible {
         /// The actor's organisation.
         actor_org: String,
     },
@@ -240,6 +264,10 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         // Clinical staff of the ward's organisation (and, for one patient's chart, anyone who
         // may see that patient's record).
         Action::ViewVirtualWards => role_allows(role, Action::ViewPatients),
+        Action::OfferCare => matches!(role, CareProvider | Admin),
+        Action::BrokerCare => matches!(role, Broker | Admin),
+        Action::CommissionCare => matches!(role, Commissioner | Admin),
+        Action::ViewMarket => matches!(role, Broker | Commissioner | CareProvider | Admin),
     }
 }
 
@@ -372,6 +400,67 @@ pub fn authorize_virtual_ward(
     }
 }
 
+/// What the policy needs to know of a care request to decide who may see it, and how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CareRequestAccess<'a> {
+    /// The council that posted it.
+    pub organisation: &'a str,
+    /// The actor's organisation may offer on it (a provider that offers the care, serves the
+    /// district, has the capacity, and is not suspended).
+    pub eligible: bool,
+    /// The actor's organisation has offered on it.
+    pub offered: bool,
+    /// The actor's organisation holds its placement.
+    pub awarded: bool,
+}
+
+/// How much of the person behind a care request the actor may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// Who they are (name, NHS number, date of birth, address) and the whole assessment.
+    Identified,
+    /// The care needed, the district, the dates and the care-needs summary: nothing
+    /// identifying.
+    Anonymous,
+}
+
+/// Whether `actor` may see a care request (`action` is [`Action::ViewMarket`]), and how much:
+/// the council that posted it, identified to those of its roles that see patient records
+/// (brokers) and anonymous to the rest (commissioners); a care provider, identified once its
+/// offer is accepted, anonymous while it is eligible or has offered, and not at all otherwise.
+/// Nobody else. The message never names the person.
+pub fn authorize_care_request(
+    actor: &Actor,
+    action: Action,
+    request: CareRequestAccess<'_>,
+) -> Result<Disclosure, Denied> {
+    if !role_allows(actor.role, action) {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    if request.organisation == actor.organisation {
+        return Ok(if role_allows(actor.role, Action::ViewPatients) {
+            Disclosure::Identified
+        } else {
+            Disclosure::Anonymous
+        });
+    }
+    if actor.role == Role::CareProvider || (actor.role == Role::Admin && (request.offered || request.awarded))
+    {
+        if request.awarded {
+            return Ok(Disclosure::Identified);
+        }
+        if request.eligible || request.offered {
+            return Ok(Disclosure::Anonymous);
+        }
+        return Err(Denied::NotEligible { actor_org: actor.organisation.clone() });
+    }
+    Err(Denied::Organisation {
+        actor_org: actor.organisation.clone(),
+        owner_org: request.organisation.to_owned(),
+        action: action.describe(),
+    })
+}
+
 /// Whether `actor` may take `action` on something `owner` owns.
 pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), Denied> {
     if !role_allows(actor.role, action) {
@@ -418,26 +507,27 @@ mod tests {
     fn the_role_table() {
         use Role::*;
         #[rustfmt::skip]
-        let table: [(Role, [bool; 20]); 15] = [
+        let table: [(Role, [bool; 24]); 15] = [
             //      beds: configure, update, view; patients: update; flags: update; patients: view;
             //      teams: configure; tasks: update, view; timers: fire;
             //      templates: configure; assessments: update, receive, view; rules: apply;
-            //      virtual wards: configure, update, oxygen target, record observations, view
-            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true]),
-            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, false, false, false, false, true]),
-            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false, false, false, false, false, false, false]),
-            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, true,  false, false, false, true]),
-            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true,  true,  false, false, false, false, false, true]),
-            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, false, false, false, true]),
-            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true]),
-            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  true,  true,  true]),
-            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, true]),
-            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
-            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, false]),
-            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false, true,  true,  false, true,  true]),
-            (DeviceGateway,        [false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  false]),
-            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true, false, false, false, false, false]),
+            //      virtual wards: configure, update, oxygen target, record observations, view;
+            //      brokerage: offer, broker, commission, view the market
+            (WardNurse,            [false, true,  true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true, false, false, false, false]),
+            (WardClerk,            [false, true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, false, false, false, false, true, false, false, false, false]),
+            (Housekeeping,         [false, true,  true,  false, false, false, false, true,  true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
+            (BedManager,           [true,  true,  true,  true,  false, true,  false, true,  true,  false, false, false, false, true,  false, true,  false, false, false, true, false, false, false, false]),
+            (SocialWorker,         [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  true,  true,  false, false, false, false, false, true, false, false, false, false]),
+            (Therapist,            [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, false, false, false, true, false, false, false, false]),
+            (CommunityNurse,       [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  false, true,  true, false, false, false, false]),
+            (VirtualWardClinician, [false, false, true,  true,  true,  true,  false, true,  true,  false, false, true,  false, true,  false, false, true,  true,  true,  true, false, false, false, false]),
+            (Broker,               [false, false, true,  false, false, true,  false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, true, false, true,  false, true]),
+            (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  true]),
+            (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, false, true,  false, false, true]),
+            (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false, true,  true,  false, true,  true, true,  true,  true,  true]),
+            (DeviceGateway,        [false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  false, false, false, false, false]),
+            (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true, false, false, false, false, false, false, false, false, false]),
         ];
         assert_eq!(table.len(), Role::ALL.len(), "every role has a row");
         for (role, allowed) in table {
@@ -600,6 +690,67 @@ mod tests {
         let device: Vec<Action> =
             Action::ALL.into_iter().filter(|a| role_allows(Role::DeviceGateway, *a)).collect();
         assert_eq!(device, [Action::RecordObservations]);
+    }
+
+    /// Every role against a care request: of the council that posted it, of another council,
+    /// and as a provider: not eligible, eligible, having offered, awarded.
+    #[test]
+    fn the_care_request_table() {
+        use Disclosure::*;
+        let of = |eligible, offered, awarded| CareRequestAccess {
+            organisation: "LA001",
+            eligible,
+            offered,
+            awarded,
+        };
+        let none = of(false, false, false);
+        for role in Role::ALL {
+            let may = role_allows(role, Action::ViewMarket);
+            let council = authorize_care_request(&actor(role, "LA001"), Action::ViewMarket, none);
+            let expected = match role {
+                Role::Broker | Role::Admin => Some(Identified),
+                Role::Commissioner | Role::CareProvider => Some(Anonymous),
+                _ => None,
+            };
+            assert_eq!(council.ok(), expected, "{role} of the council");
+            assert_eq!(may, expected.is_some(), "{role}");
+            let other = authorize_care_request(&actor(role, "LA002"), Action::ViewMarket, none);
+            assert!(other.is_err(), "{role} of another council");
+            for (eligible, offered, awarded, provider_sees) in [
+                (false, false, false, None),
+                (true, false, false, Some(Anonymous)),
+                (false, true, false, Some(Anonymous)),
+                (true, true, false, Some(Anonymous)),
+                (false, true, true, Some(Identified)),
+            ] {
+                let seen = authorize_care_request(
+                    &actor(role, "VN001"),
+                    Action::ViewMarket,
+                    of(eligible, offered, awarded),
+                );
+                let expected = match role {
+                    Role::CareProvider => provider_sees,
+                    // An admin of a provider, on what their organisation offered.
+                    Role::Admin if offered || awarded => provider_sees,
+                    _ => None,
+                };
+                assert_eq!(
+                    seen.clone().ok(),
+                    expected,
+                    "{role} of a provider: eligible {eligible}, offered {offered}, awarded {awarded}"
+                );
+                if role == Role::CareProvider && expected.is_none() {
+                    let message = seen.unwrap_err().to_string();
+                    assert!(message.contains("VN001") && message.contains("not eligible"), "{message}");
+                }
+            }
+        }
+        // Who acts in the market: providers offer, brokers broker, commissioners commission.
+        let acting =
+            |action| -> Vec<Role> { Role::ALL.into_iter().filter(|r| role_allows(*r, action)).collect() };
+        assert_eq!(acting(Action::OfferCare), [Role::CareProvider, Role::Admin]);
+        assert_eq!(acting(Action::BrokerCare), [Role::Broker, Role::Admin]);
+        assert_eq!(acting(Action::CommissionCare), [Role::Commissioner, Role::Admin]);
     }
 
     /// Every role against a team's work: as a member (configured or by token), as a manager of

@@ -55,5 +55,14 @@ pub mod virtualwards {
     }
 }
 
+/// `careflow.brokerage.v1`: the brokerage context's commands (providers, care requests, offers).
+pub mod brokerage {
+    /// Version 1.
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("careflow.brokerage.v1");
+    }
+}
+
 /// The encoded `FileDescriptorSet` of every careflow proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("careflow_descriptor");

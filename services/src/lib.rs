@@ -10,6 +10,7 @@
 
 pub mod assessments;
 pub mod beds;
+pub mod brokerage;
 mod cache;
 pub mod clock;
 mod context;

@@ -8,6 +8,7 @@ use careflow_auth::Authenticator;
 use careflow_eventstore::EventStore;
 use careflow_proto::assessments::v1::assessment_service_server::AssessmentServiceServer;
 use careflow_proto::beds::v1::bed_service_server::BedServiceServer;
+use careflow_proto::brokerage::v1::brokerage_service_server::BrokerageServiceServer;
 use careflow_proto::flags::v1::flag_service_server::FlagServiceServer;
 use careflow_proto::patients::v1::patient_service_server::PatientServiceServer;
 use careflow_proto::tasks::v1::task_service_server::TaskServiceServer;
@@ -19,6 +20,7 @@ use tonic_health::server::HealthReporter;
 
 use crate::assessments::AssessmentGrpc;
 use crate::beds::BedGrpc;
+use crate::brokerage::BrokerageGrpc;
 use crate::flags::FlagGrpc;
 use crate::grpc::Authenticate;
 use crate::handler::CommandHandler;
@@ -115,6 +117,14 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         names,
         VirtualWardServiceServer::with_interceptor(
             VirtualWardGrpc::new(CommandHandler::new(store.clone())),
+            auth.clone()
+        )
+    );
+    register!(
+        router,
+        names,
+        BrokerageServiceServer::with_interceptor(
+            BrokerageGrpc::new(CommandHandler::new(store.clone())),
             auth.clone()
         )
     );

@@ -503,6 +503,7 @@ async fn another_organisation_cannot_change_a_trusts_beds() {
 }
 
 mod assessments;
+mod brokerage;
 mod patients;
 
 /// The fields an INVALID_ARGUMENT status names.
