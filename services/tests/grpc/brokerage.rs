@@ -19,6 +19,9 @@ fn answer(value: apb::answer::Value) -> apb::Answer {
     apb::Answer { value: Some(value) }
 }
 
+/// A section: its id, who saves and signs it (role, organisation), its answers.
+type Section = (&'static str, Role, &'static str, Vec<(&'static str, apb::Answer)>);
+
 /// The care home template published, a patient registered, and their assessment completed by
 /// a ward nurse of RXA and a social worker of the council, submitted to the council.
 async fn submitted(app: &TestServices) -> String {
@@ -60,7 +63,7 @@ async fn submitted(app: &TestServices) -> String {
         .ack
         .unwrap()
         .assessment_id;
-    let sections: [(&str, Role, &str, Vec<(&str, apb::Answer)>); 3] = [
+    let sections: [Section; 3] = [
         (
             "about-the-person",
             Role::SocialWorker,
