@@ -32,6 +32,7 @@ use careflow_gateway::{DevSignIn, Gateway, GatewayConfig, GatewaySettings, OpsSe
 use careflow_projections::assessments::{self as assessment_model, AssessmentDoc, AssessmentModel};
 use careflow_projections::bed_board::redis::{RedisBedBoard, RedisBedBoardReader, RedisConfig};
 use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
+use careflow_projections::brokerage::{self as brokerage_model, BrokerageDoc, BrokerageModel};
 use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
@@ -204,6 +205,7 @@ async fn read_models(
             let tasks = Arc::new(MemoryDocuments::new(TaskBoard));
             let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
             let virtual_wards = Arc::new(MemoryDocuments::new(VirtualWardModel));
+            let brokerage = Arc::new(MemoryDocuments::new(BrokerageModel));
             if keeps {
                 // The patient summaries first: the host applies each batch in this order, so
                 // a bed the board shows occupied already has its patient's summary (which
@@ -213,6 +215,7 @@ async fn read_models(
                 kept.push(tasks.clone());
                 kept.push(assessments.clone());
                 kept.push(virtual_wards.clone());
+                kept.push(brokerage.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
@@ -220,6 +223,7 @@ async fn read_models(
                 tasks: tasks as Arc<dyn DocumentReader<TaskDoc>>,
                 assessments: assessments as Arc<dyn DocumentReader<AssessmentDoc>>,
                 virtual_wards: virtual_wards as Arc<dyn DocumentReader<VirtualWardDoc>>,
+                brokerage: brokerage as Arc<dyn DocumentReader<BrokerageDoc>>,
             })
         }
         ReadModelKind::Redis => {
@@ -245,6 +249,10 @@ async fn read_models(
                     .await
                     .context("cannot open the Redis virtual ward models")?;
                 kept.push(Arc::new(virtual_wards));
+                let brokerage = RedisDocuments::connect(&config, BrokerageModel)
+                    .await
+                    .context("cannot open the Redis brokerage models")?;
+                kept.push(Arc::new(brokerage));
             }
             if reads {
                 Some(Readers {
@@ -272,6 +280,11 @@ async fn read_models(
                         RedisDocumentReader::<VirtualWardDoc>::connect(&config, virtual_ward_model::NAME)
                             .await
                             .context("cannot read the Redis virtual ward models")?,
+                    ),
+                    brokerage: Arc::new(
+                        RedisDocumentReader::<BrokerageDoc>::connect(&config, brokerage_model::NAME)
+                            .await
+                            .context("cannot read the Redis brokerage models")?,
                     ),
                 })
             } else {

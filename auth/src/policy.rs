@@ -461,6 +461,28 @@ pub fn authorize_care_request(
     })
 }
 
+/// Whether `actor` may see council `council`'s care market (`action` is
+/// [`Action::ViewMarket`]): its brokers, identified; its commissioners, anonymous. A care
+/// provider sees the market only as the requests it may offer on, one by one
+/// ([`authorize_care_request`]).
+pub fn authorize_market(actor: &Actor, action: Action, council: &str) -> Result<Disclosure, Denied> {
+    if !role_allows(actor.role, action) || actor.role == Role::CareProvider {
+        return Err(Denied::Role { role: actor.role, action: action.describe() });
+    }
+    if council != actor.organisation {
+        return Err(Denied::Organisation {
+            actor_org: actor.organisation.clone(),
+            owner_org: council.to_owned(),
+            action: action.describe(),
+        });
+    }
+    Ok(if role_allows(actor.role, Action::ViewPatients) {
+        Disclosure::Identified
+    } else {
+        Disclosure::Anonymous
+    })
+}
+
 /// Whether `actor` may take `action` on something `owner` owns.
 pub fn authorize(actor: &Actor, action: Action, owner: Owner<'_>) -> Result<(), Denied> {
     if !role_allows(actor.role, action) {
@@ -744,6 +766,17 @@ mod tests {
                     assert!(message.contains("VN001") && message.contains("not eligible"), "{message}");
                 }
             }
+        }
+        // The whole market: the council's brokers (identified) and commissioners (anonymous).
+        for role in Role::ALL {
+            let own = authorize_market(&actor(role, "LA001"), Action::ViewMarket, "LA001").ok();
+            let expected = match role {
+                Role::Broker | Role::Admin => Some(Identified),
+                Role::Commissioner => Some(Anonymous),
+                _ => None,
+            };
+            assert_eq!(own, expected, "{role}, the market of its council");
+            assert!(authorize_market(&actor(role, "LA002"), Action::ViewMarket, "LA001").is_err(), "{role}");
         }
         // Who acts in the market: providers offer, brokers broker, commissioners commission.
         let acting =

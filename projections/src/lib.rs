@@ -7,6 +7,7 @@
 
 pub mod assessments;
 pub mod bed_board;
+pub mod brokerage;
 pub mod documents;
 pub mod host;
 pub mod patient_summary;

@@ -3,6 +3,7 @@
 //! merged into one schema. Adding a context is its module and one entry in each root below.
 
 mod assessments;
+mod brokerage;
 pub(crate) mod command;
 mod mutation;
 mod patients;
@@ -20,12 +21,14 @@ use careflow_auth::Actor;
 use careflow_auth::policy::{self, Action};
 use careflow_projections::assessments::AssessmentDoc;
 use careflow_projections::bed_board::BedBoardReader;
+use careflow_projections::brokerage::BrokerageDoc;
 use careflow_projections::documents::DocumentReader;
 use careflow_projections::patient_summary::PatientDoc;
 use careflow_projections::task_board::TaskDoc;
 use careflow_projections::virtual_wards::VirtualWardDoc;
 use careflow_proto::assessments::v1::assessment_service_client::AssessmentServiceClient;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use careflow_proto::brokerage::v1::brokerage_service_client::BrokerageServiceClient;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::patients::v1::patient_service_client::PatientServiceClient;
 use careflow_proto::tasks::v1::task_service_client::TaskServiceClient;
@@ -34,6 +37,7 @@ use chrono::{DateTime, Utc};
 use tonic::transport::Channel;
 
 use assessments::{AssessmentsMutation, AssessmentsQuery, AssessmentsSubscription, Presence};
+use brokerage::{BrokerageMutation, BrokerageQuery, BrokerageSubscription};
 pub use command::{GrpcDeadline, ReadYourWrites};
 use mutation::BedsMutation;
 use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
@@ -44,11 +48,18 @@ use virtualwards::{VirtualWardsMutation, VirtualWardsQuery, VirtualWardsSubscrip
 
 /// Every context's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery, VirtualWardsQuery);
+pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery, VirtualWardsQuery, BrokerageQuery);
 
 /// Every context's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(BedsMutation, PatientsMutation, TasksMutation, AssessmentsMutation, VirtualWardsMutation);
+pub struct Mutation(
+    BedsMutation,
+    PatientsMutation,
+    TasksMutation,
+    AssessmentsMutation,
+    VirtualWardsMutation,
+    BrokerageMutation,
+);
 
 /// Every context's subscriptions.
 #[derive(MergedSubscription, Default)]
@@ -58,6 +69,7 @@ pub struct SubscriptionRoot(
     TasksSubscription,
     AssessmentsSubscription,
     VirtualWardsSubscription,
+    BrokerageSubscription,
 );
 
 /// The read models the gateway reads, one per context's model.
@@ -73,6 +85,8 @@ pub struct Readers {
     pub assessments: Arc<dyn DocumentReader<AssessmentDoc>>,
     /// Virtual wards, their censuses and observation charts.
     pub virtual_wards: Arc<dyn DocumentReader<VirtualWardDoc>>,
+    /// The care market: providers, requests and offers.
+    pub brokerage: Arc<dyn DocumentReader<BrokerageDoc>>,
 }
 
 /// The gRPC clients of every context, over one channel.
@@ -90,6 +104,8 @@ pub struct Clients {
     pub assessments: AssessmentServiceClient<Channel>,
     /// `careflow.virtualwards.v1`.
     pub virtual_wards: VirtualWardServiceClient<Channel>,
+    /// `careflow.brokerage.v1`.
+    pub brokerage: BrokerageServiceClient<Channel>,
 }
 
 impl Clients {
@@ -101,7 +117,8 @@ impl Clients {
             flags: FlagServiceClient::new(channel.clone()),
             tasks: TaskServiceClient::new(channel.clone()),
             assessments: AssessmentServiceClient::new(channel.clone()),
-            virtual_wards: VirtualWardServiceClient::new(channel),
+            virtual_wards: VirtualWardServiceClient::new(channel.clone()),
+            brokerage: BrokerageServiceClient::new(channel),
         }
     }
 }
@@ -161,12 +178,14 @@ pub fn build(
         .data(readers.tasks)
         .data(readers.assessments)
         .data(readers.virtual_wards)
+        .data(readers.brokerage)
         .data(clients.beds)
         .data(clients.patients)
         .data(clients.flags)
         .data(clients.tasks)
         .data(clients.assessments)
         .data(clients.virtual_wards)
+        .data(clients.brokerage)
         .data(Arc::new(Presence::default()))
         .data(ReadYourWrites(read_your_writes))
         .data(GrpcDeadline(settings.grpc_deadline))

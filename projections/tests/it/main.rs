@@ -3,6 +3,7 @@
 
 mod assessments;
 mod bed_board;
+mod brokerage;
 mod documents;
 mod helpers;
 mod host;

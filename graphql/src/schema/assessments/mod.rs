@@ -45,7 +45,8 @@ pub use mutation::AssessmentsMutation;
 pub use presence::Presence;
 pub use query::AssessmentsQuery;
 pub use subscription::AssessmentsSubscription;
-use types::{Assessment, AssessmentSummary, AssessmentTemplate};
+pub(crate) use types::Assessment;
+use types::{AssessmentSummary, AssessmentTemplate};
 
 /// The assessment models, as the gateway reads them.
 pub type AssessmentReader = Arc<dyn DocumentReader<AssessmentDoc>>;
@@ -133,6 +134,18 @@ async fn assessment(ctx: &Context<'_>, id: &str) -> Result<Option<Assessment>, A
     let reader = assessments(ctx)?;
     let Some(view) = stored(reader, id).await? else { return Ok(None) };
     may_see(ctx, caller, &view).await?;
+    let template = template(reader, &view.template_id, view.template_version).await?;
+    let here = presence(ctx)?.here(id);
+    Ok(Some(Assessment::new(view, template, here, caller)))
+}
+
+/// The assessment linked to a care request, for a viewer the brokerage policy identified (the
+/// council that posted the request, the provider awarded its placement): checked there, not by
+/// [`may_see`], since a provider is never one of an assessment's receivers.
+pub(crate) async fn placed_assessment(ctx: &Context<'_>, id: &str) -> Result<Option<Assessment>, ApiError> {
+    let caller = authenticated(ctx)?;
+    let reader = assessments(ctx)?;
+    let Some(view) = stored(reader, id).await? else { return Ok(None) };
     let template = template(reader, &view.template_id, view.template_version).await?;
     let here = presence(ctx)?.here(id);
     Ok(Some(Assessment::new(view, template, here, caller)))
