@@ -40,6 +40,7 @@ use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::virtual_wards::{self as virtual_ward_model, VirtualWardDoc, VirtualWardModel};
 use careflow_projections::{Projection, ProjectionHost};
 use careflow_workflows::assessments::AssessmentFlows;
+use careflow_workflows::brokerage::OfferWindows;
 use careflow_workflows::clock::{Deadlines, Scheduler, SystemClock, TaskDeadlines};
 use careflow_workflows::commands::{GrpcSender, Sender};
 use careflow_workflows::discharge::DischargeFlows;
@@ -105,7 +106,7 @@ impl Workflows {
         assessments.start_at_head_if_new().await.context("cannot start the assessments' checkpoint")?;
         virtual_wards.start_at_head_if_new().await.context("cannot start the virtual wards' checkpoint")?;
         let deadlines: Vec<Arc<dyn Deadlines>> =
-            vec![Arc::new(TaskDeadlines), Arc::new(VirtualWardDeadlines)];
+            vec![Arc::new(TaskDeadlines), Arc::new(VirtualWardDeadlines), Arc::new(OfferWindows)];
         let clock = Scheduler::new(store.clone(), sender, Arc::new(SystemClock), deadlines);
         Ok(Self { flows, flag_rules, assessments, virtual_wards, clock })
     }

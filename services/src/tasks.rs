@@ -89,6 +89,7 @@ pub fn task_kind(input: i32) -> Result<TaskKind, String> {
         Ok(K::CarePlanReview) => Ok(TaskKind::CarePlanReview),
         Ok(K::News2Escalation) => Ok(TaskKind::News2Escalation),
         Ok(K::MissedReading) => Ok(TaskKind::MissedReading),
+        Ok(K::DischargeToCare) => Ok(TaskKind::DischargeToCare),
         Ok(K::Unspecified) | Err(_) => Err("required: one of the TaskKind values".into()),
     }
 }

@@ -21,6 +21,7 @@ export const KINDS = {
   CARE_PLAN_REVIEW: "Care plan review",
   NEWS2_ESCALATION: "NEWS2 escalation",
   MISSED_READING: "Missed reading",
+  DISCHARGE_TO_CARE: "Discharge to care",
 };
 
 const TASK_MUTATION = (name, type) => `mutation ($input: ${type}!) { ${name}(input: $input) { taskId visible } }`;

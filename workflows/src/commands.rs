@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use careflow_auth::{Actor, Authenticator, Role};
 use careflow_proto::beds::v1 as beds;
 use careflow_proto::beds::v1::bed_service_client::BedServiceClient;
+use careflow_proto::brokerage::v1 as brokerage;
+use careflow_proto::brokerage::v1::brokerage_service_client::BrokerageServiceClient;
 use careflow_proto::flags::v1 as flags;
 use careflow_proto::flags::v1::flag_service_client::FlagServiceClient;
 use careflow_proto::tasks::v1 as tasks;
@@ -51,6 +53,8 @@ pub enum Command {
     ApplyFlagRule(flags::ApplyFlagRuleRequest),
     /// `careflow.virtualwards.v1.VirtualWardService/MarkReadingMissed`.
     MarkReadingMissed(virtualwards::MarkReadingMissedRequest),
+    /// `careflow.brokerage.v1.BrokerageService/CloseOfferWindow`.
+    CloseOfferWindow(brokerage::CloseOfferWindowRequest),
 }
 
 impl Command {
@@ -64,6 +68,7 @@ impl Command {
             Self::MarkBedCleaned(_) => "MarkBedCleaned",
             Self::ApplyFlagRule(_) => "ApplyFlagRule",
             Self::MarkReadingMissed(_) => "MarkReadingMissed",
+            Self::CloseOfferWindow(_) => "CloseOfferWindow",
         }
     }
 
@@ -77,6 +82,7 @@ impl Command {
             Self::MarkBedCleaned(r) => &r.command_id,
             Self::ApplyFlagRule(r) => &r.command_id,
             Self::MarkReadingMissed(r) => &r.command_id,
+            Self::CloseOfferWindow(r) => &r.command_id,
         }
     }
 }
@@ -155,6 +161,7 @@ pub struct GrpcSender {
     beds: BedServiceClient<Channel>,
     flags: FlagServiceClient<Channel>,
     virtual_wards: VirtualWardServiceClient<Channel>,
+    brokerage: BrokerageServiceClient<Channel>,
     auth: Authenticator,
     token: Mutex<Option<(String, DateTime<Utc>)>>,
     deadline: Duration,
@@ -167,7 +174,8 @@ impl GrpcSender {
             tasks: TaskServiceClient::new(channel.clone()),
             beds: BedServiceClient::new(channel.clone()),
             flags: FlagServiceClient::new(channel.clone()),
-            virtual_wards: VirtualWardServiceClient::new(channel),
+            virtual_wards: VirtualWardServiceClient::new(channel.clone()),
+            brokerage: BrokerageServiceClient::new(channel),
             auth,
             token: Mutex::new(None),
             deadline: Duration::from_secs(5),
@@ -257,6 +265,13 @@ impl Sender for GrpcSender {
                 let mut client = self.virtual_wards.clone();
                 let response =
                     client.mark_reading_missed(self.request(r.clone())?).await.map_err(status)?.into_inner();
+                let ack = response.ack.ok_or_else(no_ack)?;
+                Ok(Ack { position: ack.position, id: ack.id })
+            }
+            Command::CloseOfferWindow(r) => {
+                let mut client = self.brokerage.clone();
+                let response =
+                    client.close_offer_window(self.request(r.clone())?).await.map_err(status)?.into_inner();
                 let ack = response.ack.ok_or_else(no_ack)?;
                 Ok(Ack { position: ack.position, id: ack.id })
             }

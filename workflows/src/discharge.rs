@@ -6,6 +6,9 @@
 //!    day. On pathway 0 the ward's own team gets "discharge home today". Changing the pathway
 //!    cancels the task that no longer applies; the discharge completes the ward's task (a
 //!    trusted assessment goes on after discharge: that is discharge to assess).
+//!    **Last legs:** a care placement agreed (brokerage) for a patient still in hospital gives
+//!    the ward's team "discharge to <provider> on <date>", due on the start date; the provider
+//!    handing it back, or the request cancelled, cancels it; the discharge completes it.
 //! 2. **Bed turnaround.** A discharge gives the ward's housekeeping team a task to clean the
 //!    bed; marking the bed cleaned completes it, and completing it marks the bed cleaned.
 //! 3. **End of life.** Admitting a patient with an active end of life care plan flag gives the
@@ -13,12 +16,13 @@
 //!
 //! Every task names the rule that raised it: a routing rule and its version, or the built-in
 //! rule of its flow (`careflow.discharge-home`, `careflow.bed-turnaround`,
-//! `careflow.end-of-life-admission`, version 1). Every command id derives from the event that
+//! `careflow.end-of-life-admission`, `careflow.discharge-to-care`, version 1). Every command id derives from the event that
 //! caused it.
 
 use std::collections::{BTreeMap, HashMap};
 
 use careflow_domain::beds::{BedEvent, Pathway};
+use careflow_domain::brokerage::{BrokerageEvent, CareRequestId};
 use careflow_domain::flags::{FlagEvent, FlagId, FlagKind};
 use careflow_domain::patients::PatientEvent;
 use careflow_domain::tasks::{
@@ -65,6 +69,8 @@ pub struct DischargeFlows {
     subjects: HashMap<String, (Subject, TaskKind)>,
     /// Creations sent and not yet seen in the log, by command id.
     creating: HashMap<String, (Subject, TaskKind)>,
+    /// Placements agreed for a patient in hospital: the stay each discharges, by request.
+    placements: HashMap<CareRequestId, StayId>,
 }
 
 /// The next working day (Monday to Friday) at the same time. Bank holidays are not modelled.
@@ -147,6 +153,7 @@ impl DischargeFlows {
                 TaskKind::CarePlanReview => tasks::TaskKind::CarePlanReview,
                 TaskKind::News2Escalation => tasks::TaskKind::News2Escalation,
                 TaskKind::MissedReading => tasks::TaskKind::MissedReading,
+                TaskKind::DischargeToCare => tasks::TaskKind::DischargeToCare,
             } as i32,
             team_id: team.to_string(),
             priority: priority as i32,
@@ -312,15 +319,12 @@ impl DischargeFlows {
                 if !live {
                     return Vec::new();
                 }
-                let mut commands: Vec<Command> = self
-                    .finish(
-                        event,
-                        Subject::Stay(stay_id),
-                        TaskKind::DischargeHome,
-                        None,
-                        "the patient was discharged",
-                    )
+                self.placements.retain(|_, stay| *stay != stay_id);
+                let mut commands: Vec<Command> = [TaskKind::DischargeHome, TaskKind::DischargeToCare]
                     .into_iter()
+                    .filter_map(|kind| {
+                        self.finish(event, Subject::Stay(stay_id), kind, None, "the patient was discharged")
+                    })
                     .collect();
                 let Some(team) =
                     self.ward_team(&stay.ward, TeamKind::Housekeeping, stay.organisation.as_ref()).cloned()
@@ -353,6 +357,69 @@ impl DischargeFlows {
                 )
                 .into_iter()
                 .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Discharge to assess, last legs: a placement agreed for a patient still in hospital gives
+    /// the ward's team "discharge to <provider> on <date>"; a hand-back or a cancellation
+    /// cancels it; the discharge completes it (above).
+    fn brokerage(&mut self, event: &RecordedEvent, live: bool) -> Vec<Command> {
+        let Ok(decoded) = event.decode::<BrokerageEvent>() else { return Vec::new() };
+        match decoded {
+            BrokerageEvent::PlacementAgreed { request_id, nhs_number, provider_name, start_date, .. } => {
+                let Some((stay_id, stay)) = self
+                    .stays
+                    .iter()
+                    .find(|(_, s)| s.nhs_number == nhs_number)
+                    .map(|(id, s)| (*id, s.clone()))
+                else {
+                    // Discharged already (discharge to assess): nothing for the ward to do.
+                    return Vec::new();
+                };
+                self.placements.insert(request_id, stay_id);
+                let subject = Subject::Stay(stay_id);
+                if !live || self.open.contains_key(&(subject.clone(), TaskKind::DischargeToCare)) {
+                    return Vec::new();
+                }
+                let Some(team) =
+                    self.ward_team(&stay.ward, TeamKind::Ward, stay.organisation.as_ref()).cloned()
+                else {
+                    tracing::warn!(ward = %stay.ward, "no ward team to discharge to a care placement; no task raised");
+                    return Vec::new();
+                };
+                let Some(rule) = Self::built_in("careflow.discharge-to-care") else { return Vec::new() };
+                let due = start_date.and_hms_opt(12, 0, 0).map_or(event.recorded_at, |t| t.and_utc());
+                vec![self.create(
+                    event,
+                    "discharge-to-care",
+                    subject,
+                    (TaskKind::DischargeToCare, format!("Discharge to {provider_name} on {start_date}")),
+                    &team,
+                    Some(nhs_number),
+                    (tasks::Priority::Urgent, due.max(event.recorded_at)),
+                    vec![
+                        TaskLink::Stay(stay_id),
+                        TaskLink::Ward(stay.ward.clone()),
+                        TaskLink::CareRequest(request_id.0),
+                    ],
+                    (&rule, BUILT_IN_VERSION),
+                )]
+            }
+            BrokerageEvent::PlacementHandedBack { request_id, .. }
+            | BrokerageEvent::CareRequestCancelled { request_id, .. } => {
+                let Some(stay_id) = self.placements.remove(&request_id) else { return Vec::new() };
+                if !live {
+                    return Vec::new();
+                }
+                let reason = match decoded {
+                    BrokerageEvent::PlacementHandedBack { .. } => "the provider handed the placement back",
+                    _ => "the care request was cancelled",
+                };
+                self.finish(event, Subject::Stay(stay_id), TaskKind::DischargeToCare, Some(reason), "")
+                    .into_iter()
+                    .collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -404,12 +471,13 @@ impl Process for DischargeFlows {
     }
 
     fn filter(&self) -> Filter {
-        Filter::categories(["stay", "bed", "patient", "flags", "team", "task", "rule"])
+        Filter::categories(["stay", "bed", "patient", "flags", "team", "task", "rule", "care"])
     }
 
     fn handle(&mut self, event: &RecordedEvent, live: bool) -> Vec<Command> {
         match event.stream.category() {
             "stay" | "bed" => self.beds(event, live),
+            "care" => self.brokerage(event, live),
             "team" | "task" | "rule" => self.task(event, live),
             "patient" => {
                 match event.decode::<PatientEvent>() {
@@ -468,7 +536,8 @@ impl Process for DischargeFlows {
             Command::MarkTaskOverdue(_)
             | Command::MarkBedCleaned(_)
             | Command::ApplyFlagRule(_)
-            | Command::MarkReadingMissed(_) => {}
+            | Command::MarkReadingMissed(_)
+            | Command::CloseOfferWindow(_) => {}
         }
     }
 
@@ -488,7 +557,8 @@ impl Process for DischargeFlows {
             Command::MarkTaskOverdue(_)
             | Command::MarkBedCleaned(_)
             | Command::ApplyFlagRule(_)
-            | Command::MarkReadingMissed(_) => {}
+            | Command::MarkReadingMissed(_)
+            | Command::CloseOfferWindow(_) => {}
         }
     }
 }

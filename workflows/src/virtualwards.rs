@@ -389,7 +389,8 @@ impl Process for VirtualWardFlows {
             Command::MarkTaskOverdue(_)
             | Command::MarkBedCleaned(_)
             | Command::ApplyFlagRule(_)
-            | Command::MarkReadingMissed(_) => {}
+            | Command::MarkReadingMissed(_)
+            | Command::CloseOfferWindow(_) => {}
         }
     }
 
@@ -403,7 +404,8 @@ impl Process for VirtualWardFlows {
             Command::MarkTaskOverdue(_)
             | Command::MarkBedCleaned(_)
             | Command::ApplyFlagRule(_)
-            | Command::MarkReadingMissed(_) => {}
+            | Command::MarkReadingMissed(_)
+            | Command::CloseOfferWindow(_) => {}
         }
     }
 }

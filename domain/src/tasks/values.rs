@@ -138,6 +138,8 @@ pub enum TaskKind {
     News2Escalation,
     /// Contact a virtual-ward patient whose reading is overdue.
     MissedReading,
+    /// Discharge a patient to the care placement agreed for them (brokerage), on its date.
+    DischargeToCare,
 }
 
 impl TaskKind {
@@ -151,6 +153,7 @@ impl TaskKind {
             Self::CarePlanReview => "CARE_PLAN_REVIEW",
             Self::News2Escalation => "NEWS2_ESCALATION",
             Self::MissedReading => "MISSED_READING",
+            Self::DischargeToCare => "DISCHARGE_TO_CARE",
         }
     }
 }

@@ -339,3 +339,110 @@ async fn a_new_workflow_on_a_store_with_history_starts_at_its_head() {
     stop.send_replace(true);
     handle.await.unwrap();
 }
+
+async fn on_request(store: &MemoryStore, event: careflow_domain::brokerage::BrokerageEvent) {
+    let stream = format!("care-request-{}", event.request_id().unwrap());
+    record(store, &stream, event.event_type(), &event).await;
+}
+
+fn placement(request: Uuid, provider: &str, k: u32) -> careflow_domain::brokerage::BrokerageEvent {
+    use careflow_domain::brokerage::{BrokerageEvent, CareRequestId, CareType, OfferId, Pence};
+    BrokerageEvent::PlacementAgreed {
+        request_id: CareRequestId(request),
+        offer_id: OfferId(Uuid::from_u128(77)),
+        organisation: OdsCode::parse("LA001").unwrap(),
+        nhs_number: nhs(k),
+        provider: OdsCode::parse("VN001").unwrap(),
+        provider_name: Label::parse(provider).unwrap(),
+        care_type: CareType::Residential,
+        weekly_price: Pence(90_000),
+        start_date: at(0).date_naive() + chrono::Duration::days(2),
+        rank: 1,
+        of: 2,
+        score: 8_500,
+        by: UserId::parse("broker.la").unwrap(),
+        at: at(200),
+    }
+}
+
+/// Discharge to assess, last legs: a placement agreed gives the ward "discharge to <provider>
+/// on <date>"; handed back, it is cancelled; agreed again, raised again; the discharge
+/// completes it. A placement for a patient no longer in hospital raises nothing.
+#[tokio::test(start_paused = true)]
+async fn a_placement_agreed_gives_the_ward_its_discharge_and_a_hand_back_takes_it_away() {
+    use careflow_domain::brokerage::{BrokerageEvent, CareRequestId};
+    let store = Arc::new(MemoryStore::new());
+    let recorder = Recorder::new(Arc::new(TokioClock::starting_at(at(0))));
+    configured(&store).await;
+    registered(&store, 1).await;
+    admitted(&store, 1, 1).await;
+    let (_stop, _counts, _handle) = start(&store, &recorder);
+    let request = Uuid::from_u128(500);
+
+    on_request(&store, placement(request, "Oak House", 1)).await;
+    until_received(&recorder, 1).await;
+    let commands = recorder.commands();
+    assert_eq!(created(&commands[0]), ("RXA-AMU", 8, "careflow.discharge-to-care", 1));
+    let Command::CreateTask(task) = &commands[0] else { unreachable!() };
+    let date = at(0).date_naive() + chrono::Duration::days(2);
+    assert_eq!(task.title, format!("Discharge to Oak House on {date}"));
+    assert_eq!(task.nhs_number, nhs(1).to_string());
+    let links: Vec<(&str, &str)> = task.links.iter().map(|l| (l.kind.as_str(), l.id.as_str())).collect();
+    assert!(links.contains(&("care_request", request.to_string().as_str())), "{links:?}");
+    let first = Uuid::from_u128(1).to_string();
+
+    // Handed back: cancelled. Agreed with another home: raised again.
+    let back = BrokerageEvent::PlacementHandedBack {
+        request_id: CareRequestId(request),
+        provider: OdsCode::parse("VN001").unwrap(),
+        nhs_number: nhs(1),
+        reason: Note::parse("Cannot meet needs").unwrap(),
+        by: UserId::parse("manager.vn").unwrap(),
+        at: at(210),
+    };
+    on_request(&store, back).await;
+    until_received(&recorder, 2).await;
+    match &recorder.commands()[1] {
+        Command::CancelTask(r) => assert_eq!(r.task_id, first),
+        other => panic!("{other:?}"),
+    }
+    let mut again = placement(request, "Elm Lodge", 1);
+    if let BrokerageEvent::PlacementAgreed { at: when, .. } = &mut again {
+        *when = at(220);
+    }
+    on_request(&store, again).await;
+    until_received(&recorder, 3).await;
+    let Command::CreateTask(second) = &recorder.commands()[2] else { panic!("a creation") };
+    assert!(second.title.starts_with("Discharge to Elm Lodge"), "{}", second.title);
+
+    // Discharged to the home: the ward's task is done (and housekeeping gets the bed).
+    on_stay(
+        &store,
+        1,
+        BedEvent::PatientDischarged {
+            stay_id: stay(1),
+            nhs_number: nhs(1),
+            bed_id: bed(),
+            destination: DischargeDestination::CareHome,
+            pathway: Pathway::try_from(3).unwrap(),
+            at: at(300),
+        },
+    )
+    .await;
+    until_received(&recorder, 5).await;
+    let commands = recorder.commands();
+    match &commands[3] {
+        Command::CompleteTask(r) => assert_eq!(r.task_id, Uuid::from_u128(3).to_string()),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(created(&commands[4]).0, "RXA-HOUSEKEEPING");
+
+    // A placement for someone already discharged (assessed at home): nothing for the ward.
+    on_request(&store, placement(Uuid::from_u128(501), "Ash Court", 1)).await;
+    registered(&store, 3).await;
+    admitted(&store, 3, 3).await;
+    optimised(&store, 3, 1, 400).await;
+    until_received(&recorder, 6).await;
+    let sixth = recorder.commands()[5].clone();
+    assert_eq!(created(&sixth).2, "d2a-bradford", "the next command is the other patient's, not a ward task");
+}

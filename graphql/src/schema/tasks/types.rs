@@ -44,6 +44,8 @@ pub enum TaskKind {
     News2Escalation,
     /// Contact a virtual-ward patient whose reading is overdue.
     MissedReading,
+    /// Discharge a patient to the care placement agreed for them, on its start date.
+    DischargeToCare,
 }
 
 impl TaskKind {
@@ -56,6 +58,7 @@ impl TaskKind {
             TaskKind::CarePlanReview => pb::TaskKind::CarePlanReview,
             TaskKind::News2Escalation => pb::TaskKind::News2Escalation,
             TaskKind::MissedReading => pb::TaskKind::MissedReading,
+            TaskKind::DischargeToCare => pb::TaskKind::DischargeToCare,
         };
         kind as i32
     }
