@@ -23,7 +23,7 @@ use careflow_domain::{NhsNumber, SectionId};
 use careflow_eventstore::EventStore;
 use careflow_services::CommandHandler;
 
-use super::{demo_context, handle};
+use super::demo_context;
 
 /// Publishes the shipped templates and sets the frailty rule, as the acute trust's (RXA) admin.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
@@ -116,10 +116,36 @@ const DEMO_ASSESSMENTS: [DemoAssessment; 3] = [
 /// Starts the demo's assessments of demo patients (each command once, by its fixed key).
 pub async fn assess(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     let handler = CommandHandler::<Assessments>::new(store);
-    let (template_id, json) = SHIPPED[0];
+    for demo in DEMO_ASSESSMENTS {
+        let to = if demo.submitted { Some(PROVIDER) } else { None };
+        complete(&handler, SHIPPED[0], &demo, to, chrono::Utc::now()).await?;
+    }
+    Ok(())
+}
+
+/// Starts an assessment of demo patient `demo.patient` from `template` (by Sam Whitlow, for
+/// Airedale Council), saves and signs its sections as `demo` says, and submits it to `to`.
+async fn complete(
+    handler: &CommandHandler<Assessments>,
+    (template_id, json): (&str, &str),
+    demo: &DemoAssessment,
+    to: Option<&str>,
+    when: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<AssessmentId> {
+    let handle = |actor: &Actor, key: &str, action: Action, command: AssessmentCommand| {
+        let mut context = demo_context(actor, key);
+        context.at = when;
+        let key = key.to_owned();
+        async move {
+            match handler.handle(&context, action, command).await {
+                Ok(_) | Err(careflow_services::ServiceError::CommandIdReused) => Ok(()),
+                Err(error) => Err(anyhow::Error::from(error).context(format!("demo step {key}"))),
+            }
+        }
+    };
     let content: TemplateContent =
         serde_json::from_str(json).with_context(|| format!("template {template_id}"))?;
-    for demo in DEMO_ASSESSMENTS {
+    {
         let nhs_number: NhsNumber = super::demo_patient(demo.patient)?;
         let key = |what: &str| format!("assessment/{}/{what}", demo.patient);
         let (sam, sam_by) = assessor(Role::SocialWorker)?;
@@ -132,10 +158,10 @@ pub async fn assess(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
             task_id: None,
             by: sam_by.clone(),
         };
-        handle(&handler, &sam, &key("start"), Action::UpdateAssessments, start).await?;
+        handle(&sam, &key("start"), Action::UpdateAssessments, start).await?;
         // The frailty section first, so that a signed-off score raises the frailty flag.
         let mut sections: Vec<&SectionTemplate> = content.sections.iter().collect();
-        sections.sort_by_key(|s| s.id.as_str() != "frailty");
+        sections.sort_by_key(|s| !s.questions.iter().any(|q| q.id.as_str() == "clinical-frailty-scale"));
         for (n, section) in sections.into_iter().enumerate().take(demo.saved) {
             let section_id = SectionId::parse(section.id.as_str())?;
             let (editor, by) = one_of(&section.editors)?;
@@ -146,8 +172,7 @@ pub async fn assess(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
                 answers: answers(section, demo.frailty),
                 by,
             };
-            handle(&handler, &editor, &key(&format!("save/{section_id}")), Action::UpdateAssessments, save)
-                .await?;
+            handle(&editor, &key(&format!("save/{section_id}")), Action::UpdateAssessments, save).await?;
             if n < demo.signed {
                 let (signer, by) = one_of(&section.signers)?;
                 let sign = AssessmentCommand::SignOffSection {
@@ -156,21 +181,29 @@ pub async fn assess(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
                     version: 1,
                     by,
                 };
-                handle(
-                    &handler,
-                    &signer,
-                    &key(&format!("sign/{section_id}")),
-                    Action::UpdateAssessments,
-                    sign,
-                )
-                .await?;
+                handle(&signer, &key(&format!("sign/{section_id}")), Action::UpdateAssessments, sign).await?;
             }
         }
-        if demo.submitted {
-            let to = [OdsCode::parse(PROVIDER)?].into();
+        if let Some(to) = to {
+            let to = [OdsCode::parse(to)?].into();
             let submit = AssessmentCommand::Submit { assessment_id, to, by: sam_by };
-            handle(&handler, &sam, &key("submit"), Action::UpdateAssessments, submit).await?;
+            handle(&sam, &key("submit"), Action::UpdateAssessments, submit).await?;
         }
+        Ok(assessment_id)
     }
-    Ok(())
+}
+
+/// A demo patient's assessment completed from the care home template, or (`care_home` false)
+/// the reablement one, every section signed off, submitted to the acute trust: what a broker
+/// posts a care request from. Returns its id.
+pub async fn submitted(
+    store: Arc<dyn EventStore>,
+    patient: u32,
+    frailty: u8,
+    care_home: bool,
+    when: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<AssessmentId> {
+    let handler = CommandHandler::<Assessments>::new(store);
+    let demo = DemoAssessment { patient, saved: usize::MAX, signed: usize::MAX, frailty, submitted: true };
+    complete(&handler, SHIPPED[usize::from(care_home)], &demo, Some("RXA"), when).await
 }

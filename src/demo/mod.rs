@@ -9,6 +9,7 @@
 //! ([`teams`]), so the workflows route the demo's discharges to them.
 
 mod assessments;
+mod brokerage;
 mod personas;
 mod teams;
 mod virtualwards;
@@ -202,7 +203,8 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
     let admitted = patient;
     patients_and_flags(store.clone(), admitted).await?;
     assessments::assess(store.clone()).await?;
-    virtualwards::load(store, admitted + 1).await?;
+    virtualwards::load(store.clone(), admitted + 1).await?;
+    brokerage::load(store).await?;
     tracing::info!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         patients = admitted + AT_HOME,

@@ -9,7 +9,7 @@ use careflow_gateway::Persona;
 type Person = (&'static str, &'static str, &'static str, Role, &'static str, &'static [&'static str]);
 
 /// Who one may sign in as.
-const PEOPLE: [Person; 10] = [
+const PEOPLE: [Person; 14] = [
     (
         "1.rxa01-amu-team",
         "Grace Okafor",
@@ -89,6 +89,38 @@ const PEOPLE: [Person; 10] = [
         Role::CommunityNurse,
         "RYC",
         &["RYC-DN"],
+    ),
+    (
+        "broker.la001",
+        "Nadia Kerrigan",
+        "Care broker, Airedale Council brokerage team",
+        Role::Broker,
+        "LA001",
+        &[],
+    ),
+    (
+        "commissioner.la001",
+        "Owen Blythe",
+        "Commissioner, Airedale Council adult social care",
+        Role::Commissioner,
+        "LA001",
+        &[],
+    ),
+    (
+        "manager.vn101",
+        "Ruth Calloway",
+        "Registered manager, Oakleigh Care Home",
+        Role::CareProvider,
+        "VN101",
+        &[],
+    ),
+    (
+        "manager.vn102",
+        "Dev Sandhu",
+        "Registered manager, Beechwood Nursing Home",
+        Role::CareProvider,
+        "VN102",
+        &[],
     ),
 ];
 

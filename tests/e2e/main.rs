@@ -209,7 +209,8 @@ async fn the_demo_loads_once() {
             *m.entry(r["status"].as_str().unwrap()).or_default() += 1;
             m
         });
-    assert_eq!(statuses, [("IN_PROGRESS", 2), ("SUBMITTED", 1)].into(), "{listed}");
+    // (and the four the market's requests were posted from).
+    assert_eq!(statuses, [("IN_PROGRESS", 2), ("SUBMITTED", 5)].into(), "{listed}");
     let half = rows.iter().find(|r| r["requiredSigned"] == 4).expect("the half-done one");
     let flags =
         r#"query($n: String!) { patient(nhsNumber: $n) { flags { kind frailtyScore raisedBy { rule } } } }"#;
@@ -226,6 +227,56 @@ async fn the_demo_loads_once() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     the_demo_has_virtual_wards(&app).await;
+    the_demo_has_a_care_market(&app).await;
+}
+
+/// The demo's care market: requests at every stage, offers ranked, a suspended provider, a
+/// provider with a request to offer on, and the placed patient's ward told to discharge.
+async fn the_demo_has_a_care_market(app: &Careflow) {
+    let broker = helpers::token_for("broker.la001", "broker", "LA001", &[]);
+    let market = app
+        .data(
+            &broker,
+            r#"{ careMarket { requests { careType district state offers { providerName ranking { rank } } }
+                finished { state hoursToPlacement placement { providerName } person { nhsNumber } }
+                providers { ods suspended } figures { active open placed } } }"#,
+            json!({}),
+        )
+        .await;
+    let m = &market["careMarket"];
+    assert_eq!(m["figures"], json!({"active": 4, "open": 4, "placed": 1}), "{market}");
+    let ls6 = m["requests"].as_array().unwrap().iter().find(|r| r["district"] == "LS6").unwrap();
+    assert_eq!(ls6["offers"][0]["providerName"], "Oakleigh Care Home", "ranked first under 60/40: {ls6}");
+    assert_eq!(ls6["offers"][0]["ranking"]["rank"], 1);
+    assert_eq!(m["finished"][0]["placement"]["providerName"], "Oakleigh Care Home");
+    let suspended: Vec<&Value> =
+        m["providers"].as_array().unwrap().iter().filter(|p| !p["suspended"].is_null()).collect();
+    assert_eq!(suspended.len(), 1, "{market}");
+    let provider = helpers::token_for("manager.vn102", "care_provider", "VN102", &[]);
+    let view = app
+        .data(
+            &provider,
+            "{ providerRequests { eligible { district offers { state } } offered { careType } } }",
+            json!({}),
+        )
+        .await;
+    let eligible = view["providerRequests"]["eligible"].as_array().unwrap();
+    assert!(eligible.iter().any(|r| r["district"] == "LS8"), "{view}");
+    assert_eq!(view["providerRequests"]["offered"][0]["careType"], "NURSING", "{view}");
+    let nhs = m["finished"][0]["person"]["nhsNumber"].clone();
+    let nurse = token("ward_nurse");
+    flow::eventually(
+        app,
+        &nurse,
+        r#"query($n: String!) { patient(nhsNumber: $n) { openTasks { kind } } }"#,
+        json!({"n": nhs}),
+        |d| {
+            d["patient"]["openTasks"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["kind"] == "DISCHARGE_TO_CARE"))
+        },
+    )
+    .await;
 }
 
 /// The demo's virtual wards: patients at home with a history of readings, some deteriorating
