@@ -35,6 +35,7 @@ use careflow_projections::bed_board::{BedBoardReader, MemoryBedBoard};
 use careflow_projections::brokerage::{self as brokerage_model, BrokerageDoc, BrokerageModel};
 use careflow_projections::documents::redis::{RedisDocumentReader, RedisDocuments};
 use careflow_projections::documents::{DocumentReader, MemoryDocuments};
+use careflow_projections::flow::{self as flow_model, FlowDoc, FlowModel};
 use careflow_projections::patient_summary::{self, PatientDoc, PatientSummaries};
 use careflow_projections::task_board::{self, TaskBoard, TaskDoc};
 use careflow_projections::virtual_wards::{self as virtual_ward_model, VirtualWardDoc, VirtualWardModel};
@@ -207,6 +208,7 @@ async fn read_models(
             let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
             let virtual_wards = Arc::new(MemoryDocuments::new(VirtualWardModel));
             let brokerage = Arc::new(MemoryDocuments::new(BrokerageModel));
+            let flow = Arc::new(MemoryDocuments::new(FlowModel));
             if keeps {
                 // The patient summaries first: the host applies each batch in this order, so
                 // a bed the board shows occupied already has its patient's summary (which
@@ -217,6 +219,7 @@ async fn read_models(
                 kept.push(assessments.clone());
                 kept.push(virtual_wards.clone());
                 kept.push(brokerage.clone());
+                kept.push(flow.clone());
             }
             reads.then(|| Readers {
                 beds: board as Arc<dyn BedBoardReader>,
@@ -225,6 +228,7 @@ async fn read_models(
                 assessments: assessments as Arc<dyn DocumentReader<AssessmentDoc>>,
                 virtual_wards: virtual_wards as Arc<dyn DocumentReader<VirtualWardDoc>>,
                 brokerage: brokerage as Arc<dyn DocumentReader<BrokerageDoc>>,
+                flow: flow as Arc<dyn DocumentReader<FlowDoc>>,
             })
         }
         ReadModelKind::Redis => {
@@ -254,6 +258,10 @@ async fn read_models(
                     .await
                     .context("cannot open the Redis brokerage models")?;
                 kept.push(Arc::new(brokerage));
+                let flow = RedisDocuments::connect(&config, FlowModel)
+                    .await
+                    .context("cannot open the Redis discharge flow model")?;
+                kept.push(Arc::new(flow));
             }
             if reads {
                 Some(Readers {
@@ -286,6 +294,11 @@ async fn read_models(
                         RedisDocumentReader::<BrokerageDoc>::connect(&config, brokerage_model::NAME)
                             .await
                             .context("cannot read the Redis brokerage models")?,
+                    ),
+                    flow: Arc::new(
+                        RedisDocumentReader::<FlowDoc>::connect(&config, flow_model::NAME)
+                            .await
+                            .context("cannot read the Redis discharge flow model")?,
                     ),
                 })
             } else {

@@ -9,6 +9,7 @@ pub mod assessments;
 pub mod bed_board;
 pub mod brokerage;
 pub mod documents;
+pub mod flow;
 pub mod host;
 pub mod patient_summary;
 mod redis_follow;

@@ -268,6 +268,7 @@ async fn discharge_to_assess_runs_from_ward_to_care_home_and_back_to_an_availabl
     for who in [&oak, &elm] {
         let seen = app.data(who, &query_view, json!({"id": request})).await;
         assert_eq!(seen["careRequest"]["offers"].as_array().unwrap().len(), 1, "only its own offer: {seen}");
+        assert_eq!(seen["careRequest"]["offers"][0]["ranking"], Value::Null, "nor how it ranks: {seen}");
         assert_eq!(identifies(&seen), None, "{seen}");
         let view = app
             .data(
@@ -355,6 +356,29 @@ async fn discharge_to_assess_runs_from_ward_to_care_home_and_back_to_an_availabl
         d["bedBoard"]["id"] == "RXT01-W1-B01" && d["bedBoard"]["status"] == "AVAILABLE"
     })
     .await;
+
+    // The flow read model: the time in each leg, for the stay and as the ward's averages on
+    // pathway 3, from the events' own times.
+    let flow = r#"{ dischargeFlow(wardId: "RXT01-W1") { stayId pathway bedAvailableAt legs { leg hours } }
+        dischargeFlowAverages(wardId: "RXT01-W1") { pathway legs { leg stays meanHours } } }"#;
+    let analyst = token_in("analyst", "RXA");
+    let seen =
+        eventually(&app, &analyst, flow, json!({}), |d| !d["dischargeFlow"][0]["bedAvailableAt"].is_null())
+            .await;
+    assert_eq!(identifies(&seen), None, "flow figures name no one: {seen}");
+    let row = &seen["dischargeFlow"][0];
+    assert_eq!((row["stayId"].as_str(), row["pathway"].as_u64()), (Some(stay.as_str()), Some(3)));
+    let legs: Vec<&str> =
+        row["legs"].as_array().unwrap().iter().map(|l| l["leg"].as_str().unwrap()).collect();
+    assert_eq!(legs, ["ASSESSMENT", "REQUEST", "AWARD", "DISCHARGE", "BED_AVAILABLE"]);
+    assert!(
+        row["legs"].as_array().unwrap().iter().all(|l| l["hours"].as_f64().is_some_and(|h| h >= 0.0)),
+        "{seen}"
+    );
+    let averages = &seen["dischargeFlowAverages"][0];
+    assert_eq!(averages["pathway"], 3, "{seen}");
+    assert_eq!(averages["legs"].as_array().unwrap().len(), 5, "{seen}");
+    assert!(averages["legs"].as_array().unwrap().iter().all(|l| l["stays"] == 1), "{seen}");
 }
 
 /// Bad input is named as the input has it, and nothing stored; a provider may neither post nor

@@ -5,6 +5,7 @@
 mod assessments;
 mod brokerage;
 pub(crate) mod command;
+mod flow;
 mod mutation;
 mod patients;
 mod query;
@@ -23,6 +24,7 @@ use careflow_projections::assessments::AssessmentDoc;
 use careflow_projections::bed_board::BedBoardReader;
 use careflow_projections::brokerage::BrokerageDoc;
 use careflow_projections::documents::DocumentReader;
+use careflow_projections::flow::FlowDoc;
 use careflow_projections::patient_summary::PatientDoc;
 use careflow_projections::task_board::TaskDoc;
 use careflow_projections::virtual_wards::VirtualWardDoc;
@@ -39,6 +41,7 @@ use tonic::transport::Channel;
 use assessments::{AssessmentsMutation, AssessmentsQuery, AssessmentsSubscription, Presence};
 use brokerage::{BrokerageMutation, BrokerageQuery, BrokerageSubscription};
 pub use command::{GrpcDeadline, ReadYourWrites};
+use flow::FlowQuery;
 use mutation::BedsMutation;
 use patients::{PatientsMutation, PatientsQuery, PatientsSubscription};
 use query::BedsQuery;
@@ -48,7 +51,15 @@ use virtualwards::{VirtualWardsMutation, VirtualWardsQuery, VirtualWardsSubscrip
 
 /// Every context's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(BedsQuery, PatientsQuery, TasksQuery, AssessmentsQuery, VirtualWardsQuery, BrokerageQuery);
+pub struct Query(
+    BedsQuery,
+    PatientsQuery,
+    TasksQuery,
+    AssessmentsQuery,
+    VirtualWardsQuery,
+    BrokerageQuery,
+    FlowQuery,
+);
 
 /// Every context's mutations.
 #[derive(MergedObject, Default)]
@@ -87,6 +98,8 @@ pub struct Readers {
     pub virtual_wards: Arc<dyn DocumentReader<VirtualWardDoc>>,
     /// The care market: providers, requests and offers.
     pub brokerage: Arc<dyn DocumentReader<BrokerageDoc>>,
+    /// The discharge-to-assess flow: each stay's hand-offs, and the sums per ward and pathway.
+    pub flow: Arc<dyn DocumentReader<FlowDoc>>,
 }
 
 /// The gRPC clients of every context, over one channel.
@@ -179,6 +192,7 @@ pub fn build(
         .data(readers.assessments)
         .data(readers.virtual_wards)
         .data(readers.brokerage)
+        .data(readers.flow)
         .data(clients.beds)
         .data(clients.patients)
         .data(clients.flags)

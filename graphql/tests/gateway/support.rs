@@ -348,7 +348,8 @@ impl TestGateway {
         let assessments = Arc::new(MemoryDocuments::new(AssessmentModel));
         let virtual_wards = Arc::new(MemoryDocuments::new(VirtualWardModel));
         let brokerage = Arc::new(MemoryDocuments::new(careflow_projections::brokerage::BrokerageModel));
-        let readers = Readers { beds: board, patients, tasks, assessments, virtual_wards, brokerage };
+        let flow = Arc::new(MemoryDocuments::new(careflow_projections::flow::FlowModel));
+        let readers = Readers { beds: board, patients, tasks, assessments, virtual_wards, brokerage, flow };
         let gateway = Gateway::build(config, readers).await.expect("build the gateway");
         let addr = gateway.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -368,7 +368,7 @@ pub struct Offer {
     pub made_at: String,
     #[graphql(skip)]
     pub made: DateTime<Utc>,
-    /// Its place among the live offers by the council's rule (live offers only).
+    /// Its place among the live offers by the council's rule (live offers, to the council only).
     pub ranking: Option<Ranking>,
 }
 
@@ -562,7 +562,12 @@ impl CareRequest {
             }
             None => Vec::new(),
         };
+        // Only the council sees the ranking: a provider's place among the others would tell it
+        // how many offered and how it compares.
         let ranking_of = |offer: &OfferView| {
+            if viewer != Viewer::Council {
+                return None;
+            }
             ranked
                 .iter()
                 .find(|r| r.offer_id.to_string() == offer.offer_id)
