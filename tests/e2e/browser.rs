@@ -42,8 +42,11 @@ fn the_screens_work_in_a_real_browser() {
     // As a laptop runs it: the development secret, the demo people.
     let data = tempfile::tempdir().expect("temp dir");
     let app = Careflow::spawn_dev(&["--data-dir", data.path().to_str().expect("utf-8"), "--demo"]);
-    let status =
-        run(&app, &["app.spec.js", "assessment.spec.js", "virtualward.spec.js", "vendor.spec.js"], &[]);
+    let status = run(
+        &app,
+        &["app.spec.js", "assessment.spec.js", "virtualward.spec.js", "brokerage.spec.js", "vendor.spec.js"],
+        &[],
+    );
     app.kill();
     assert!(status.success(), "the browser tests failed (their report is above)");
 

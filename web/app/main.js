@@ -1,7 +1,7 @@
 // The app's shell: sign-in, the header with the screens, and a router on the location's hash
 // (#/beds/<site>/<ward>, #/capacity/<site>, #/inbox/<team>, #/patient/<nhs>, #/assessments,
-// #/assessment/<id>/<section>, #/virtual/<ward>/<admission>), so every screen
-// has an address a tablet can bookmark and the back button works.
+// #/assessment/<id>/<section>, #/virtual/<ward>/<admission>, #/market/<request>, #/provider),
+// so every screen has an address a tablet can bookmark and the back button works.
 
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
@@ -10,7 +10,9 @@ import { AssessmentList, AssessmentScreen } from "./assessment.js";
 import { BedBoard } from "./beds.js";
 import { SiteCapacity } from "./capacity.js";
 import { Inbox } from "./inbox.js";
+import { CareMarket } from "./market.js";
 import { PatientScreen } from "./patient.js";
+import { ProviderPortal } from "./provider.js";
 import { VirtualWards } from "./virtualward.js";
 import { ROLE_NAMES, session, signIn, signOut, signedOutBecause, useStore } from "./session.js";
 import { ConnectionBanner, Field, html, route } from "./ui.js";
@@ -46,11 +48,14 @@ function signOutAsked() {
   signOut();
 }
 
-/** Where a person starts: ward staff at the bed board, bed managers at capacity, others their inbox. */
+/** Where a person starts: ward staff at the bed board, bed managers at capacity, brokers and
+ * commissioners at the care market, care providers at their portal, others their inbox. */
 function home(role) {
   if (["ward_nurse", "ward_clerk", "admin"].includes(role)) return "#/beds";
   if (role === "bed_manager") return "#/capacity";
   if (role === "virtual_ward_clinician") return "#/virtual";
+  if (["broker", "commissioner"].includes(role)) return "#/market";
+  if (role === "care_provider") return "#/provider";
   return "#/inbox";
 }
 
@@ -61,7 +66,14 @@ const SCREENS = [
   ["patient", "Patients"],
   ["assessments", "Assessments"],
   ["virtual", "Virtual wards"],
+  ["market", "Care market", ["broker", "commissioner", "admin"]],
+  ["provider", "Provider portal", ["care_provider"]],
 ];
+
+/** The header's screens `role` has: those naming roles are for those roles only. */
+function screensFor(role) {
+  return SCREENS.filter(([, , roles]) => !roles || roles.includes(role));
+}
 
 /** Screens reached from others, not from the header. */
 const INNER = ["assessment"];
@@ -74,10 +86,11 @@ function App() {
     else disconnect();
   }, [who?.token]);
   const [screen, ...args] = route(hash);
-  const known = SCREENS.some(([id]) => id === screen) || INNER.includes(screen);
+  const screens = screensFor(who?.claims?.role);
+  const known = screens.some(([id]) => id === screen) || INNER.includes(screen);
   useEffect(() => {
     const [now] = route();
-    if (who && !SCREENS.some(([id]) => id === now) && !INNER.includes(now)) navigate(home(who.claims.role), true);
+    if (who && !screensFor(who.claims.role).some(([id]) => id === now) && !INNER.includes(now)) navigate(home(who.claims.role), true);
   }, [who?.token, hash]);
   if (!who) return html`<${SignIn} />`;
   if (!known) return null;
@@ -89,7 +102,7 @@ function App() {
     }}>Skip to the screen</a>
     <header class="top">
       <span class="brand"><img src="/assets/app/icon.svg" alt="" width="28" height="28" /> careflow</span>
-      <nav aria-label="Screens"><ul>${SCREENS.map(([id, name]) => html`<li><a href=${`#/${id}`} aria-current=${id === screen ? "page" : undefined}>${name}</a></li>`)}</ul></nav>
+      <nav aria-label="Screens"><ul>${screens.map(([id, name]) => html`<li><a href=${`#/${id}`} aria-current=${id === screen ? "page" : undefined}>${name}</a></li>`)}</ul></nav>
       <span class="who"><span data-testid="who">${who.name}</span>${` · ${ROLE_NAMES[claims.role] || claims.role} · ${claims.org}`}
         <button type="button" class="link" onClick=${signOutAsked}>Sign out</button></span>
     </header>
@@ -101,6 +114,8 @@ function App() {
       ${screen === "patient" && html`<${PatientScreen} nhsNumber=${args[0] || ""} navigate=${navigate} />`}
       ${screen === "assessments" && html`<${AssessmentList} navigate=${navigate} />`}
       ${screen === "virtual" && html`<${VirtualWards} wardId=${args[0] || ""} admissionId=${args[1] || ""} navigate=${navigate} />`}
+      ${screen === "market" && html`<${CareMarket} requestId=${args[0] || ""} />`}
+      ${screen === "provider" && html`<${ProviderPortal} />`}
       ${screen === "assessment" && html`<${AssessmentScreen} key=${args[0]} assessmentId=${args[0] || ""} sectionId=${args[1] || ""} navigate=${navigate} />`}
     </main>
   </div>`;
