@@ -429,6 +429,11 @@ impl Application {
         })
     }
 
+    /// The event store this process opened (none for a gateway alone).
+    pub fn store(&self) -> Option<Arc<dyn EventStore>> {
+        self.store.clone()
+    }
+
     /// The HTTP address: GraphQL and the ops endpoints, or the ops endpoints alone when this
     /// process runs no gateway.
     pub fn http_addr(&self) -> SocketAddr {

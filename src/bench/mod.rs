@@ -16,12 +16,16 @@
 //!   trusted assessment), p50/p99, at a steady rate.
 //! - `timers`: deadlines fired per second with 100,000 pending, through the real command path.
 //!
+//! - `market`: with 1,000 care requests open (five offers each): offers ranked/s by the pure
+//!   ranking, the `careMarket` query, and the market's command → push legs of the flow.
+//!
 //! `--backend postgres` runs every part on fresh PostgreSQL schemas (and Redis key prefixes),
 //! dropped at the end.
 
 mod backend;
 mod coedit;
 mod decide;
+mod market;
 mod push;
 mod readings;
 mod running;
@@ -60,13 +64,15 @@ pub enum Part {
     Coedit,
     /// Virtual-ward readings/s through the public API, and reading → census push latency.
     Readings,
+    /// The care market: offers ranked/s, the market query, and command → push per leg.
+    Market,
 }
 
 /// Flags of `careflow bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Which parts to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers, Part::Coedit, Part::Readings])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Part::Append, Part::Replay, Part::Subscribe, Part::Push, Part::Decide, Part::Summary, Part::Workflow, Part::Timers, Part::Coedit, Part::Readings, Part::Market])]
     pub only: Vec<Part>,
     /// Folder for the temporary stores (default: the system temp folder).
     #[arg(long)]
@@ -146,6 +152,9 @@ pub struct BenchArgs {
     /// Single readings per second in the latency phase of `readings`.
     #[arg(long, default_value_t = 50)]
     pub vw_rate: u32,
+    /// Open care requests in `market` (five offers each).
+    #[arg(long, default_value_t = 1_000)]
+    pub market_requests: usize,
 }
 
 /// Runs the selected parts.
@@ -273,6 +282,35 @@ async fn run_parts(args: &BenchArgs, stores: &Stores) -> anyhow::Result<()> {
                     r.pushes
                 );
                 print_latency(&format!("readings {backend} reading→census push"), args.vw_rate, &r.latency);
+            }
+            Part::Market => {
+                let r = market::run(stores, args.market_requests, args.samples.min(200)).await?;
+                println!(
+                    "market  ranking {} open requests x 5 offers: {:>10.0} offers ranked/s (rule 50/30/10/10, every score explained)",
+                    args.market_requests,
+                    r.ranked.per_second()
+                );
+                let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                println!(
+                    "market  {backend} careMarket query, {} open requests ranked and served ({} KB): p50={:.2} ms p99={:.2} ms",
+                    args.market_requests,
+                    r.answer_bytes / 1024,
+                    ms(&r.query, 0.5),
+                    ms(&r.query, 0.99)
+                );
+                for (leg, h) in [
+                    ("postCareRequest→provider's push", &r.post),
+                    ("makeOffer→broker's market push", &r.offer),
+                    ("acceptOffer→winner's push, identified", &r.accept),
+                ] {
+                    println!(
+                        "market  {backend} {leg}: samples={} p50={:.2} ms p99={:.2} ms max={:.2} ms",
+                        h.len(),
+                        ms(h, 0.5),
+                        ms(h, 0.99),
+                        h.max() as f64 / 1000.0
+                    );
+                }
             }
             Part::Summary => {
                 let seconds = Duration::from_secs(args.summary_seconds);

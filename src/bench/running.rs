@@ -20,6 +20,8 @@ const SECRET: &str = "careflow-bench-secret";
 pub struct Running {
     /// Its GraphQL address.
     pub http: SocketAddr,
+    /// Its event store.
+    pub store: Option<std::sync::Arc<dyn careflow_eventstore::EventStore>>,
     auth: Authenticator,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -68,11 +70,12 @@ impl Running {
         let auth = args.jwt.authenticator();
         let app = Application::build(args).await?;
         let http = app.http_addr();
+        let store = app.store();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Ok(Self { http, auth, stop, server })
+        Ok(Self { http, store, auth, stop, server })
     }
 
     /// A token for `role` at RXA.
@@ -83,6 +86,12 @@ impl Running {
     /// A token for user `user_id` in `role` at RXA.
     pub fn token_for(&self, role: Role, user_id: &str) -> anyhow::Result<String> {
         let actor = Actor { user_id: user_id.into(), role, organisation: "RXA".into(), teams: vec![] };
+        Ok(self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::hours(1))?)
+    }
+
+    /// A token for user `user_id` in `role` at `organisation`.
+    pub fn token_in(&self, role: Role, user_id: &str, organisation: &str) -> anyhow::Result<String> {
+        let actor = Actor { user_id: user_id.into(), role, organisation: organisation.into(), teams: vec![] };
         Ok(self.auth.issue(&actor, chrono::Utc::now(), chrono::Duration::hours(1))?)
     }
 
