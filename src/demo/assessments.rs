@@ -23,7 +23,7 @@ use careflow_domain::{NhsNumber, SectionId};
 use careflow_eventstore::EventStore;
 use careflow_services::CommandHandler;
 
-use super::demo_context;
+use super::{demo_context, handle_at};
 
 /// Publishes the shipped templates and sets the frailty rule, as the acute trust's (RXA) admin.
 pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
@@ -132,17 +132,6 @@ async fn complete(
     to: Option<&str>,
     when: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<AssessmentId> {
-    let handle = |actor: &Actor, key: &str, action: Action, command: AssessmentCommand| {
-        let mut context = demo_context(actor, key);
-        context.at = when;
-        let key = key.to_owned();
-        async move {
-            match handler.handle(&context, action, command).await {
-                Ok(_) | Err(careflow_services::ServiceError::CommandIdReused) => Ok(()),
-                Err(error) => Err(anyhow::Error::from(error).context(format!("demo step {key}"))),
-            }
-        }
-    };
     let content: TemplateContent =
         serde_json::from_str(json).with_context(|| format!("template {template_id}"))?;
     {
@@ -158,7 +147,7 @@ async fn complete(
             task_id: None,
             by: sam_by.clone(),
         };
-        handle(&sam, &key("start"), Action::UpdateAssessments, start).await?;
+        handle_at(handler, &sam, &key("start"), Action::UpdateAssessments, when, start).await?;
         // The frailty section first, so that a signed-off score raises the frailty flag.
         let mut sections: Vec<&SectionTemplate> = content.sections.iter().collect();
         sections.sort_by_key(|s| !s.questions.iter().any(|q| q.id.as_str() == "clinical-frailty-scale"));
@@ -172,7 +161,15 @@ async fn complete(
                 answers: answers(section, demo.frailty),
                 by,
             };
-            handle(&editor, &key(&format!("save/{section_id}")), Action::UpdateAssessments, save).await?;
+            handle_at(
+                handler,
+                &editor,
+                &key(&format!("save/{section_id}")),
+                Action::UpdateAssessments,
+                when,
+                save,
+            )
+            .await?;
             if n < demo.signed {
                 let (signer, by) = one_of(&section.signers)?;
                 let sign = AssessmentCommand::SignOffSection {
@@ -181,13 +178,21 @@ async fn complete(
                     version: 1,
                     by,
                 };
-                handle(&signer, &key(&format!("sign/{section_id}")), Action::UpdateAssessments, sign).await?;
+                handle_at(
+                    handler,
+                    &signer,
+                    &key(&format!("sign/{section_id}")),
+                    Action::UpdateAssessments,
+                    when,
+                    sign,
+                )
+                .await?;
             }
         }
         if let Some(to) = to {
             let to = [OdsCode::parse(to)?].into();
             let submit = AssessmentCommand::Submit { assessment_id, to, by: sam_by };
-            handle(&sam, &key("submit"), Action::UpdateAssessments, submit).await?;
+            handle_at(handler, &sam, &key("submit"), Action::UpdateAssessments, when, submit).await?;
         }
         Ok(assessment_id)
     }

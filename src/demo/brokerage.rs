@@ -22,10 +22,10 @@ use careflow_domain::brokerage::{
 };
 use careflow_domain::tasks::{District, UserId};
 use careflow_eventstore::EventStore;
-use careflow_services::{CommandHandler, ServiceError};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use careflow_services::CommandHandler;
+use chrono::{Duration, NaiveDate, Utc};
 
-use super::{assessments, demo_context};
+use super::{assessments, demo_context, handle_at};
 
 /// The council whose market it is.
 pub const COUNCIL: &str = "LA001";
@@ -158,23 +158,6 @@ fn manager(ods: &str) -> String {
     format!("manager.{}", ods.to_lowercase())
 }
 
-/// Carries out one demo command at `when`, with the fixed command id of `key`.
-async fn at(
-    handler: &CommandHandler<Brokerage>,
-    actor: &Actor,
-    key: &str,
-    action: Action,
-    when: DateTime<Utc>,
-    command: BrokerageCommand,
-) -> anyhow::Result<()> {
-    let mut context = demo_context(actor, key);
-    context.at = when;
-    match handler.handle(&context, action, command).await {
-        Ok(_) | Err(ServiceError::CommandIdReused) => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("demo step {key}")),
-    }
-}
-
 fn district(d: &str) -> anyhow::Result<District> {
     District::parse(d).with_context(|| format!("demo district {d}"))
 }
@@ -211,7 +194,7 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
             cqc: Cqc { rating, rated_on },
             by: by.clone(),
         };
-        at(&handler, &who, &format!("provider/{ods}"), Action::OfferCare, long_ago, register).await?;
+        handle_at(&handler, &who, &format!("provider/{ods}"), Action::OfferCare, long_ago, register).await?;
         let (beds_free, hours_free) = if homes { (free, 0) } else { (0, free) };
         let vacancies = BrokerageCommand::UpdateVacancies {
             ods: OdsCode::parse(ods)?,
@@ -220,7 +203,8 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
             rates: None,
             by,
         };
-        at(&handler, &who, &format!("vacancies/{ods}"), Action::OfferCare, long_ago, vacancies).await?;
+        handle_at(&handler, &who, &format!("vacancies/{ods}"), Action::OfferCare, long_ago, vacancies)
+            .await?;
         if rating == CqcRating::Inadequate {
             let suspend = BrokerageCommand::SuspendProvider {
                 ods: OdsCode::parse(ods)?,
@@ -228,8 +212,15 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
                 by: party(COMMISSIONER, COUNCIL)?,
             };
             let commissioner = actor(COMMISSIONER, Role::Commissioner, COUNCIL);
-            at(&handler, &commissioner, &format!("suspend/{ods}"), Action::CommissionCare, long_ago, suspend)
-                .await?;
+            handle_at(
+                &handler,
+                &commissioner,
+                &format!("suspend/{ods}"),
+                Action::CommissionCare,
+                long_ago,
+                suspend,
+            )
+            .await?;
         }
     }
     let broker = actor(BROKER, Role::Broker, COUNCIL);
@@ -254,7 +245,7 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
             by: party(BROKER, COUNCIL)?,
         };
         let request_id = CareRequestId(demo_context(&broker, &key("post")).derived_id("care-request"));
-        at(&handler, &broker, &key("post"), Action::BrokerCare, posted_at, post).await?;
+        handle_at(&handler, &broker, &key("post"), Action::BrokerCare, posted_at, post).await?;
         let mut offers: Vec<(&str, OfferId)> = Vec::new();
         for (ods, pence, hours_ago) in demo.offers {
             let who = actor(&manager(ods), Role::CareProvider, ods);
@@ -269,15 +260,22 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
                 note: Some(Note::parse("Room available with en-suite; can assess on the ward tomorrow")?),
                 by: party(&manager(ods), ods)?,
             };
-            at(&handler, &who, &offer_key, Action::OfferCare, now - Duration::hours(*hours_ago), offer)
-                .await?;
+            handle_at(
+                &handler,
+                &who,
+                &offer_key,
+                Action::OfferCare,
+                now - Duration::hours(*hours_ago),
+                offer,
+            )
+            .await?;
             offers.push((ods, offer_id));
         }
         if let Some((winner, hours_ago)) = demo.accepted {
             let offer_id =
                 offers.iter().find(|(o, _)| *o == winner).map(|(_, id)| *id).context("the winner offered")?;
             let accept = BrokerageCommand::AcceptOffer { request_id, offer_id, by: party(BROKER, COUNCIL)? };
-            at(
+            handle_at(
                 &handler,
                 &broker,
                 &key("accept"),

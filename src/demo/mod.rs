@@ -231,7 +231,20 @@ async fn handle<D: Decider>(
     action: Action,
     command: D::Command,
 ) -> anyhow::Result<()> {
-    let context = demo_context(actor, key);
+    handle_at(handler, actor, key, action, Utc::now(), command).await
+}
+
+/// [`handle`], decided at `when` on the demo's timeline.
+async fn handle_at<D: Decider>(
+    handler: &CommandHandler<D>,
+    actor: &Actor,
+    key: &str,
+    action: Action,
+    when: chrono::DateTime<Utc>,
+    command: D::Command,
+) -> anyhow::Result<()> {
+    let mut context = demo_context(actor, key);
+    context.at = when;
     match handler.handle(&context, action, command).await {
         // The demo was loaded on an earlier day: its dates differed, so the step's command id
         // was used for a command with other dates. It is in the store: nothing to do.

@@ -19,11 +19,11 @@ use careflow_domain::virtualwards::{
 };
 use careflow_domain::{SiteId, WardId};
 use careflow_eventstore::EventStore;
-use careflow_services::{CommandHandler, ServiceError};
-use chrono::{DateTime, Duration, Utc};
+use careflow_services::CommandHandler;
+use chrono::{Duration, Utc};
 use uuid::Uuid;
 
-use super::{DEMO_NAMESPACE, admin, demo_context, demo_patient};
+use super::{DEMO_NAMESPACE, admin, demo_patient, handle_at};
 
 /// The demo's virtual wards: id, name, pathway, virtual beds, patients on it.
 const WARDS: [(&str, &str, CarePathway, u16, u32); 2] = [
@@ -96,23 +96,6 @@ fn observations(course: u32, step: i64, k: u32) -> anyhow::Result<Observations> 
     })
 }
 
-/// Carries out one demo command at `at`, with the fixed command id of `key`.
-async fn at(
-    handler: &CommandHandler<VirtualWards>,
-    actor: &Actor,
-    key: &str,
-    action: Action,
-    when: DateTime<Utc>,
-    command: VirtualWardCommand,
-) -> anyhow::Result<()> {
-    let mut context = demo_context(actor, key);
-    context.at = when;
-    match handler.handle(&context, action, command).await {
-        Ok(_) | Err(ServiceError::CommandIdReused) => Ok(()),
-        Err(error) => Err(error).with_context(|| format!("demo step {key}")),
-    }
-}
-
 /// Configures the virtual wards and admits their patients (the demo's patients at home, from
 /// the `first`th), with their readings.
 pub async fn load(store: Arc<dyn EventStore>, first: u32) -> anyhow::Result<()> {
@@ -135,7 +118,7 @@ pub async fn load(store: Arc<dyn EventStore>, first: u32) -> anyhow::Result<()> 
             pathway,
             beds,
         };
-        at(
+        handle_at(
             &handler,
             &admin,
             &format!("vward/{ward}"),
@@ -170,7 +153,7 @@ pub async fn load(store: Arc<dyn EventStore>, first: u32) -> anyhow::Result<()> 
                 plan,
                 by: UserId::parse(&clinician.user_id)?,
             };
-            at(&handler, &clinician, &key, Action::UpdateVirtualWards, admitted_at, admit).await?;
+            handle_at(&handler, &clinician, &key, Action::UpdateVirtualWards, admitted_at, admit).await?;
             // The course: most stable; the 2nd of each ward worsens; the 3rd (and the 4th on
             // the respiratory ward) to high; the 5th stopped sending after its third reading.
             let course = match p {
@@ -193,7 +176,8 @@ pub async fn load(store: Arc<dyn EventStore>, first: u32) -> anyhow::Result<()> 
                     observations: observations(course, step, k)?,
                 };
                 let record = VirtualWardCommand::Record { admission_id, readings: vec![reading] };
-                at(&handler, &device, &reading_key, Action::RecordObservations, taken_at, record).await?;
+                handle_at(&handler, &device, &reading_key, Action::RecordObservations, taken_at, record)
+                    .await?;
             }
         }
     }
