@@ -45,7 +45,7 @@ pub use error::BrokerageError;
 pub use ranking::{Criterion, RankedOffer, RankingRule, ScorePart};
 pub use state::{
     CareRequest, CareRequestState, Offer, OfferStatus, Placement, ProviderState, RankingState, RequestStatus,
-    capacity_of,
+    capacity_of, eligibility,
 };
 
 use crate::NhsNumber;

@@ -30,28 +30,16 @@ pub struct ProviderState {
 }
 
 impl ProviderState {
-    /// Whether it may offer for `need` in `district`: it offers the care type (and bed type),
-    /// serves the district, has a bed or the hours free, and is not suspended. `Err` says why
-    /// not, naming the provider only.
+    /// Whether it may offer for `need` in `district` ([`eligibility`]).
     pub fn eligible(&self, need: Need, district: &District) -> Result<(), &'static str> {
         let Some(profile) = &self.profile else { return Err("is not registered") };
-        if self.suspended.is_some() {
-            return Err("is suspended");
-        }
-        if !profile.services.contains(&need.care_type()) {
-            return Err("does not offer this care type");
-        }
-        if need.bed_type().is_some_and(|b| !profile.bed_types.contains(&b)) {
-            return Err("has no bed of this type");
-        }
-        if !profile.districts.contains(district) {
-            return Err("does not serve this district");
-        }
-        match need.hours() {
-            Some(hours) if self.hours_free < u32::from(hours) => Err("has not the hours free"),
-            None if self.beds_free == 0 => Err("has no bed free"),
-            _ => Ok(()),
-        }
+        eligibility(
+            profile,
+            (self.beds_free, self.hours_free),
+            self.suspended.is_some(),
+            need,
+            district.as_str(),
+        )
     }
 
     /// `evolve` for a provider stream.
@@ -92,6 +80,36 @@ impl ProviderState {
             }
             _ => {}
         }
+    }
+}
+
+/// Whether a provider of `profile`, with `free` beds and hours a week and `suspended` or not,
+/// may offer for `need` in `district`: it offers the care type (and bed type), serves the
+/// district, has a bed or the hours free, and is not suspended. `Err` says why not, naming the
+/// provider only. The read models decide eligibility with this too.
+pub fn eligibility(
+    profile: &ProviderProfile,
+    (beds_free, hours_free): (u32, u32),
+    suspended: bool,
+    need: Need,
+    district: &str,
+) -> Result<(), &'static str> {
+    if suspended {
+        return Err("is suspended");
+    }
+    if !profile.services.contains(&need.care_type()) {
+        return Err("does not offer this care type");
+    }
+    if need.bed_type().is_some_and(|b| !profile.bed_types.contains(&b)) {
+        return Err("has no bed of this type");
+    }
+    if !profile.districts.iter().any(|d| d.as_str() == district) {
+        return Err("does not serve this district");
+    }
+    match need.hours() {
+        Some(hours) if hours_free < u32::from(hours) => Err("has not the hours free"),
+        None if beds_free == 0 => Err("has no bed free"),
+        _ => Ok(()),
     }
 }
 

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use careflow_domain::brokerage::{
     BedType, CareNeeds, CareType, Cqc, DeclineReason, Need, Pence, ProviderProfile, RankingRule, Terms,
+    eligibility,
 };
 use careflow_eventstore::Position;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -63,15 +64,14 @@ pub struct ProviderRow {
 impl ProviderRow {
     /// Whether it may offer for `need` in `district` (as the domain decides it).
     pub fn eligible(&self, need: Need, district: &str) -> bool {
-        let p = &self.profile;
-        self.suspended.is_none()
-            && p.services.contains(&need.care_type())
-            && need.bed_type().is_none_or(|b| p.bed_types.contains(&b))
-            && p.districts.iter().any(|d| d.as_str() == district)
-            && match need.hours() {
-                Some(hours) => self.hours_free >= u32::from(hours),
-                None => self.beds_free > 0,
-            }
+        eligibility(
+            &self.profile,
+            (self.beds_free, self.hours_free),
+            self.suspended.is_some(),
+            need,
+            district,
+        )
+        .is_ok()
     }
 }
 
