@@ -266,7 +266,9 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ViewVirtualWards => role_allows(role, Action::ViewPatients),
         Action::OfferCare => matches!(role, CareProvider | Admin),
         Action::BrokerCare => matches!(role, Broker | Admin),
-        Action::CommissionCare => matches!(role, Commissioner | Admin),
+        // Ratings and suspensions decide awards: a commissioner's, never an admin's (a care
+        // home's own admin would otherwise rate its competitors).
+        Action::CommissionCare => matches!(role, Commissioner),
         Action::ViewMarket => matches!(role, Broker | Commissioner | CareProvider | Admin),
     }
 }
@@ -547,7 +549,7 @@ mod tests {
             (Commissioner,         [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  true]),
             (CareProvider,         [false, false, false, false, false, false, false, true,  true,  false, false, false, true,  true,  false, false, false, false, false, false, true,  false, false, true]),
             (Analyst,              [false, false, true,  false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false]),
-            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false, true,  true,  false, true,  true, true,  true,  true,  true]),
+            (Admin,                [true,  true,  true,  true,  true,  true,  true,  true,  true,  false, true,  true,  true,  true,  false, true,  true,  false, true,  true,  true,  true,  false, true]),
             (DeviceGateway,        [false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, false, true,  false, false, false, false, false]),
             (Careflow,             [false, true,  false, false, true,  false, false, true,  false, true,  false, false, false, false, true, false, false, false, false, false, false, false, false, false]),
         ];
@@ -783,7 +785,7 @@ mod tests {
             |action| -> Vec<Role> { Role::ALL.into_iter().filter(|r| role_allows(*r, action)).collect() };
         assert_eq!(acting(Action::OfferCare), [Role::CareProvider, Role::Admin]);
         assert_eq!(acting(Action::BrokerCare), [Role::Broker, Role::Admin]);
-        assert_eq!(acting(Action::CommissionCare), [Role::Commissioner, Role::Admin]);
+        assert_eq!(acting(Action::CommissionCare), [Role::Commissioner]);
     }
 
     /// Every role against a team's work: as a member (configured or by token), as a manager of

@@ -91,6 +91,8 @@ pub struct StayFlow {
     pub ward_id: String,
     /// Its bed (the latest).
     pub bed_id: String,
+    /// The organisation whose bed it is (absent: recorded before owners were).
+    pub organisation: Option<String>,
     /// The discharge pathway (as last marked, or as discharged).
     pub pathway: Option<u8>,
     /// When the patient was admitted.
@@ -227,12 +229,13 @@ fn pathway(p: Pathway) -> u8 {
 impl FlowModel {
     fn beds(docs: &mut Docs<FlowDoc>, event: &BedEvent) {
         match event {
-            BedEvent::PatientAdmitted { stay_id, nhs_number, bed_id, ward_id, at, .. } => {
+            BedEvent::PatientAdmitted { stay_id, nhs_number, bed_id, ward_id, organisation, at, .. } => {
                 let id = stay_id.to_string();
                 let flow = StayFlow {
                     stay_id: id.clone(),
                     ward_id: ward_id.to_string(),
                     bed_id: bed_id.to_string(),
+                    organisation: organisation.as_ref().map(ToString::to_string),
                     pathway: None,
                     admitted_at: *at,
                     medically_optimised_at: None,

@@ -22,6 +22,11 @@ use crate::grpc::{CommandRequest, Fields, date, optional, rpc};
 use crate::handler::{CommandHandler, Outcome};
 use crate::{CommandContext, fields};
 
+/// The most beds a provider may register (the largest care homes have a few hundred).
+const MAX_BEDS: u32 = 2_000;
+/// The most hours of care a week an agency may say it delivers.
+const MAX_WEEKLY_HOURS: u32 = 200_000;
+
 /// The most services, bed types or rates a registration may list.
 const MAX_LISTED: usize = 16;
 
@@ -55,9 +60,12 @@ fn offer_id(input: &str) -> Result<OfferId, String> {
     Uuid::parse_str(input.trim()).map(OfferId).map_err(|_| "must be an offer id (UUID)".to_owned())
 }
 
-/// The id of the request a post creates: derived from the command id, so a retry names it again.
-fn posted(context: &CommandContext) -> CareRequestId {
-    CareRequestId(context.derived_id("care-request"))
+/// The id of the request a post creates: one per assessment, so a retry (or a second post of
+/// the same person's assessment) names it again.
+fn posted(assessment: &str) -> String {
+    Uuid::parse_str(assessment.trim())
+        .map(|a| CareRequestId::for_assessment(AssessmentId(a)).to_string())
+        .unwrap_or_default()
 }
 
 /// The id of the offer an offer creates.
@@ -290,6 +298,14 @@ brokerage_requests! {
             weekly_hours: r.weekly_hours,
             rates: rates?,
         };
+        if profile.registered_beds > MAX_BEDS {
+            f.violation("registered_beds", format!("must be at most {MAX_BEDS}"));
+            return None;
+        }
+        if profile.weekly_hours > MAX_WEEKLY_HOURS {
+            f.violation("weekly_hours", format!("must be at most {MAX_WEEKLY_HOURS}"));
+            return None;
+        }
         if let Err((field, message)) = profile.check() {
             f.violation(field, message);
             return None;
@@ -334,7 +350,7 @@ brokerage_requests! {
             by: "authorization" => party(context),
         )?;
         Some(BrokerageCommand::PostCareRequest {
-            request_id: posted(context),
+            request_id: CareRequestId::for_assessment(assessment_id),
             assessment_id,
             need: need?,
             district,
@@ -464,7 +480,7 @@ rpcs! {
     reinstate_provider(ReinstateProviderRequest) -> ReinstateProviderResponse, Action::CommissionCare,
         |r, context| r.ods.trim().to_uppercase();
     post_care_request(PostCareRequestRequest) -> PostCareRequestResponse, Action::BrokerCare,
-        |r, context| posted(context).to_string();
+        |r, context| posted(&r.assessment_id);
     close_offer_window(CloseOfferWindowRequest) -> CloseOfferWindowResponse, Action::FireTimers,
         |r, context| r.request_id.trim().to_owned();
     withdraw_care_request(WithdrawCareRequestRequest) -> WithdrawCareRequestResponse, Action::BrokerCare,

@@ -233,7 +233,7 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
         let assessment: AssessmentId =
             assessments::submitted(store.clone(), demo.patient, 7, demo.care_home, assessed).await?;
         let post = BrokerageCommand::PostCareRequest {
-            request_id: CareRequestId(demo_context(&broker, &key("post")).derived_id("care-request")),
+            request_id: CareRequestId::for_assessment(assessment),
             assessment_id: assessment,
             need: demo.need,
             district: district(demo.district)?,
@@ -244,7 +244,7 @@ pub async fn load(store: Arc<dyn EventStore>) -> anyhow::Result<()> {
                 .max(u16::try_from(demo.posted + 6).unwrap_or(DEFAULT_WINDOW_HOURS)),
             by: party(BROKER, COUNCIL)?,
         };
-        let request_id = CareRequestId(demo_context(&broker, &key("post")).derived_id("care-request"));
+        let request_id = CareRequestId::for_assessment(assessment);
         handle_at(&handler, &broker, &key("post"), Action::BrokerCare, posted_at, post).await?;
         let mut offers: Vec<(&str, OfferId)> = Vec::new();
         for (ods, pence, hours_ago) in demo.offers {

@@ -27,7 +27,7 @@ const INBOX: &str = r#"subscription { teamInbox(teamId: "TEAM") { id kind title 
 const PROVIDER_VIEW: &str = r#"{ id careType bedType district startBy weeklyBudgetPence careNeeds { section question answer }
     state identified person { nhsNumber givenName familyName dateOfBirth postcode }
     offers { offerId provider state declined weeklyPricePence ranking { rank } }
-    placement { provider startDate } assessment { id nhsNumber sections { id answers { questionId text } } } }"#;
+    placement { provider startDate rank of } assessment { id nhsNumber sections { id answers { questionId text } } } }"#;
 
 /// The first push of `subscription` for which `done` holds.
 async fn until_pushed(subscription: &mut Subscription, done: impl Fn(&Value) -> bool) -> Value {
@@ -305,6 +305,12 @@ async fn discharge_to_assess_runs_from_ward_to_care_home_and_back_to_an_availabl
     assert_eq!(shown["person"]["nhsNumber"], NHS, "{won}");
     assert_eq!(shown["person"]["familyName"], "Gristlethwaite");
     assert_eq!(shown["assessment"]["id"], assessment.as_str(), "the winner sees the whole assessment");
+    assert_eq!(shown["placement"]["provider"], "VN002");
+    assert_eq!(
+        (&shown["placement"]["rank"], &shown["placement"]["of"]),
+        (&Value::Null, &Value::Null),
+        "how it ranked is the council's"
+    );
     let lost = until_pushed(&mut oak_live, |d| {
         d["providerRequests"]["changed"][0]["offers"][0]["state"] == "DECLINED"
     })

@@ -73,6 +73,19 @@ pub struct DischargeFlows {
     placements: HashMap<CareRequestId, StayId>,
 }
 
+/// "Discharge to <provider> on <date>", the provider's name shortened to fit a task's title
+/// (100 characters).
+fn discharge_to_care_title(provider: &str, date: chrono::NaiveDate) -> String {
+    let tail = format!(" on {date}");
+    let room = 100 - "Discharge to ".len() - tail.len();
+    let name: String = if provider.chars().count() > room {
+        provider.chars().take(room - 1).chain(std::iter::once('…')).collect()
+    } else {
+        provider.to_owned()
+    };
+    format!("Discharge to {name}{tail}")
+}
+
 /// The next working day (Monday to Friday) at the same time. Bank holidays are not modelled.
 pub fn one_working_day_after(at: DateTime<Utc>) -> DateTime<Utc> {
     let mut due = at + Duration::days(1);
@@ -394,7 +407,7 @@ impl DischargeFlows {
                     event,
                     "discharge-to-care",
                     subject,
-                    (TaskKind::DischargeToCare, format!("Discharge to {provider_name} on {start_date}")),
+                    (TaskKind::DischargeToCare, discharge_to_care_title(provider_name.as_str(), start_date)),
                     &team,
                     Some(nhs_number),
                     (tasks::Priority::Urgent, due.max(event.recorded_at)),

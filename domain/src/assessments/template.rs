@@ -82,6 +82,10 @@ pub struct SectionTemplate {
     /// provider"); of every other section they see only the structured answers.
     #[serde(default)]
     pub shared_with_providers: bool,
+    /// Whether care providers see nothing of it before an award, not even its structured
+    /// answers (consent and capacity, who the person lives with, their home, their wishes).
+    #[serde(default)]
+    pub withheld_from_providers: bool,
     /// Its questions, in order.
     pub questions: Vec<Question>,
 }

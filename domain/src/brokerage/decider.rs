@@ -341,11 +341,12 @@ fn shown(kind: &QuestionKind, answer: &Answer) -> String {
     }
 }
 
-/// What providers see of the assessment: every structured answer (choices, yes/no, numbers,
-/// scores), and free text and dates only from the sections the template shares with them.
+/// What providers see of the assessment: the structured answers (choices, yes/no, numbers,
+/// scores) of every section the template does not withhold from them, and free text and dates
+/// only from the sections it shares with them.
 pub fn care_needs(a: &Assessment, template: &TemplateContent) -> CareNeeds {
     let mut items = Vec::new();
-    for section in &template.sections {
+    for section in template.sections.iter().filter(|s| !s.withheld_from_providers) {
         let Some(saved) = a.sections.get(&section.id) else { continue };
         for question in &section.questions {
             let Some(answer) = saved.answers.get(&question.id) else { continue };
@@ -640,6 +641,14 @@ pub fn decide(
                 request_id: *request_id,
                 why,
             })?;
+            let made = r.offers.values().filter(|o| o.provider == *ods).count();
+            if made >= MAX_OFFERS_PER_PROVIDER {
+                return Err(BrokerageError::TooManyOffers {
+                    ods: ods.clone(),
+                    request_id: *request_id,
+                    max: MAX_OFFERS_PER_PROVIDER,
+                });
+            }
             if let Some(live) = r.live_offer_of(ods) {
                 return Err(BrokerageError::OfferAlreadyLive {
                     ods: ods.clone(),
@@ -812,6 +821,10 @@ pub fn decide(
         }
     }
 }
+
+/// The most offers one provider may make on one request, over every round (made and withdrawn
+/// again and again, they would grow the request without end).
+pub const MAX_OFFERS_PER_PROVIDER: usize = 10;
 
 /// The offer window unless the broker says otherwise.
 pub const DEFAULT_WINDOW_HOURS: u16 = 24;

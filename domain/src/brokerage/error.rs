@@ -100,7 +100,7 @@ pub enum BrokerageError {
         closed_at: DateTime<Utc>,
     },
     /// The clock came early.
-    #[error("care request {request_id}'s offer window closes at {closes_at}, not yet")]
+    #[error("care request {request_id}'s offer window is not due to close until {closes_at}")]
     WindowNotYetClosed {
         /// The request.
         request_id: CareRequestId,
@@ -128,6 +128,16 @@ pub enum BrokerageError {
         request_id: CareRequestId,
         /// Its live offer.
         offer_id: OfferId,
+    },
+    /// A provider made and withdrew too many offers on one request.
+    #[error("provider {ods} has made {max} offers on care request {request_id}, the most one provider may")]
+    TooManyOffers {
+        /// The provider.
+        ods: OdsCode,
+        /// The request.
+        request_id: CareRequestId,
+        /// The most.
+        max: usize,
     },
     /// No such offer on the request.
     #[error("care request {request_id} has no offer {offer_id}")]
@@ -181,6 +191,7 @@ impl Refusal for BrokerageError {
             | Self::WindowNotYetClosed { .. }
             | Self::NotEligible { .. }
             | Self::OfferAlreadyLive { .. }
+            | Self::TooManyOffers { .. }
             | Self::OfferIs { .. }
             | Self::DateInThePast { .. } => RefusalKind::Precondition,
         }

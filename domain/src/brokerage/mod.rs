@@ -12,8 +12,8 @@
 //! Rules: a request links a trusted assessment **submitted** to the broker's council (or
 //! started by it), of the person the request is for; what providers see of the person before
 //! an award is the assessment's care-needs summary ([`CareNeeds`]), built when the request is
-//! posted: structured answers only, and free text only from the sections the template shares
-//! with providers. A request is open for offers for its window (24 hours by default), which
+//! posted: structured answers only, from the sections the template does not withhold from
+//! providers, and free text only from those it shares with them. A request is open for offers for its window (24 hours by default), which
 //! careflow's clock closes; the broker may accept an offer before or after it closes. A
 //! provider may offer when it is **eligible**: it offers the care type (and bed type), serves
 //! the district, has the capacity (a free bed; the weekly hours), and is not suspended; it
@@ -58,6 +58,15 @@ use crate::tasks::{District, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CareRequestId(pub Uuid);
+
+impl CareRequestId {
+    /// The one request an assessment may have: a second post from it (a double click, a retry
+    /// without its command id) names the same request and is refused as existing.
+    pub fn for_assessment(assessment: AssessmentId) -> Self {
+        const NAMESPACE: Uuid = Uuid::from_u128(0x6361_7265_666c_6f77_8000_0000_0000_0013);
+        Self(Uuid::new_v5(&NAMESPACE, assessment.0.as_bytes()))
+    }
+}
 
 impl fmt::Display for CareRequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -379,6 +379,8 @@ fn providers_see_the_care_needs_and_nothing_identifying() {
     assert!(shown.iter().any(|(_, a)| a.starts_with("7 — ")), "{shown:?}");
     assert!(shown.iter().any(|(_, a)| *a == "Needs the help of two"), "{shown:?}");
     assert!(shown.iter().any(|(_, a)| *a == "Needs two carers for transfers."), "{shown:?}");
+    // Consent, next of kin: the section is withheld from providers, structured answers too.
+    assert!(!shown.iter().any(|(q, _)| q.contains("consented")), "{shown:?}");
     let all = serde_json::to_string(needs).expect("json");
     for secret in ["Jo Testperson", "07700", "Privet Drive", &nhs().to_string()] {
         assert!(!all.contains(secret), "{secret} in {all}");
@@ -413,6 +415,24 @@ fn eligible_providers_offer_once_each_while_the_window_is_open() {
     // After the window: no more offers.
     let late = world.when(&offer(3, "VN002", 80_000), at() + Duration::hours(24)).expect_err("refused");
     assert!(matches!(late, BrokerageError::WindowClosed { .. }), "{late}");
+}
+
+/// Made and withdrawn again and again, offers would grow a request without end: ten each.
+#[test]
+fn a_provider_makes_at_most_ten_offers_on_one_request() {
+    let mut world = World::market();
+    for k in 0..10 {
+        world.then(&offer(k, "VN001", 90_000 + k as u64), at());
+        let withdraw = BrokerageCommand::WithdrawOffer {
+            request_id: request_id(),
+            offer_id: offer_id(k),
+            by: home("VN001"),
+        };
+        world.then(&withdraw, at());
+    }
+    let refused = world.when(&offer(10, "VN001", 80_000), at()).expect_err("the eleventh");
+    assert!(matches!(refused, BrokerageError::TooManyOffers { max: 10, .. }), "{refused}");
+    world.then(&offer(11, "VN002", 80_000), at());
 }
 
 #[test]

@@ -142,16 +142,18 @@ fn reader<'a>(ctx: &Context<'a>) -> Result<&'a FlowReader, GqlError> {
 #[Object]
 impl FlowQuery {
     /// A ward's medically optimised stays (the latest 500), the latest first, each with the
-    /// times of its hand-offs and the hours in each leg, from the events' own times.
+    /// times of its hand-offs and the hours in each leg, from the events' own times. Only the
+    /// ward's organisation sees its stays (the averages are for everyone who sees bed state).
     async fn discharge_flow(&self, ctx: &Context<'_>, ward_id: ID) -> Result<Vec<FlowStay>, GqlError> {
         let reader = reader(ctx)?;
+        let caller = authenticated(ctx)?;
         let Some(FlowDoc::Ward { stays }) =
             reader.get(&ward_key(ward_id.as_str())).await.map_err(ApiError::from)?
         else {
             return Ok(Vec::new());
         };
         let keys: Vec<String> = stays.iter().rev().map(|s| stay_key(s)).collect();
-        Ok(reader
+        let stays: Vec<FlowStay> = reader
             .get_many(&keys)
             .await
             .map_err(ApiError::from)?
@@ -160,7 +162,14 @@ impl FlowQuery {
                 Some(FlowDoc::Stay(flow)) => Some(FlowStay(*flow)),
                 _ => None,
             })
-            .collect())
+            .collect();
+        for stay in &stays {
+            let owner =
+                stay.0.organisation.as_deref().map_or(policy::Owner::Unrecorded, policy::Owner::Organisation);
+            policy::authorize(&caller.actor, Action::ViewBeds, owner)
+                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+        }
+        Ok(stays)
     }
 
     /// The mean hours in each leg per ward and pathway (one ward's, if named).

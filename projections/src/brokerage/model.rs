@@ -240,12 +240,12 @@ pub fn vacancy_map(rows: &[ProviderRow]) -> BTreeMap<(String, CareType), Vacancy
         for district in &row.profile.districts {
             for care in &row.profile.services {
                 let cell = map.entry((district.as_str().to_owned(), *care)).or_default();
-                cell.providers += 1;
+                cell.providers = cell.providers.saturating_add(1);
                 let (beds, hours) = if care.bed_based() { (row.beds_free, 0) } else { (0, row.hours_free) };
-                cell.beds_free += beds;
-                cell.hours_free += hours;
+                cell.beds_free = cell.beds_free.saturating_add(beds);
+                cell.hours_free = cell.hours_free.saturating_add(hours);
                 if beds > 0 || hours > 0 {
-                    cell.with_vacancies += 1;
+                    cell.with_vacancies = cell.with_vacancies.saturating_add(1);
                 }
                 if let Some(rate) = row.profile.rates.get(care) {
                     cell.lowest_rate = Some(cell.lowest_rate.map_or(*rate, |r| r.min(*rate)));

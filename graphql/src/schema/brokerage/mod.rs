@@ -88,7 +88,9 @@ pub(crate) fn access<'a>(
     let access = CareRequestAccess {
         organisation: &view.organisation,
         eligible,
-        offered: view.offers.iter().any(|o| o.provider == org),
+        // An offer of this round (whatever came of it): an offer withdrawn in an earlier round
+        // does not keep a provider that is no longer eligible looking at the request.
+        offered: view.offers.iter().any(|o| o.provider == org && o.round == view.round),
         awarded: view.placement.as_ref().is_some_and(|p| p.provider == org),
     };
     let disclosure =
@@ -160,7 +162,12 @@ impl CareMarket {
     }
     /// Counts and the time to placement.
     async fn figures(&self) -> MarketFigures {
-        let hours: Vec<f64> = self.finished.iter().filter_map(|r| r.hours_to_placement).collect();
+        let hours: Vec<f64> = self
+            .finished
+            .iter()
+            .filter(|r| r.state == types::RequestState::Placed)
+            .filter_map(|r| r.hours_to_placement)
+            .collect();
         MarketFigures {
             active: self.active.len(),
             open: self.active.iter().filter(|r| r.state == types::RequestState::Open).count(),

@@ -407,12 +407,12 @@ pub struct Placement {
     pub weekly_price_pence: u64,
     /// When the care starts (YYYY-MM-DD).
     pub start_date: String,
-    /// Its rank when accepted (1: the best), of how many.
-    pub rank: u32,
-    /// Of how many.
-    pub of: u32,
-    /// Its score then, out of 100.
-    pub score: f64,
+    /// Its rank when accepted (1: the best); the council's only (null to the provider).
+    pub rank: Option<u32>,
+    /// Of how many (the council's only).
+    pub of: Option<u32>,
+    /// Its score then, out of 100 (the council's only).
+    pub score: Option<f64>,
     /// When it was agreed (RFC 3339).
     pub agreed_at: String,
 }
@@ -617,7 +617,8 @@ impl CareRequest {
             posted_at: view.posted_at.to_rfc3339(),
             placed_at: view.placed_at.map(|p| p.to_rfc3339()),
             hours_to_placement: view.placed_at.map(|p| (p - view.posted_at).num_minutes() as f64 / 60.0),
-            reason: if council { view.reason.clone() } else { None },
+            // A broker's words may name the person: for those who may see who it is.
+            reason: if council && disclosure == Disclosure::Identified { view.reason.clone() } else { None },
             offers,
             placement: view.placement.as_ref().filter(|_| council || holds_placement).map(|p| Placement {
                 offer_id: ID(p.offer_id.clone()),
@@ -625,9 +626,10 @@ impl CareRequest {
                 provider_name: p.provider_name.clone(),
                 weekly_price_pence: p.weekly_price.0,
                 start_date: p.start_date.to_string(),
-                rank: p.rank,
-                of: p.of,
-                score: points(p.score),
+                // How it ranked, and against how many, is the council's.
+                rank: council.then_some(p.rank),
+                of: council.then_some(p.of),
+                score: council.then(|| points(p.score)),
                 agreed_at: p.agreed_at.to_rfc3339(),
             }),
             identified,
