@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{
-    BrokerageEvent, CareNeeds, CareRequestId, Cqc, Need, OfferId, Pence, ProviderProfile, RankingRule, Terms,
-};
+use super::{BrokerageEvent, CareNeeds, Cqc, Need, OfferId, Pence, ProviderProfile, RankingRule, Terms};
 use crate::assessments::AssessmentId;
 use crate::beds::{Label, Note};
 use crate::tasks::District;
@@ -25,8 +23,6 @@ pub struct ProviderState {
     pub hours_free: u32,
     /// Why it is suspended, if it is.
     pub suspended: Option<Note>,
-    /// The placements holding its capacity: beds and hours, by request.
-    pub committed: BTreeMap<CareRequestId, (u32, u32)>,
 }
 
 impl ProviderState {
@@ -66,17 +62,15 @@ impl ProviderState {
             BrokerageEvent::CqcRatingRecorded { cqc, .. } => self.cqc = Some(*cqc),
             BrokerageEvent::ProviderSuspended { reason, .. } => self.suspended = Some(reason.clone()),
             BrokerageEvent::ProviderReinstated { .. } => self.suspended = None,
-            BrokerageEvent::CapacityCommitted { request_id, beds, hours, .. } => {
+            BrokerageEvent::CapacityCommitted { beds, hours, .. } => {
                 self.beds_free = self.beds_free.saturating_sub(*beds);
                 self.hours_free = self.hours_free.saturating_sub(*hours);
-                self.committed.insert(*request_id, (*beds, *hours));
             }
-            BrokerageEvent::CapacityReleased { request_id, beds, hours, .. } => {
+            BrokerageEvent::CapacityReleased { beds, hours, .. } => {
                 let (max_beds, max_hours) =
                     self.profile.as_ref().map_or((0, 0), |p| (p.registered_beds, p.weekly_hours));
                 self.beds_free = self.beds_free.saturating_add(*beds).min(max_beds);
                 self.hours_free = self.hours_free.saturating_add(*hours).min(max_hours);
-                self.committed.remove(request_id);
             }
             _ => {}
         }

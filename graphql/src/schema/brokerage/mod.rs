@@ -115,7 +115,11 @@ pub(crate) async fn shown(
     own: Option<&ProviderRow>,
 ) -> Result<CareRequest, ApiError> {
     let (viewer, disclosure) = access(caller, view, own)?;
-    let rule = rule(reader, &view.organisation).await?;
+    // Only the council sees the ranking: no rule to read for a provider.
+    let rule = match viewer {
+        Viewer::Council => rule(reader, &view.organisation).await?,
+        Viewer::Provider(_) => None,
+    };
     Ok(CareRequest::of(view, rule, viewer, disclosure))
 }
 

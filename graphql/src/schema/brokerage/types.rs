@@ -536,8 +536,10 @@ impl CareRequest {
             live.iter().map(|o| careflow_domain::OdsCode::parse(&o.provider).ok()).collect();
         let districts: Vec<Option<District>> =
             live.iter().map(|o| District::parse(&o.home_district).ok()).collect();
+        // Only the council sees the ranking: a provider's place among the others would tell it
+        // how many offered and how it compares. Not computed for anyone else.
         let ranked: Vec<RankedOffer> = match &district {
-            Some(district) => {
+            Some(district) if viewer == Viewer::Council => {
                 let candidates: Vec<ranking::Candidate<'_>> = live
                     .iter()
                     .zip(providers.iter().zip(&districts))
@@ -560,14 +562,9 @@ impl CareRequest {
                 };
                 ranking::rank(&rule, &wanted, &candidates)
             }
-            None => Vec::new(),
+            _ => Vec::new(),
         };
-        // Only the council sees the ranking: a provider's place among the others would tell it
-        // how many offered and how it compares.
         let ranking_of = |offer: &OfferView| {
-            if viewer != Viewer::Council {
-                return None;
-            }
             ranked
                 .iter()
                 .find(|r| r.offer_id.to_string() == offer.offer_id)
