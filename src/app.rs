@@ -77,6 +77,8 @@ pub struct Application {
     /// The workflows and the clock, with the services' endpoint (workflows role).
     workflows: Option<Workflows>,
     workflow_metrics: WorkflowMetrics,
+    /// Commit → read model times of the projections.
+    projection_metrics: careflow_projections::metrics::ProjectionMetrics,
 }
 
 /// What the workflows role runs: the discharge flows' process manager and the one clock,
@@ -341,10 +343,22 @@ impl Application {
             tracing::info!(position, models = projections.len(), "read models caught up");
         }
 
+        let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
+        let (positions, workflow_metrics, command_metrics, projection_metrics) = match registry.lock() {
+            Ok(mut registry) => (
+                PositionMetrics::register(&mut registry),
+                WorkflowMetrics::register(&mut registry),
+                careflow_services::metrics::CommandMetrics::register(&mut registry),
+                careflow_projections::metrics::ProjectionMetrics::register(&mut registry),
+            ),
+            Err(_) => bail!("the metrics registry is unusable"),
+        };
         let auth = args.jwt.authenticator();
         let grpc = match (&store, roles.contains(&ServeRole::Services)) {
             (Some(store), true) => {
-                let services = careflow_services::server::services(store.clone(), auth.clone()).await?;
+                let services =
+                    careflow_services::server::services(store.clone(), auth.clone(), &command_metrics)
+                        .await?;
                 let listener = TcpListener::bind(args.grpc_addr)
                     .await
                     .with_context(|| format!("cannot listen for gRPC on {}", args.grpc_addr))?;
@@ -365,13 +379,6 @@ impl Application {
             _ => None,
         };
 
-        let registry = Arc::new(Mutex::new(prometheus_client::registry::Registry::default()));
-        let (positions, workflow_metrics) = match registry.lock() {
-            Ok(mut registry) => {
-                (PositionMetrics::register(&mut registry), WorkflowMetrics::register(&mut registry))
-            }
-            Err(_) => bail!("the metrics registry is unusable"),
-        };
         let (ready, ready_rx) = watch::channel(false);
         let gateway = match (readers, roles.contains(&ServeRole::Gateway)) {
             (Some(readers), true) => {
@@ -426,6 +433,7 @@ impl Application {
             seed_templates,
             workflows,
             workflow_metrics,
+            projection_metrics,
         })
     }
 
@@ -470,7 +478,9 @@ impl Application {
         if let Some(store) = &self.store
             && !self.projections.is_empty()
         {
-            let host = host(store, &self.projections).run(stop_signal(stopped.clone()));
+            let host = host(store, &self.projections)
+                .with_metrics(self.projection_metrics.clone())
+                .run(stop_signal(stopped.clone()));
             parts.spawn(async move { host.await.context("read model projections") });
         }
         if let Some(gateway) = self.gateway {

@@ -34,6 +34,7 @@ mod metadata_codec;
 pub mod postgres;
 pub mod sqlite;
 mod subscription;
+pub mod trace;
 
 pub use subscription::{Subscription, SubscriptionMessage};
 

@@ -24,6 +24,7 @@ use careflow_auth::policy::{self, Action};
 use careflow_auth::{Authenticator, Role};
 use chrono::{DateTime, Utc};
 use futures::{SinkExt, StreamExt};
+use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::guard::code_of;
@@ -155,8 +156,12 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     }
     let headers = request.headers();
     let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
-    let caller = match caller(&state.auth, authorization, traceparent) {
+    let traceparent = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| careflow_eventstore::trace::is_traceparent(t))
+        .map(str::to_owned);
+    let caller = match caller(&state.auth, authorization, traceparent.as_deref()) {
         Ok(caller) => caller,
         Err(error) => return refuse(StatusCode::UNAUTHORIZED, error),
     };
@@ -178,7 +183,11 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     let kind = operation_kind(&request.query);
     let started = Instant::now();
     let schema = state.schema.clone();
-    let response = match tokio::spawn(async move { schema.execute(request).await }).await {
+    // The request's span continues the client's trace (or starts one); the services' calls
+    // continue this span.
+    let span = tracing::info_span!("graphql request", otel.kind = "server", operation = kind);
+    careflow_eventstore::trace::continue_trace(&span, traceparent.as_deref());
+    let response = match tokio::spawn(async move { schema.execute(request).await }.instrument(span)).await {
         Ok(response) => response,
         Err(join) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(&join)),
     };

@@ -103,8 +103,10 @@ impl BedChanges {
 /// The bed change a document change is, if any; a rebuild is `Lagged`.
 fn bed_change(change: DocChange<BedDoc>) -> Result<Option<BedChange>, RecvError> {
     match change {
-        DocChange::Changed { doc: Some(doc), .. } => match &*doc {
-            BedDoc::Bed(bed) => Ok(Some(BedChange { ward_id: bed.ward_id.clone(), bed: (**bed).clone() })),
+        DocChange::Changed { doc: Some(doc), trace, .. } => match &*doc {
+            BedDoc::Bed(bed) => {
+                Ok(Some(BedChange { ward_id: bed.ward_id.clone(), bed: (**bed).clone(), trace }))
+            }
             _ => Ok(None),
         },
         DocChange::Changed { doc: None, .. } => Ok(None),

@@ -159,6 +159,10 @@ pub enum DocChange<D> {
         doc: Option<Arc<D>>,
         /// The checkpoint of the batch that changed it.
         position: Position,
+        /// The `traceparent` of the batch that changed it, when traced: a push it causes
+        /// continues the trace.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trace: Option<Arc<str>>,
     },
     /// A rebuilt model went live, or changes may have been missed: re-read what you show.
     Resync,

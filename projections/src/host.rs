@@ -26,10 +26,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use careflow_eventstore::{EventStore, Filter, Position, RecordedEvent, StoreError, Subscription};
+use careflow_eventstore::{EventStore, Filter, Position, RecordedEvent, StoreError, Subscription, trace};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 
+use crate::metrics::ProjectionMetrics;
 use crate::runner::{Projection, ProjectionError};
 
 /// Largest batch handed to the projections at once.
@@ -50,6 +51,7 @@ pub struct ProjectionHost {
     store: Arc<dyn EventStore>,
     projections: Vec<Hosted>,
     verify_every: Duration,
+    metrics: ProjectionMetrics,
 }
 
 /// A projection and its filter (asked once).
@@ -86,7 +88,19 @@ struct Failed {
 impl ProjectionHost {
     /// A host over `store`, with no projection yet.
     pub fn new(store: Arc<dyn EventStore>) -> Self {
-        Self { store, projections: Vec::new(), verify_every: VERIFY_EVERY }
+        Self {
+            store,
+            projections: Vec::new(),
+            verify_every: VERIFY_EVERY,
+            metrics: ProjectionMetrics::default(),
+        }
+    }
+
+    /// Records each batch applied in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: ProjectionMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Also runs `projection`.
@@ -284,13 +298,16 @@ impl ProjectionHost {
     ) -> Result<bool, Failed> {
         let projection = &self.projections[index].projection;
         let name = projection.name();
-        let span =
-            tracing::debug_span!("projection batch", projection = name, events = events.len(), through);
+        let span = batch_span(name, events, through);
         let applied = self
             .retrying(shutdown.as_mut(), index, || projection.apply(events, through))
             .instrument(span)
             .await
             .map_err(|error| Failed { index, error })?;
+        if applied && let Some(newest) = events.last() {
+            let lag = (chrono::Utc::now() - newest.recorded_at).to_std().unwrap_or_default();
+            self.metrics.batch(name, events.len(), lag);
+        }
         if !applied || caught_up.is_none() {
             return Ok(applied);
         }
@@ -421,6 +438,33 @@ fn union<'a>(filters: impl Iterator<Item = &'a Filter>) -> Filter {
         }
     }
     if categories.is_empty() { Filter::all() } else { Filter::categories(categories) }
+}
+
+/// Most traces a batch's span links to besides the one it continues.
+const MAX_LINKS: usize = 32;
+
+/// The span of one projection's batch: it continues the trace of the batch's first traced
+/// event and links the others' (a batch applies events of many commands), so a mutation's trace
+/// shows the batch that made it visible, and the changes it sends carry the trace on to the
+/// subscription pushes.
+fn batch_span(projection: &str, events: &[RecordedEvent], through: Position) -> tracing::Span {
+    let span = tracing::info_span!("projection batch", projection, events = events.len(), through);
+    if span.is_disabled() {
+        return span;
+    }
+    let mut traced = events.iter().filter_map(|e| e.metadata.traceparent.as_deref());
+    trace::continue_trace(&span, traced.next());
+    let mut seen: Vec<&str> = Vec::new();
+    for traceparent in traced {
+        if seen.len() == MAX_LINKS {
+            break;
+        }
+        if !seen.contains(&traceparent) {
+            seen.push(traceparent);
+            trace::link(&span, traceparent);
+        }
+    }
+    span
 }
 
 /// Sleeps until `at`, or forever when there is nothing to wait for.

@@ -11,6 +11,7 @@ pub mod brokerage;
 pub mod documents;
 pub mod flow;
 pub mod host;
+pub mod metrics;
 pub mod patient_summary;
 mod redis_follow;
 pub mod runner;

@@ -8,12 +8,15 @@ use std::fmt::Display;
 use careflow_auth::policy::{self, Action};
 use careflow_auth::{Actor, Authenticator};
 use careflow_domain::Decider;
+use careflow_eventstore::trace;
 use chrono::{DateTime, NaiveDate, Utc};
 use tonic::service::Interceptor;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 use uuid::Uuid;
 
-use crate::handler::{CommandHandler, Outcome};
+use crate::handler::{CommandHandler, Effect, Outcome};
+use crate::metrics::CommandOutcome;
 use crate::{CommandContext, FieldViolation, ServiceError};
 
 /// The authenticated caller of a gRPC call, put in the request's extensions by [`Authenticate`].
@@ -49,21 +52,11 @@ impl Interceptor for Authenticate {
         let caller = Caller {
             actor,
             correlation_id: header("x-correlation-id").and_then(|v| Uuid::parse_str(v).ok()),
-            traceparent: header("traceparent").filter(|t| is_traceparent(t)).map(str::to_owned),
+            traceparent: header("traceparent").filter(|t| trace::is_traceparent(t)).map(str::to_owned),
         };
         request.extensions_mut().insert(caller);
         Ok(request)
     }
-}
-
-/// Whether `value` is a W3C `traceparent` (`version-trace_id-parent_id-flags`, lower-case hex);
-/// anything else is dropped rather than stored.
-fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    parts.len() == 4 && hex(parts[0], 2) && hex(parts[1], 32) && hex(parts[2], 16) && hex(parts[3], 2)
 }
 
 /// Collects every field violation of a request, so the client hears of all of them at once.
@@ -128,13 +121,45 @@ pub trait CommandRequest: Send + 'static {
 
 /// The body of every command RPC: the caller's role may take `action` (the policy), every field
 /// parses, the handler carries the command out (checking the organisations it touches), and
-/// `reply` builds the response from the outcome.
+/// `reply` builds the response from the outcome. The call is a span continuing the caller's
+/// trace (its events carry the span's `traceparent`), and is counted in the handler's metrics
+/// by outcome and code.
 pub async fn rpc<R: CommandRequest, Reply>(
     handler: &CommandHandler<R::Decider>,
     request: Request<R>,
     action: Action,
     reply: impl FnOnce(&CommandContext, Outcome) -> Reply,
 ) -> Result<Response<Reply>, Status> {
+    let context_name = <R::Decider as Decider>::CONTEXT;
+    let span = tracing::info_span!("grpc command", otel.kind = "server", context = context_name);
+    let started = std::time::Instant::now();
+    let caller_trace = request.extensions().get::<Caller>().and_then(|c| c.traceparent.clone());
+    trace::continue_trace(&span, caller_trace.as_deref());
+    let traceparent = trace::traceparent(&span).or(caller_trace);
+    let result = command_rpc(handler, request, action, traceparent).instrument(span).await;
+    let (outcome, code) = match &result {
+        Ok((_, outcome)) => (
+            match outcome.effect {
+                Effect::Appended => CommandOutcome::Appended,
+                Effect::AlreadyDone => CommandOutcome::AlreadyDone,
+                Effect::NothingToDo => CommandOutcome::NothingToDo,
+            },
+            tonic::Code::Ok,
+        ),
+        Err(status) => (CommandOutcome::of_code(status.code()), status.code()),
+    };
+    handler.metrics().command(context_name, outcome, code, started.elapsed());
+    let (context, outcome) = result?;
+    Ok(Response::new(reply(&context, outcome)))
+}
+
+/// [`rpc`] within its span: the command carried out, with the context it ran in.
+async fn command_rpc<R: CommandRequest>(
+    handler: &CommandHandler<R::Decider>,
+    request: Request<R>,
+    action: Action,
+    traceparent: Option<String>,
+) -> Result<(CommandContext, Outcome), Status> {
     let caller = request.extensions().get::<Caller>().cloned().ok_or_else(|| {
         ServiceError::Invariant("a careflow service registered without Authenticate".into())
     })?;
@@ -146,14 +171,14 @@ pub async fn rpc<R: CommandRequest, Reply>(
         command_id: command_id.unwrap_or_default(),
         correlation_id: caller.correlation_id.or(command_id).unwrap_or_default(),
         actor: caller.actor,
-        traceparent: caller.traceparent,
+        traceparent,
         at: handler.now(),
     };
     let command = message.parse(&mut fields, &context);
     fields.finish()?;
     let command = command.ok_or_else(|| ServiceError::Invariant("a request parsed to nothing".into()))?;
     let outcome = handler.handle(&context, action, command).await?;
-    Ok(Response::new(reply(&context, outcome)))
+    Ok((context, outcome))
 }
 
 /// A client command id: a UUID, required.
@@ -202,12 +227,5 @@ mod tests {
         let parsed = fields!(fields, a: "a" => "1".parse::<u8>(), b: "b" => "2".parse::<u8>());
         assert_eq!(parsed, Some((1, 2)));
         assert!(fields.finish().is_ok());
-    }
-
-    #[test]
-    fn traceparents_are_checked() {
-        assert!(is_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
-        assert!(!is_traceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
-        assert!(!is_traceparent("hello"));
     }
 }

@@ -18,6 +18,7 @@ mod error;
 pub mod flags;
 pub mod grpc;
 mod handler;
+pub mod metrics;
 pub mod patients;
 pub mod server;
 pub mod tasks;

@@ -24,6 +24,7 @@ use crate::brokerage::BrokerageGrpc;
 use crate::flags::FlagGrpc;
 use crate::grpc::Authenticate;
 use crate::handler::CommandHandler;
+use crate::metrics::CommandMetrics;
 use crate::patients::PatientGrpc;
 use crate::tasks::TaskGrpc;
 use crate::virtualwards::VirtualWardGrpc;
@@ -71,8 +72,13 @@ macro_rules! register {
     }};
 }
 
-/// Builds the router of every service over `store`, checking tokens with `auth`.
-pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result<Services, ServerError> {
+/// Builds the router of every service over `store`, checking tokens with `auth`, counting
+/// commands in `metrics`.
+pub async fn services(
+    store: Arc<dyn EventStore>,
+    auth: Authenticator,
+    metrics: &CommandMetrics,
+) -> Result<Services, ServerError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     let auth = Authenticate::new(auth);
     let mut names = Vec::new();
@@ -84,31 +90,40 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
     register!(
         router,
         names,
-        BedServiceServer::with_interceptor(BedGrpc::new(CommandHandler::new(store.clone())), auth.clone())
-    );
-    register!(
-        router,
-        names,
-        PatientServiceServer::with_interceptor(
-            PatientGrpc::new(CommandHandler::new(store.clone())),
+        BedServiceServer::with_interceptor(
+            BedGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
             auth.clone()
         )
     );
     register!(
         router,
         names,
-        FlagServiceServer::with_interceptor(FlagGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+        PatientServiceServer::with_interceptor(
+            PatientGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
+            auth.clone()
+        )
     );
     register!(
         router,
         names,
-        TaskServiceServer::with_interceptor(TaskGrpc::new(CommandHandler::new(store.clone())), auth.clone())
+        FlagServiceServer::with_interceptor(
+            FlagGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
+            auth.clone()
+        )
+    );
+    register!(
+        router,
+        names,
+        TaskServiceServer::with_interceptor(
+            TaskGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
+            auth.clone()
+        )
     );
     register!(
         router,
         names,
         AssessmentServiceServer::with_interceptor(
-            AssessmentGrpc::new(CommandHandler::new(store.clone())),
+            AssessmentGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
             auth.clone()
         )
     );
@@ -116,7 +131,7 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         router,
         names,
         VirtualWardServiceServer::with_interceptor(
-            VirtualWardGrpc::new(CommandHandler::new(store.clone())),
+            VirtualWardGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
             auth.clone()
         )
     );
@@ -124,7 +139,7 @@ pub async fn services(store: Arc<dyn EventStore>, auth: Authenticator) -> Result
         router,
         names,
         BrokerageServiceServer::with_interceptor(
-            BrokerageGrpc::new(CommandHandler::new(store.clone())),
+            BrokerageGrpc::new(CommandHandler::new(store.clone()).with_metrics(metrics.clone())),
             auth.clone()
         )
     );

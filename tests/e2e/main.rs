@@ -11,6 +11,7 @@ mod browser;
 mod helpers;
 mod patients;
 mod tasks;
+mod traces;
 mod trusted_assessment;
 mod virtual_wards;
 mod workflows;
@@ -105,6 +106,11 @@ async fn bad_tokens_bad_input_and_illegal_transitions_get_clear_codes() {
         "careflow_graphql_requests_total",
         "careflow_event_store_head_position",
         "careflow_read_model_lag_events{model=\"bed_board\"}",
+        // The configuration and the refused clean, by context, outcome and code.
+        "careflow_commands_total{context=\"beds\",outcome=\"appended\",code=\"OK\"} 4",
+        "careflow_commands_total{context=\"beds\",outcome=\"rejected\",code=\"FAILED_PRECONDITION\"} 1",
+        "careflow_append_seconds_count{context=\"beds\"} 4",
+        "careflow_read_model_lag_seconds_count{model=\"bed_board\"}",
     ] {
         assert!(metrics.contains(metric), "{metric} missing from {metrics}");
     }

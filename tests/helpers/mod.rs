@@ -40,17 +40,23 @@ impl Careflow {
 
     /// Starts `careflow serve` with `args` on free ports and waits for its ready line.
     pub fn spawn(args: &[&str]) -> Self {
-        Self::spawn_with(args, Some(SECRET))
+        Self::spawn_with(args, Some(SECRET), &[])
+    }
+
+    /// As [`Careflow::spawn`], with environment variables `env` set.
+    pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_with(args, Some(SECRET), env)
     }
 
     /// As [`Careflow::spawn`], with the public development secret (as a laptop runs it: the
     /// development sign-in is served).
     pub fn spawn_dev(args: &[&str]) -> Self {
-        Self::spawn_with(args, None)
+        Self::spawn_with(args, None, &[])
     }
 
-    fn spawn_with(args: &[&str], secret: Option<&str>) -> Self {
+    fn spawn_with(args: &[&str], secret: Option<&str>, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BIN);
+        command.envs(env.iter().copied());
         command.arg("serve").args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]);
         match secret {
             Some(secret) => command.args(["--jwt-secret", secret]),

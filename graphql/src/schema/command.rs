@@ -61,7 +61,10 @@ pub(crate) fn prepare<C: Clone + Send + Sync + 'static, T>(
     if let Ok(correlation) = uuid::Uuid::new_v4().to_string().parse() {
         request.metadata_mut().insert("x-correlation-id", correlation);
     }
-    if let Some(traceparent) = caller.traceparent.as_deref().and_then(|t| t.parse().ok()) {
+    // The request's own span, continuing the client's trace; the client's when untraced.
+    let traceparent = careflow_eventstore::trace::traceparent(&tracing::Span::current())
+        .or_else(|| caller.traceparent.clone());
+    if let Some(traceparent) = traceparent.as_deref().and_then(|t| t.parse().ok()) {
         request.metadata_mut().insert("traceparent", traceparent);
     }
     Ok((client, request, deadline))

@@ -162,6 +162,15 @@ pub(crate) fn authenticated<'a>(ctx: &Context<'a>) -> Result<&'a Caller, ApiErro
     ctx.data_opt::<Caller>().ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
 }
 
+/// Records a subscription push as a span of the trace that caused it (`trace`: the projection
+/// batch's `traceparent`), so a mutation's trace ends at the pushes it caused.
+pub(crate) fn pushed(subscription: &'static str, trace: Option<&str>) {
+    let Some(trace) = trace else { return };
+    let span = tracing::info_span!("subscription push", otel.kind = "producer", subscription);
+    careflow_eventstore::trace::continue_trace(&span, Some(trace));
+    drop(span.entered());
+}
+
 /// The caller, who must be allowed to see the bed board (the policy decides).
 pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> Result<&'a Caller, ApiError> {
     let caller = authenticated(ctx)?;

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::patients::patients;
 use super::types::{Bed, reader};
-use super::{Caller, viewer};
+use super::{Caller, pushed, viewer};
 use crate::error::{ApiError, GqlError};
 use crate::metrics::{GatewayMetrics, SubscriptionGuard};
 
@@ -136,7 +136,10 @@ impl BedsSubscription {
                     change = live.patients.recv() => Woke::Patient(change),
                 };
                 let items = match woke {
-                    Woke::Bed(Ok(change)) if change.ward_id == live.ward => vec![Ok(Bed(change.bed))],
+                    Woke::Bed(Ok(change)) if change.ward_id == live.ward => {
+                        pushed("bedBoard", change.trace.as_deref());
+                        vec![Ok(Bed(change.bed))]
+                    }
                     Woke::Bed(Ok(_)) => continue,
                     // A patient in one of the ward's beds changed (a flag, dissent): their bed
                     // shows it, so it is sent again.

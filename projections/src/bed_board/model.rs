@@ -120,4 +120,7 @@ pub struct BedChange {
     pub ward_id: String,
     /// The bed as it now is.
     pub bed: BedView,
+    /// The `traceparent` of the projection batch that changed it, when traced.
+    #[serde(skip)]
+    pub trace: Option<std::sync::Arc<str>>,
 }

@@ -80,9 +80,16 @@ impl<F: Fold> Projection for MemoryDocuments<F> {
             docs.take_changes()
         };
         self.checkpoint.send_replace(through);
+        let trace: Option<Arc<str>> = if changes.is_empty() {
+            None
+        } else {
+            careflow_eventstore::trace::traceparent(&tracing::Span::current()).map(Arc::from)
+        };
         for (key, doc) in changes {
             // No receivers is fine: nobody is watching.
-            let _ = self.changes.send(DocChange::Changed { key, doc: doc.map(Arc::new), position: through });
+            let change =
+                DocChange::Changed { key, doc: doc.map(Arc::new), position: through, trace: trace.clone() };
+            let _ = self.changes.send(change);
         }
         Ok(())
     }

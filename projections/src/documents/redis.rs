@@ -223,10 +223,18 @@ struct ChangeMessage {
     keys: Vec<String>,
     #[serde(default)]
     resync: bool,
+    /// The `traceparent` of the batch that made the changes, when traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    traceparent: Option<String>,
 }
 
-fn message(checkpoint: Position, keys: Vec<String>, resync: bool) -> Result<String, ProjectionError> {
-    serde_json::to_string(&ChangeMessage { checkpoint, keys, resync })
+fn message(
+    checkpoint: Position,
+    keys: Vec<String>,
+    resync: bool,
+    traceparent: Option<String>,
+) -> Result<String, ProjectionError> {
+    serde_json::to_string(&ChangeMessage { checkpoint, keys, resync, traceparent })
         .map_err(|e| ProjectionError::Storage(format!("cannot encode a change message: {e}")))
 }
 

@@ -30,6 +30,7 @@ use uuid::Uuid;
 
 use crate::cache::{Cached, StateCache};
 use crate::clock::{Clock, SystemClock};
+use crate::metrics::CommandMetrics;
 use crate::{CommandContext, ServiceError};
 
 /// How many times a command is decided before a lost race becomes ABORTED.
@@ -83,6 +84,7 @@ pub struct CommandHandler<D: Decider> {
     clock: Arc<dyn Clock>,
     cache: Arc<StateCache<D::Stream, D::State>>,
     max_attempts: usize,
+    metrics: CommandMetrics,
     _decider: PhantomData<fn() -> D>,
 }
 
@@ -93,6 +95,7 @@ impl<D: Decider> Clone for CommandHandler<D> {
             clock: self.clock.clone(),
             cache: self.cache.clone(),
             max_attempts: self.max_attempts,
+            metrics: self.metrics.clone(),
             _decider: PhantomData,
         }
     }
@@ -106,6 +109,7 @@ impl<D: Decider> CommandHandler<D> {
             clock: Arc::new(SystemClock),
             cache: Arc::new(StateCache::default()),
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            metrics: CommandMetrics::default(),
             _decider: PhantomData,
         }
     }
@@ -122,6 +126,18 @@ impl<D: Decider> CommandHandler<D> {
     pub fn with_cache_capacity(mut self, streams: usize) -> Self {
         self.cache = Arc::new(StateCache::with_capacity(streams));
         self
+    }
+
+    /// The same handler recording into `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: CommandMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The metrics the handler records into.
+    pub fn metrics(&self) -> &CommandMetrics {
+        &self.metrics
     }
 
     /// The handler's clock: when commands are decided.
@@ -184,7 +200,10 @@ impl<D: Decider> CommandHandler<D> {
                 return Ok(Outcome { position, touched: Vec::new(), effect: Effect::NothingToDo });
             }
             let request = append_request::<D>(context, digest, &reads, &events)?;
-            match self.store.append(request).await {
+            let started = std::time::Instant::now();
+            let appended = self.store.append(request).await;
+            self.metrics.append(D::CONTEXT, started.elapsed());
+            match appended {
                 Ok(result) => {
                     // The store answers a request whose event ids are all stored with the
                     // original result, whatever command wrote them: a different command sent
@@ -207,6 +226,7 @@ impl<D: Decider> CommandHandler<D> {
                             attempts: attempt,
                         });
                     }
+                    self.metrics.retry(D::CONTEXT);
                     // The stream's category only: stream names can hold an NHS number.
                     tracing::debug!(category = stream.category(), attempt, "lost a race; deciding again");
                 }

@@ -47,7 +47,9 @@ impl TestServices {
             issuer: "careflow".into(),
             audience: "careflow".into(),
         });
-        let services = careflow_services::server::services(store.clone(), auth.clone()).await.unwrap();
+        let services = careflow_services::server::services(store.clone(), auth.clone(), &Default::default())
+            .await
+            .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -142,11 +142,13 @@ impl<D: DeserializeOwned + Clone + Send + Sync + 'static> Feed for DocFeed<D> {
         } else if !message.keys.is_empty() {
             match read::<D>(&self.connection, &self.keys, &message.keys).await {
                 Ok(Some((_, docs))) => {
+                    let trace: Option<std::sync::Arc<str>> = message.traceparent.as_deref().map(Into::into);
                     for (key, doc) in message.keys.into_iter().zip(docs) {
                         let _ = follower.changes.send(DocChange::Changed {
                             key,
                             doc: doc.map(std::sync::Arc::new),
                             position: message.checkpoint,
+                            trace: trace.clone(),
                         });
                     }
                 }

@@ -125,7 +125,7 @@ impl<F: Fold> RedisDocuments<F> {
 
     /// Starts a new generation built aside, at checkpoint 0.
     async fn start(&self, state: &mut State<F::Doc>) -> Result<(), ProjectionError> {
-        let lost = message(0, Vec::new(), false)?;
+        let lost = message(0, Vec::new(), false, None)?;
         let (number, _live): (u64, String) = Script::new(START)
             .key(self.keys.current())
             .key(self.keys.next())
@@ -211,7 +211,12 @@ impl<F: Fold> RedisDocuments<F> {
             .arg(checkpoint)
             .arg(through)
             .arg(self.keys.channel())
-            .arg(message(through, keys, false)?);
+            .arg(message(
+                through,
+                keys,
+                false,
+                careflow_eventstore::trace::traceparent(&tracing::Span::current()),
+            )?);
         for (key, doc) in changes {
             let json = match doc {
                 Some(doc) => serde_json::to_string(doc).map_err(|e| {
@@ -322,7 +327,7 @@ impl<F: Fold> Projection for RedisDocuments<F> {
             .arg(number)
             .arg(checkpoint)
             .arg(self.keys.channel())
-            .arg(message(checkpoint, Vec::new(), true)?)
+            .arg(message(checkpoint, Vec::new(), true, None)?)
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(storage("swapping a generation in"))?;
