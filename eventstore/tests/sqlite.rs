@@ -312,3 +312,39 @@ async fn a_full_disk_refuses_writes_as_unavailable_and_they_resume_once_space_is
     let store = SqliteStore::open(disk.mount_point.join("events.sqlite")).unwrap();
     assert_eq!(replay(&store, 100).await, events);
 }
+
+/// Under steady appends with readers always at work (projections, gateways), the WAL stays
+/// bounded: SQLite's own checkpoints cannot restart a WAL that some reader is always reading,
+/// so it would grow by every commit's pages for as long as the load lasts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_stays_bounded_under_steady_load_with_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.sqlite");
+    let options = SqliteOptions { wal_autocheckpoint_pages: 64, ..SqliteOptions::default() };
+    let store = Arc::new(SqliteStore::open_with(&path, options).unwrap());
+    let bound = store.wal_limit_bytes();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..2 {
+        let (store, stop) = (store.clone(), stop.clone());
+        readers.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.read_all(1, 200, &Filter::all()).await.unwrap();
+            }
+        }));
+    }
+    let wal = dir.path().join("events.sqlite-wal");
+    let mut largest = 0;
+    for i in 0..3000u32 {
+        let name = format!("bed-{}", i % 50);
+        let expected = if i < 50 { ExpectedVersion::NoStream } else { ExpectedVersion::Any };
+        store.append(vec![to(&name, expected, vec![event("BedCleaned")])]).await.unwrap();
+        largest = largest.max(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert!(largest <= bound, "the WAL grew to {largest} bytes (bound {bound})");
+    assert_eq!(*store.head().borrow(), 3000);
+}

@@ -157,13 +157,31 @@ pub struct SqliteOptions {
     pub max_idle_readers: usize,
 }
 
+impl SqliteOptions {
+    /// The WAL size at which SQLite checkpoints it (`wal_autocheckpoint_pages` of SQLite's
+    /// default 4 KiB): past it the writer also forces a checkpoint that truncates the WAL,
+    /// should readers have kept SQLite from restarting it.
+    pub(crate) fn wal_checkpoint_bytes(&self) -> u64 {
+        u64::from(self.wal_autocheckpoint_pages.max(1)) * PAGE_BYTES
+    }
+
+    /// The most the WAL file holds under steady load, in bytes: twice the checkpoint size
+    /// (a checkpoint that readers keep busy is tried again after each batch).
+    pub fn wal_limit_bytes(&self) -> u64 {
+        2 * self.wal_checkpoint_bytes()
+    }
+}
+
+/// SQLite's page size as careflow creates its files.
+const PAGE_BYTES: u64 = 4096;
+
 impl Default for SqliteOptions {
     fn default() -> Self {
         Self {
             synchronous: Synchronous::Full,
             max_batch_requests: 1024,
             max_batch_events: 8192,
-            wal_autocheckpoint_pages: 8192,
+            wal_autocheckpoint_pages: 2048,
             writer_cache_kib: 64 * 1024,
             reader_cache_kib: 16 * 1024,
             reader_mmap_bytes: 1 << 30,
@@ -179,6 +197,7 @@ pub struct SqliteStore {
     head: watch::Receiver<Position>,
     readers: Arc<ReaderPool>,
     path: PathBuf,
+    wal_limit_bytes: u64,
     syncer: Option<JoinHandle<()>>,
     /// Held (locked) for as long as the store is open; released when dropped.
     _lock: File,
@@ -237,6 +256,7 @@ impl SqliteStore {
             head,
             readers,
             path,
+            wal_limit_bytes: options.wal_limit_bytes(),
             _lock: lock,
         })
     }
@@ -244,6 +264,11 @@ impl SqliteStore {
     /// The data file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The most the WAL file grows to under load ([`SqliteOptions::wal_limit_bytes`]).
+    pub fn wal_limit_bytes(&self) -> u64 {
+        self.wal_limit_bytes
     }
 
     /// Sends a command to the writer and waits for its reply.

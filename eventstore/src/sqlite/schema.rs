@@ -13,7 +13,7 @@ const SCHEMA_VERSION: i64 = 1;
 
 /// How long a connection waits on a lock held by another connection before failing. Only
 /// recovery and checkpoints ever make a connection wait here: there is one writer.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Cached prepared statements per connection.
 const STATEMENT_CACHE: usize = 64;
@@ -104,8 +104,9 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     // does fsync around checkpoints and WAL restarts, which keeps the file safe from corruption.
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
     conn.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages).map_err(db)?;
-    // Keep the WAL file from staying huge after a burst.
-    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).map_err(db)?;
+    // Keep the WAL file from staying larger than its checkpoint size after a burst.
+    let limit = i64::try_from(options.wal_checkpoint_bytes()).unwrap_or(i64::MAX);
+    conn.pragma_update(None, "journal_size_limit", limit).map_err(db)?;
     conn.pragma_update(None, "cache_size", -i64::from(options.writer_cache_kib)).map_err(db)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(db)?;
     conn.pragma_update(None, "foreign_keys", "OFF").map_err(db)?;

@@ -78,6 +78,9 @@ fn share(error: &Arc<StoreError>) -> StoreError {
 #[error("unexpected constraint violation while appending: {0}")]
 struct Inconsistent(#[source] rusqlite::Error);
 
+/// How long a checkpoint that bounds the WAL waits for readers to move off it.
+const WAL_CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub(super) struct Writer {
     conn: Connection,
     /// Where committed batches go to be synced and answered.
@@ -91,6 +94,10 @@ pub(super) struct Writer {
     versions: HashMap<StreamName, CurrentVersion>,
     max_batch_requests: usize,
     max_batch_events: usize,
+    /// The WAL file, watched after each batch ([`Writer::bound_wal`]); `None` for a database
+    /// in memory.
+    wal: Option<std::path::PathBuf>,
+    wal_checkpoint_bytes: u64,
 }
 
 impl Writer {
@@ -102,13 +109,15 @@ impl Writer {
         options: &SqliteOptions,
     ) -> Self {
         Self {
-            conn,
             synced,
             failed,
             last_position: Some(last_position),
             versions: HashMap::new(),
             max_batch_requests: options.max_batch_requests.max(1),
             max_batch_events: options.max_batch_events.max(1),
+            wal: conn.path().filter(|p| !p.is_empty()).map(|p| std::path::PathBuf::from(format!("{p}-wal"))),
+            wal_checkpoint_bytes: options.wal_checkpoint_bytes(),
+            conn,
         }
     }
 
@@ -138,6 +147,34 @@ impl Writer {
                 batch.push(command);
             }
             self.serve(&mut batch);
+            self.bound_wal();
+        }
+    }
+
+    /// Keeps the WAL within its limit. SQLite checkpoints it every `wal_autocheckpoint` pages,
+    /// but restarts it from the beginning only when no reader is reading it, which under
+    /// steady load (projections and gateways always reading) may never happen: the file then
+    /// grows by every commit. Past the limit this checkpoints in TRUNCATE mode, which waits
+    /// (the busy timeout at most) for the readers to move to the data file, then empties the
+    /// WAL. Appends wait meanwhile; a checkpoint that cannot finish is tried after the next
+    /// batch.
+    fn bound_wal(&mut self) {
+        let Some(wal) = &self.wal else { return };
+        let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
+        if size <= self.wal_checkpoint_bytes {
+            return;
+        }
+        // Readers hold the WAL for a read's length (milliseconds): wait that long, not the
+        // writer's usual busy timeout, so appends are not held up behind a busy reader.
+        let _ = self.conn.busy_timeout(WAL_CHECKPOINT_WAIT);
+        let result = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0));
+        let _ = self.conn.busy_timeout(super::schema::BUSY_TIMEOUT);
+        match result {
+            Ok(0) => tracing::debug!(size, "WAL over its limit: checkpointed and truncated"),
+            Ok(_) => {
+                tracing::debug!(size, "WAL over its limit: readers kept it busy; trying after the next batch")
+            }
+            Err(error) => tracing::warn!(%error, size, "cannot checkpoint the WAL"),
         }
     }
 
