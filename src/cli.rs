@@ -73,6 +73,9 @@ pub enum Command {
     Token(TokenArgs),
     /// Measure the event store and the command → subscription path (see BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Play a morning on the wards against a gateway's public API: tablets, inboxes,
+    /// assessment editors, virtual-ward readings and care offers (see loadtest/README.md).
+    Loadtest(careflow_loadtest::LoadtestArgs),
 }
 
 impl Default for Command {

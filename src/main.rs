@@ -40,5 +40,14 @@ async fn main() -> anyhow::Result<()> {
             telemetry.shutdown();
             result
         }
+        Command::Loadtest(args) => {
+            let telemetry = telemetry::init(&LogArgs::quiet())?;
+            let report = careflow_loadtest::run(args).await;
+            telemetry.shutdown();
+            let report = report?;
+            print!("{}", report.table());
+            anyhow::ensure!(report.total_errors() == 0, "{} load test errors", report.total_errors());
+            Ok(())
+        }
     }
 }

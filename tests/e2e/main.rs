@@ -9,6 +9,7 @@ mod brokerage;
 mod browser;
 #[path = "../helpers/mod.rs"]
 mod helpers;
+mod loadtest;
 mod patients;
 mod tasks;
 mod traces;
