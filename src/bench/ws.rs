@@ -80,7 +80,10 @@ where
 {
     let mut failures = 0usize;
     while let Ok(message) = next_json(&mut replies).await {
-        if message.pointer("/payload/errors").is_some() {
+        if let Some(errors) = message.pointer("/payload/errors") {
+            if failures == 0 {
+                eprintln!("first failed mutation: {errors}");
+            }
             failures += 1;
         }
     }

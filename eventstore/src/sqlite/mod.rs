@@ -165,8 +165,9 @@ impl SqliteOptions {
         u64::from(self.wal_autocheckpoint_pages.max(1)) * PAGE_BYTES
     }
 
-    /// The most the WAL file holds under steady load, in bytes: twice the checkpoint size
-    /// (a checkpoint that readers keep busy is tried again after each batch).
+    /// The most the WAL file holds under steady load, in bytes, but for the few batches that
+    /// pass it while readers keep a restart waiting: twice the checkpoint size (a checkpoint that readers keep busy is tried again
+    /// after each batch).
     pub fn wal_limit_bytes(&self) -> u64 {
         2 * self.wal_checkpoint_bytes()
     }
@@ -181,7 +182,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             max_batch_requests: 1024,
             max_batch_events: 8192,
-            wal_autocheckpoint_pages: 2048,
+            wal_autocheckpoint_pages: 8192,
             writer_cache_kib: 64 * 1024,
             reader_cache_kib: 16 * 1024,
             reader_mmap_bytes: 1 << 30,

@@ -104,8 +104,8 @@ pub(super) fn open_writer(path: &Path, options: &SqliteOptions) -> Result<Connec
     // does fsync around checkpoints and WAL restarts, which keeps the file safe from corruption.
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
     conn.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages).map_err(db)?;
-    // Keep the WAL file from staying larger than its checkpoint size after a burst.
-    let limit = i64::try_from(options.wal_checkpoint_bytes()).unwrap_or(i64::MAX);
+    // Keep the WAL file from staying larger than its limit after a burst.
+    let limit = i64::try_from(options.wal_limit_bytes()).unwrap_or(i64::MAX);
     conn.pragma_update(None, "journal_size_limit", limit).map_err(db)?;
     conn.pragma_update(None, "cache_size", -i64::from(options.writer_cache_kib)).map_err(db)?;
     conn.pragma_update(None, "temp_store", "MEMORY").map_err(db)?;

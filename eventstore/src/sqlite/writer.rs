@@ -97,7 +97,7 @@ pub(super) struct Writer {
     /// The WAL file, watched after each batch ([`Writer::bound_wal`]); `None` for a database
     /// in memory.
     wal: Option<std::path::PathBuf>,
-    wal_checkpoint_bytes: u64,
+    wal_limit_bytes: u64,
 }
 
 impl Writer {
@@ -116,7 +116,7 @@ impl Writer {
             max_batch_requests: options.max_batch_requests.max(1),
             max_batch_events: options.max_batch_events.max(1),
             wal: conn.path().filter(|p| !p.is_empty()).map(|p| std::path::PathBuf::from(format!("{p}-wal"))),
-            wal_checkpoint_bytes: options.wal_checkpoint_bytes(),
+            wal_limit_bytes: options.wal_limit_bytes(),
             conn,
         }
     }
@@ -154,23 +154,26 @@ impl Writer {
     /// Keeps the WAL within its limit. SQLite checkpoints it every `wal_autocheckpoint` pages,
     /// but restarts it from the beginning only when no reader is reading it, which under
     /// steady load (projections and gateways always reading) may never happen: the file then
-    /// grows by every commit. Past the limit this checkpoints in TRUNCATE mode, which waits
-    /// (the busy timeout at most) for the readers to move to the data file, then empties the
-    /// WAL. Appends wait meanwhile; a checkpoint that cannot finish is tried after the next
-    /// batch.
+    /// grows by every commit. Past its limit (twice the checkpoint size: the file's size, which
+    /// after a restart stays at most the limit, `journal_size_limit`, while SQLite writes it
+    /// over from the start) this checkpoints in RESTART mode, which
+    /// waits (briefly) for the readers to move to the data file, so that the next commit
+    /// writes the WAL from its start again, over the file's existing blocks. Not TRUNCATE: a WAL that grows from empty again makes every
+    /// commit's fsync write the file's size too, which halved the append rate. Appends wait
+    /// meanwhile; a checkpoint that cannot finish is tried after the next batch.
     fn bound_wal(&mut self) {
         let Some(wal) = &self.wal else { return };
         let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
-        if size <= self.wal_checkpoint_bytes {
+        if size <= self.wal_limit_bytes {
             return;
         }
         // Readers hold the WAL for a read's length (milliseconds): wait that long, not the
         // writer's usual busy timeout, so appends are not held up behind a busy reader.
         let _ = self.conn.busy_timeout(WAL_CHECKPOINT_WAIT);
-        let result = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0));
+        let result = self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| row.get::<_, i64>(0));
         let _ = self.conn.busy_timeout(super::schema::BUSY_TIMEOUT);
         match result {
-            Ok(0) => tracing::debug!(size, "WAL over its limit: checkpointed and truncated"),
+            Ok(0) => tracing::debug!(size, "WAL over its limit: checkpointed and restarted"),
             Ok(_) => {
                 tracing::debug!(size, "WAL over its limit: readers kept it busy; trying after the next batch")
             }
