@@ -47,6 +47,12 @@ async fn main() -> anyhow::Result<()> {
             let report = report?;
             print!("{}", report.table());
             anyhow::ensure!(report.total_errors() == 0, "{} load test errors", report.total_errors());
+            // A tick dropped is load not offered: the run did not hold the rate it was asked for.
+            anyhow::ensure!(
+                report.run.dropped == 0,
+                "{} ticks dropped: careflow (or this client) could not keep up with the rate",
+                report.run.dropped
+            );
             Ok(())
         }
     }

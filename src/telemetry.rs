@@ -62,6 +62,9 @@ pub fn init(args: &LogArgs) -> anyhow::Result<Telemetry> {
         .with(otel)
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    if provider.is_some() {
+        careflow_eventstore::trace::enable();
+    }
     Ok(Telemetry { provider })
 }
 

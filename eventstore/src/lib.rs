@@ -400,8 +400,9 @@ pub enum StoreError {
     /// The append request itself is malformed (no events, a stream twice, an id twice).
     #[error("invalid append: {0}")]
     InvalidAppend(String),
-    /// A stream name that does not fit [`StreamName::new`].
-    #[error("invalid stream name {name:?}")]
+    /// A stream name that does not fit [`StreamName::new`]. The message names its category
+    /// only: a stream name can hold an NHS number, and errors are logged.
+    #[error("invalid stream name in category {:?}", category_of(name))]
     InvalidStreamName {
         /// The rejected name.
         name: String,

@@ -4,11 +4,28 @@
 //! applies the event, and the gateway on the subscription push the batch causes. One trace
 //! shows a mutation from the request to every push it caused.
 //!
-//! Every function here is a no-op when no OpenTelemetry layer is installed (no
-//! `--otlp-endpoint`): [`traceparent`] then returns `None`, and callers keep the client's.
+//! Every function here is a no-op until [`enable`] says an OpenTelemetry layer is installed
+//! (`--otlp-endpoint`): [`traceparent`] then returns `None`, and callers keep the client's.
+//! Without it nothing is parsed or looked up on the hot paths (each projection batch, each
+//! command, each push).
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Set once spans are exported.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Says that an OpenTelemetry layer is installed: trace context is continued from now on.
+pub fn enable() {
+    ENABLED.store(true, Ordering::Relaxed);
+}
+
+/// Whether trace context is continued ([`enable`]).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 /// Whether `value` is a W3C `traceparent` (`version-trace_id-parent_id-flags`, lower-case hex,
 /// ids not all zero, version not `ff`); anything else is dropped rather than stored.
@@ -42,6 +59,9 @@ fn span_context(traceparent: &str) -> Option<SpanContext> {
 /// Makes `span` (not yet entered) a child of the remote span `traceparent` names; nothing when
 /// it is absent or invalid, or when no OpenTelemetry layer runs.
 pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    if !enabled() {
+        return;
+    }
     if let Some(context) = traceparent.and_then(span_context) {
         // Fails only without an OpenTelemetry layer, or once the span started: then the span
         // simply starts a trace of its own.
@@ -52,6 +72,9 @@ pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
 /// Links `span` to the span `traceparent` names (a batch applies events of many traces: it
 /// continues one and links the others).
 pub fn link(span: &tracing::Span, traceparent: &str) {
+    if !enabled() {
+        return;
+    }
     if let Some(context) = span_context(traceparent) {
         span.add_link(context);
     }
@@ -60,6 +83,9 @@ pub fn link(span: &tracing::Span, traceparent: &str) {
 /// `span`'s own `traceparent`, to hand to the next hop; `None` when no OpenTelemetry layer
 /// records it.
 pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    if !enabled() {
+        return None;
+    }
     let context = span.context();
     let span_ref = context.span();
     let span_context = span_ref.span_context();

@@ -449,7 +449,7 @@ const MAX_LINKS: usize = 32;
 /// subscription pushes.
 fn batch_span(projection: &str, events: &[RecordedEvent], through: Position) -> tracing::Span {
     let span = tracing::info_span!("projection batch", projection, events = events.len(), through);
-    if span.is_disabled() {
+    if span.is_disabled() || !trace::enabled() {
         return span;
     }
     let mut traced = events.iter().filter_map(|e| e.metadata.traceparent.as_deref());

@@ -162,6 +162,9 @@ impl Writer {
     /// commit's fsync write the file's size too, which halved the append rate. Appends wait
     /// meanwhile; a checkpoint that cannot finish is tried after the next batch.
     fn bound_wal(&mut self) {
+        if self.failed.load(Ordering::Acquire) {
+            return;
+        }
         let Some(wal) = &self.wal else { return };
         let size = std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0);
         if size <= self.wal_limit_bytes {

@@ -165,7 +165,7 @@ pub(crate) fn authenticated<'a>(ctx: &Context<'a>) -> Result<&'a Caller, ApiErro
 /// Records a subscription push as a span of the trace that caused it (`trace`: the projection
 /// batch's `traceparent`), so a mutation's trace ends at the pushes it caused.
 pub(crate) fn pushed(subscription: &'static str, trace: Option<&str>) {
-    let Some(trace) = trace else { return };
+    let Some(trace) = trace.filter(|_| careflow_eventstore::trace::enabled()) else { return };
     let span = tracing::info_span!("subscription push", otel.kind = "producer", subscription);
     careflow_eventstore::trace::continue_trace(&span, Some(trace));
     drop(span.entered());
